@@ -1,0 +1,3 @@
+export type * from './model.js';
+export type { CompileOptions } from './options.js';
+export { type Diagnostic, formatDiagnostic } from './diagnostics.js';

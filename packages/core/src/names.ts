@@ -1,0 +1,47 @@
+import { createHash } from 'node:crypto';
+
+const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+
+/** First 16 characters of base32(StdEncoding) of sha256(input): kube-proxy's portProtoHash. */
+export function hash16(input: string): string {
+  const bytes = createHash('sha256').update(input).digest();
+  // 16 base32 characters = 80 bits = the first 10 bytes.
+  let out = '';
+  let buffer = 0;
+  let bits = 0;
+  for (let i = 0; i < 10; i++) {
+    buffer = (buffer << 8) | bytes[i]!;
+    bits += 8;
+    while (bits >= 5) {
+      out += BASE32[(buffer >>> (bits - 5)) & 31];
+      bits -= 5;
+    }
+    buffer &= (1 << bits) - 1;
+  }
+  return out;
+}
+
+export interface ServiceChainNames {
+  readonly svc: string;
+  readonly svl: string;
+  readonly ext: string;
+  readonly fw: string;
+}
+
+/** SVC/SVL/EXT/FW chains of one service port; `protocol` is lower case. */
+export function serviceChainNames(servicePortName: string, protocol: string): ServiceChainNames {
+  const h = hash16(servicePortName + protocol);
+  return { svc: `KUBE-SVC-${h}`, svl: `KUBE-SVL-${h}`, ext: `KUBE-EXT-${h}`, fw: `KUBE-FW-${h}` };
+}
+
+/** KUBE-SEP chain of one endpoint; `endpoint` is `ip:port` (`[ip6]:port`). */
+export function endpointChainName(servicePortName: string, protocol: string, endpoint: string): string {
+  return `KUBE-SEP-${hash16(servicePortName + protocol + endpoint)}`;
+}
+
+const SERVICE_CHAIN_PREFIXES = ['KUBE-SVC-', 'KUBE-SVL-', 'KUBE-EXT-', 'KUBE-FW-', 'KUBE-SEP-'];
+
+/** The per-service chains kube-proxy considers its own (deleted when stale). */
+export function isServiceChain(name: string): boolean {
+  return SERVICE_CHAIN_PREFIXES.some((p) => name.startsWith(p));
+}

@@ -1,0 +1,59 @@
+/**
+ * The typed ruleset: plain, readonly data for iptables-restore input and iptables-save output.
+ * Only `render.ts` knows the text syntax; everything else (compiler, planner, tracer) works here.
+ */
+
+export type TableName = 'filter' | 'nat' | 'mangle' | 'raw' | 'security';
+
+/** `:NAME POLICY [packets:bytes]`. In restore input, declaring a chain flushes it (even with --noflush). */
+export interface ChainDecl {
+  readonly name: string;
+  /** `-` for user-defined chains, `ACCEPT`/`DROP` for built-in chains. */
+  readonly policy: string;
+  /** The bracketed counters without brackets, e.g. `0:0`. */
+  readonly counters: string;
+}
+
+/** `-A CHAIN word...`: the words are as iptables sees them after unquoting (a comment with spaces is one word). */
+export interface AppendCommand {
+  readonly kind: 'append';
+  readonly chain: string;
+  readonly args: readonly string[];
+  /** Counters printed by `iptables-save -c` as `[p:b] -A ...`; absent otherwise. */
+  readonly counters?: string;
+}
+
+/** `-X CHAIN`: delete a (flushed, unreferenced) user chain. */
+export interface DeleteChainCommand {
+  readonly kind: 'delete';
+  readonly chain: string;
+}
+
+export type Command = AppendCommand | DeleteChainCommand;
+
+/** One `*table` ... `COMMIT` block; chain lines come first, then commands in order. */
+export interface Table {
+  readonly name: TableName;
+  readonly chains: readonly ChainDecl[];
+  readonly commands: readonly Command[];
+}
+
+export interface Ruleset {
+  readonly tables: readonly Table[];
+}
+
+export const BUILTIN_CHAINS: Readonly<Record<TableName, readonly string[]>> = {
+  filter: ['INPUT', 'FORWARD', 'OUTPUT'],
+  nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
+  mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
+  raw: ['PREROUTING', 'OUTPUT'],
+  security: ['INPUT', 'FORWARD', 'OUTPUT'],
+};
+
+export function chainDecl(name: string): ChainDecl {
+  return { name, policy: '-', counters: '0:0' };
+}
+
+export function append(chain: string, args: readonly string[]): AppendCommand {
+  return { kind: 'append', chain, args };
+}
