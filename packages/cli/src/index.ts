@@ -1,1 +1,3 @@
-export {};
+export { run, buildProgram } from './program.js';
+export type { CliIO } from './io.js';
+export { UserError, ExitError } from './errors.js';

@@ -1,0 +1,8 @@
+import type { Command } from 'commander';
+import type { CliIO } from '../io.js';
+
+/** A command module adds its subcommand to the program. */
+export type RegisterCommand = (program: Command, io: CliIO) => void;
+
+// Each command lives in its own module; add it here.
+export const commands: RegisterCommand[] = [];

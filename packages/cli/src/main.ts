@@ -1,0 +1,28 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { run } from './program.js';
+import type { CliIO } from './io.js';
+
+async function readStdin(): Promise<string> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks).toString('utf8');
+}
+
+/** The real IO: the only place that touches process.* */
+export function processIO(): CliIO {
+  return {
+    stdout: (s) => void process.stdout.write(s),
+    stderr: (s) => void process.stderr.write(s),
+    readFile: (p) => (p === '-' ? readStdin() : readFile(resolve(process.cwd(), p), 'utf8')),
+    cwd: process.cwd(),
+    stdoutIsTTY: process.stdout.isTTY === true,
+    env: process.env,
+  };
+}
+
+export async function main(argv: readonly string[]): Promise<void> {
+  const code = await run(argv, processIO());
+  // Let stdout drain before exiting: large rulesets are written in many chunks.
+  process.exitCode = code;
+}
