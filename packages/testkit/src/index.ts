@@ -1,1 +1,2 @@
-export {};
+export * from './golden.js';
+export * from './fixtures.js';
