@@ -1,1 +1,2 @@
 export {};
+export { endpointSlicesToYaml } from './emit.js';
