@@ -3,6 +3,7 @@ import { append, chainDecl } from '@svcrules/iptables';
 import { buildContext } from './context.js';
 import type { CompileContext } from './context.js';
 import type { Diagnostic } from './diagnostics.js';
+import { withDerivedEndpointSlices } from './endpointslice-controller.js';
 import { buildEndpointsMap, categorizeEndpoints, portKey } from './endpoints.js';
 import type { Snapshot } from './model.js';
 import { isServiceChain } from './names.js';
@@ -102,8 +103,10 @@ export function nodePortsTail(ctx: CompileContext): AppendCommand[] {
  * Compiles a snapshot into the ruleset kube-proxy's iptables proxier writes in a full sync, for one
  * IP family. Pure and deterministic: the same snapshot gives the same bytes whatever its order.
  */
-export function compile(snapshot: Snapshot, options: CompileOptions = {}): CompileResult {
+export function compile(input: Snapshot, options: CompileOptions = {}): CompileResult {
   const diagnostics: Diagnostic[] = [];
+  // Services with a selector but no slices of their own get the slices the controller would write.
+  const snapshot = input.pods && input.pods.length > 0 ? withDerivedEndpointSlices(input) : input;
   const ctx = buildContext(snapshot, options, diagnostics);
   const ports = orderedServicePorts(snapshot, ctx.family);
   const endpointsMap = buildEndpointsMap(snapshot.endpointSlices, ctx.family, ctx.nodeName);
