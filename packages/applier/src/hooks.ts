@@ -1,0 +1,76 @@
+import type { TableName } from '@svcrules/iptables';
+import { NetfilterCommandError } from './errors.js';
+import type { Family, Netfilter } from './netfilter.js';
+
+/** One jump ("hook") rule kube-proxy installs outside the restore payload (spec §5.2). */
+export interface HookRule {
+  readonly table: TableName;
+  /** The chain jumped to (ensured with `-N`). */
+  readonly dstChain: string;
+  /** The built-in chain holding the jump. */
+  readonly srcChain: string;
+  /** `''` for none (kubelet's KUBE-FIREWALL jumps). */
+  readonly comment: string;
+  readonly extraArgs: readonly string[];
+}
+
+const NEW = ['-m', 'conntrack', '--ctstate', 'NEW'] as const;
+
+/** `iptablesJumpChains` then `iptablesKubeletJumpChains`, in kube-proxy's order. */
+export const HOOK_RULES: readonly HookRule[] = [
+  { table: 'filter', dstChain: 'KUBE-EXTERNAL-SERVICES', srcChain: 'INPUT', comment: 'kubernetes externally-visible service portals', extraArgs: NEW },
+  { table: 'filter', dstChain: 'KUBE-EXTERNAL-SERVICES', srcChain: 'FORWARD', comment: 'kubernetes externally-visible service portals', extraArgs: NEW },
+  { table: 'filter', dstChain: 'KUBE-NODEPORTS', srcChain: 'INPUT', comment: 'kubernetes health check service ports', extraArgs: [] },
+  { table: 'filter', dstChain: 'KUBE-SERVICES', srcChain: 'FORWARD', comment: 'kubernetes service portals', extraArgs: NEW },
+  { table: 'filter', dstChain: 'KUBE-SERVICES', srcChain: 'OUTPUT', comment: 'kubernetes service portals', extraArgs: NEW },
+  { table: 'filter', dstChain: 'KUBE-FORWARD', srcChain: 'FORWARD', comment: 'kubernetes forwarding rules', extraArgs: [] },
+  { table: 'filter', dstChain: 'KUBE-PROXY-FIREWALL', srcChain: 'INPUT', comment: 'kubernetes load balancer firewall', extraArgs: NEW },
+  { table: 'filter', dstChain: 'KUBE-PROXY-FIREWALL', srcChain: 'OUTPUT', comment: 'kubernetes load balancer firewall', extraArgs: NEW },
+  { table: 'filter', dstChain: 'KUBE-PROXY-FIREWALL', srcChain: 'FORWARD', comment: 'kubernetes load balancer firewall', extraArgs: NEW },
+  { table: 'nat', dstChain: 'KUBE-SERVICES', srcChain: 'OUTPUT', comment: 'kubernetes service portals', extraArgs: [] },
+  { table: 'nat', dstChain: 'KUBE-SERVICES', srcChain: 'PREROUTING', comment: 'kubernetes service portals', extraArgs: [] },
+  { table: 'nat', dstChain: 'KUBE-POSTROUTING', srcChain: 'POSTROUTING', comment: 'kubernetes postrouting rules', extraArgs: [] },
+  { table: 'filter', dstChain: 'KUBE-FIREWALL', srcChain: 'INPUT', comment: '', extraArgs: [] },
+  { table: 'filter', dstChain: 'KUBE-FIREWALL', srcChain: 'OUTPUT', comment: '', extraArgs: [] },
+];
+
+/** The rule's arguments: extraArgs, then the comment (if any), then `-j dst` (kube-proxy's order). */
+export function hookArgs(h: HookRule): string[] {
+  return [...h.extraArgs, ...(h.comment ? ['-m', 'comment', '--comment', h.comment] : []), '-j', h.dstChain];
+}
+
+export interface HookReport {
+  /** Chains that `-N` created (they did not exist). */
+  readonly createdChains: readonly string[];
+  /** Hook rules that were missing and inserted at position 1. */
+  readonly inserted: readonly HookRule[];
+}
+
+/**
+ * kube-proxy's full-sync hook installation, call for call: for each rule, `-N dst` (EnsureChain),
+ * `-C src args`, and `-I src args` when `-C` says it is missing. Existing rules stay where they are.
+ */
+export async function ensureHooks(nf: Netfilter, family: Family, rules: readonly HookRule[] = HOOK_RULES): Promise<HookReport> {
+  const createdChains: string[] = [];
+  const inserted: HookRule[] = [];
+  for (const h of rules) {
+    if (await ensureChain(nf, family, h.table, h.dstChain)) createdChains.push(`${h.table}/${h.dstChain}`);
+    const args = hookArgs(h);
+    const check = await nf.run(family, ['-t', h.table, '-C', h.srcChain, ...args]);
+    if (check.code === 0) continue;
+    // Exit 1 = no such rule; anything else (2 = bad rule or missing chain) is a real failure.
+    if (check.code !== 1) throw new NetfilterCommandError('iptables', ['-t', h.table, '-C', h.srcChain, ...args], check.code, check.stderr);
+    const ins = await nf.run(family, ['-t', h.table, '-I', h.srcChain, ...args]);
+    if (ins.code !== 0) throw new NetfilterCommandError('iptables', ['-t', h.table, '-I', h.srcChain, ...args], ins.code, ins.stderr);
+    inserted.push(h);
+  }
+  return { createdChains, inserted };
+}
+
+/** `iptables -t T -N CHAIN`, tolerating "already exists"; true when it was created. */
+export async function ensureChain(nf: Netfilter, family: Family, table: TableName, chain: string): Promise<boolean> {
+  const r = await nf.run(family, ['-t', table, '-N', chain]);
+  if (r.code === 0) return true;
+  if (/exists/i.test(r.stderr)) return false;
+  throw new NetfilterCommandError('iptables', ['-t', table, '-N', chain], r.code, r.stderr);
+}
