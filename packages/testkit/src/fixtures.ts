@@ -26,4 +26,4 @@ export function findCases(root: string, marker: string): string[] {
   return out;
 }
 
-export const caseName = (dir: string) => relative(FIXTURES, dir);
+export const caseName = (dir: string) => relative(repoRoot(), dir);

@@ -1,2 +1,3 @@
 export * from './golden.js';
 export * from './fixtures.js';
+export * from './arbitraries.js';

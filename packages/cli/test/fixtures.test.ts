@@ -1,0 +1,53 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { FIXTURES, caseName, findCases, readGolden, repoRoot } from '@svcrules/testkit';
+import { run } from '../src/program.js';
+import type { CliIO } from '../src/io.js';
+
+/** Runs `svcrules <cmd>` in process with the case folder as working directory. */
+async function runCase(dir: string): Promise<{ out: string; err: string; code: number }> {
+  const argv = readFileSync(join(dir, 'cmd'), 'utf8').trim().split(/\s+/);
+  let out = '';
+  let err = '';
+  const io: CliIO = {
+    stdout: (s) => void (out += s),
+    stderr: (s) => void (err += s),
+    readFile: async (p) => readFileSync(resolve(dir, p), 'utf8'),
+    cwd: dir,
+    stdoutIsTTY: false,
+    env: {},
+  };
+  const code = await run(argv, io);
+  return { out, err, code };
+}
+
+// The examples are cases too: their compiled output is checked in beside them.
+const cases = [...findCases(FIXTURES, 'cmd'), ...findCases(join(repoRoot(), 'examples'), 'cmd')];
+
+describe('CLI golden fixtures (fixtures/**/cmd, examples/**/cmd)', () => {
+  test('there are fixtures', () => expect(cases.length).toBeGreaterThan(0));
+
+  test.each(cases.map((d) => [caseName(d), d]))('%s', async (_name, dir) => {
+    const { out, err, code } = await runCase(dir);
+    const expectedOut = readGolden(join(dir, 'expected.out'), out);
+    const expectedErr = readGolden(join(dir, 'expected.err'), err === '' ? undefined : err);
+    const expectedCode = readGolden(join(dir, 'expected.code'), code === 0 ? undefined : `${code}\n`);
+    expect(expectedOut).toBeDefined(); // a missing golden: run UPDATE_GOLDEN=1 pnpm test and review the diff
+    expect(err).toBe(expectedErr ?? '');
+    expect(out).toBe(expectedOut);
+    expect(code).toBe(expectedCode === undefined ? 0 : Number(expectedCode));
+  });
+
+  test('no orphan goldens: every expected.* belongs to a case', () => {
+    const orphans: string[] = [];
+    const walk = (dir: string) => {
+      for (const e of readdirSync(dir, { withFileTypes: true })) {
+        const p = join(dir, e.name);
+        if (e.isDirectory()) walk(p);
+        else if (/^expected\.(out|err|code)$/.test(e.name) && !existsSync(join(dir, 'cmd'))) orphans.push(caseName(p));
+      }
+    };
+    for (const top of ['compile', 'errors', 'endpoints']) if (existsSync(join(FIXTURES, top))) walk(join(FIXTURES, top));
+    expect(orphans).toEqual([]);
+  });
+});
