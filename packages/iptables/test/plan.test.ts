@@ -1,0 +1,97 @@
+import { append, chainDecl, type Ruleset, type TableName } from '../src/ir.js';
+import { chainsOf, currentFromChains, plan, type PlanPolicy } from '../src/plan.js';
+
+const isService = (c: string) => /^KUBE-(SVC|SEP|EXT|FW|SVL)-/.test(c);
+const kubePolicy: PlanPolicy = {
+  alwaysWrite: (_t, c) => c.startsWith('KUBE-') && !isService(c),
+  deletable: (t, c) => t === 'nat' && isService(c),
+};
+
+function ruleset(nat: Record<string, string[][]>, filter?: Record<string, string[][]>): Ruleset {
+  const table = (name: TableName, chains: Record<string, string[][]>) => ({
+    name,
+    chains: Object.keys(chains).map(chainDecl),
+    commands: Object.entries(chains).flatMap(([c, rules]) => rules.map((r) => append(c, r))),
+  });
+  return { tables: [...(filter ? [table('filter', filter)] : []), table('nat', nat)] };
+}
+
+const base = {
+  'KUBE-SERVICES': [['-d', '172.30.0.1', '-j', 'KUBE-SVC-A']],
+  'KUBE-MARK-MASQ': [['-j', 'MARK', '--or-mark', '0x4000']],
+  'KUBE-SVC-A': [['-j', 'KUBE-SEP-1']],
+  'KUBE-SEP-1': [['-j', 'DNAT', '--to-destination', '10.0.0.1:80']],
+};
+
+test('nothing differs: no tables, nothing to restore', () => {
+  const desired = ruleset(base);
+  const p = plan(currentFromChains(chainsOf(desired)), desired, kubePolicy);
+  expect(p.payload.tables).toEqual([]);
+  expect(p.written).toEqual([]);
+  expect(p.deleted).toEqual([]);
+});
+
+test('one service chain differs: it and the top-level chains are written, other service chains are not declared', () => {
+  const before = ruleset({ ...base, 'KUBE-SVC-B': [['-j', 'KUBE-SEP-2']], 'KUBE-SEP-2': [['-j', 'DNAT', '--to-destination', '10.0.0.2:80']] });
+  const after = ruleset({ ...base, 'KUBE-SVC-B': [['-j', 'KUBE-SEP-2']], 'KUBE-SEP-2': [['-j', 'DNAT', '--to-destination', '10.0.0.9:80']] });
+  const p = plan(currentFromChains(chainsOf(before)), after, kubePolicy);
+  expect(p.changed).toEqual([{ table: 'nat', chain: 'KUBE-SEP-2' }]);
+  expect(p.written.map((w) => w.chain)).toEqual(['KUBE-SERVICES', 'KUBE-MARK-MASQ', 'KUBE-SEP-2']);
+  const nat = p.payload.tables[0]!;
+  expect(nat.chains.map((c) => c.name)).toEqual(['KUBE-SERVICES', 'KUBE-MARK-MASQ', 'KUBE-SEP-2']);
+  expect(nat.commands.map((c) => c.chain)).toEqual(['KUBE-SERVICES', 'KUBE-MARK-MASQ', 'KUBE-SEP-2']);
+});
+
+test('stale service chains are flushed and deleted after the rewrite; non-service chains never are', () => {
+  const before = ruleset({
+    ...base,
+    'KUBE-SERVICES': [...base['KUBE-SERVICES'], ['-d', '172.30.0.2', '-j', 'KUBE-SVC-B']],
+    'KUBE-SVC-B': [['-j', 'KUBE-SEP-2']],
+    'KUBE-SEP-2': [['-j', 'DNAT', '--to-destination', '10.0.0.2:80']],
+    'KUBE-OTHER': [['-j', 'RETURN']],
+  });
+  const after = ruleset(base);
+  const p = plan(currentFromChains(chainsOf(before)), after, kubePolicy);
+  expect(p.deleted.map((d) => d.chain)).toEqual(['KUBE-SEP-2', 'KUBE-SVC-B']);
+  const nat = p.payload.tables[0]!;
+  expect(nat.chains.map((c) => c.name)).toEqual(['KUBE-SERVICES', 'KUBE-MARK-MASQ', 'KUBE-SEP-2', 'KUBE-SVC-B']);
+  expect(nat.commands.slice(-2)).toEqual([
+    { kind: 'delete', chain: 'KUBE-SEP-2' },
+    { kind: 'delete', chain: 'KUBE-SVC-B' },
+  ]);
+  expect(nat.commands.some((c) => c.chain === 'KUBE-OTHER')).toBe(false);
+});
+
+test('a table with no change is left out even when the other table changes', () => {
+  const filter = { 'KUBE-FORWARD': [['-j', 'ACCEPT']] };
+  const before = ruleset(base, filter);
+  const after = ruleset({ ...base, 'KUBE-SEP-1': [['-j', 'DNAT', '--to-destination', '10.0.0.7:80']] }, filter);
+  const p = plan(currentFromChains(chainsOf(before)), after, kubePolicy);
+  expect(p.payload.tables.map((t) => t.name)).toEqual(['nat']);
+});
+
+test('a stale chain referenced from outside the plan is kept, with its referrers named', () => {
+  const chains = chainsOf(ruleset({ ...base, 'KUBE-SVC-B': [['-j', 'KUBE-SEP-2']], 'KUBE-SEP-2': [['-j', 'RETURN']], FOREIGN: [['-j', 'KUBE-SVC-B']] }));
+  const p = plan(currentFromChains(chains), ruleset(base), kubePolicy);
+  expect(p.kept).toEqual([
+    { table: 'nat', chain: 'KUBE-SVC-B', referencedBy: ['FOREIGN'] },
+    { table: 'nat', chain: 'KUBE-SEP-2', referencedBy: ['KUBE-SVC-B'] },
+  ]);
+  expect(p.deleted).toEqual([]);
+  expect(p.payload.tables).toEqual([]);
+});
+
+test('identity fast path: the same rule objects compare equal without looking at words', () => {
+  const desired = ruleset(base);
+  const current = currentFromChains(chainsOf(desired));
+  const nat = chainsOf(desired).get('nat')!;
+  expect(current.matches('nat', 'KUBE-SVC-A', nat.get('KUBE-SVC-A')!)).toBe(true);
+  expect(current.matches('nat', 'KUBE-SVC-A', [append('KUBE-SVC-A', ['-j', 'KUBE-SEP-1'])])).toBe(true);
+  expect(current.matches('nat', 'KUBE-SVC-A', [append('KUBE-SVC-A', ['-j', 'KUBE-SEP-2'])])).toBe(false);
+  expect(current.matches('nat', 'KUBE-SVC-A', [])).toBe(false);
+});
+
+test('an incomplete desired ruleset (appends to an undeclared chain) is refused', () => {
+  const desired: Ruleset = { tables: [{ name: 'nat', chains: [], commands: [append('KUBE-SVC-A', ['-j', 'RETURN'])] }] };
+  expect(() => plan(currentFromChains(new Map()), desired, kubePolicy)).toThrow(/appends to chain KUBE-SVC-A, which it does not declare/);
+});
