@@ -11,7 +11,7 @@
  * Nothing is created in the machine's own namespace: every link is made with `ip -n NS`. `destroy()`
  * kills the servers it started and deletes every namespace it created, even after a failed create.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -53,6 +53,20 @@ export async function missingCommands(commands: readonly string[]): Promise<stri
     if (r.code !== 0) missing.push(c);
   }
   return missing;
+}
+
+/**
+ * Synchronous check for `describe`-time skipping: root, the commands, and a namespace that can be
+ * created. Returns undefined when everything is there, else the reason to print with the skip.
+ */
+export function netnsSkipReason(commands: readonly string[] = ['ip', 'iptables', 'iptables-save', 'iptables-restore']): string | undefined {
+  if (process.getuid?.() !== 0) return 'not running as root';
+  const missing = commands.filter((c) => spawnSync('sh', ['-c', 'command -v "$1"', 'sh', c]).status !== 0);
+  if (missing.length > 0) return `missing commands: ${missing.join(', ')}`;
+  const name = uniqueName('probe');
+  if (spawnSync('ip', ['netns', 'add', name]).status !== 0) return 'cannot create network namespaces';
+  spawnSync('ip', ['netns', 'del', name]);
+  return undefined;
 }
 
 /** Whether this process may create network namespaces (root with CAP_SYS_ADMIN). */

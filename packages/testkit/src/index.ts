@@ -1,3 +1,4 @@
 export * from './golden.js';
 export * from './fixtures.js';
 export * from './arbitraries.js';
+export * from './cluster.js';
