@@ -13,6 +13,8 @@ import { parseRuleSafe, ruleText, type Match, type ParsedRule, type Target } fro
 import { withKubeProxyHooks, type HookRule } from './trace-hooks.js';
 
 export type { Probability } from './trace-probability.js';
+export { formatExact, formatPercent, toNumber as probabilityValue, statisticProbability } from './trace-probability.js';
+export { KUBE_PROXY_HOOK_RULES, hookRuleArgs, withKubeProxyHooks, type HookRule, type HookedRuleset } from './trace-hooks.js';
 export type TraceProtocol = 'tcp' | 'udp' | 'sctp';
 /** pod/external traffic arrives on an interface (nat PREROUTING first); node traffic is locally generated (nat OUTPUT first). */
 export type TraceFrom = 'pod' | 'node' | 'external';
