@@ -57,3 +57,13 @@ export function chainDecl(name: string): ChainDecl {
 export function append(chain: string, args: readonly string[]): AppendCommand {
   return { kind: 'append', chain, args };
 }
+
+/** True for the five tables iptables knows. */
+export function isTableName(name: string): name is TableName {
+  return Object.prototype.hasOwnProperty.call(BUILTIN_CHAINS, name);
+}
+
+/** True when `chain` is a built-in chain of `table`. */
+export function isBuiltinChain(table: TableName, chain: string): boolean {
+  return BUILTIN_CHAINS[table].includes(chain);
+}

@@ -2,3 +2,4 @@ export * from './golden.js';
 export * from './fixtures.js';
 export * from './arbitraries.js';
 export * from './cluster.js';
+export * from './netns.js';
