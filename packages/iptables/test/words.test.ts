@@ -1,0 +1,54 @@
+import { MAX_COMMENT_LENGTH, MAX_WORD_LENGTH, assertSafeWord, isSafeWord, isValidChainName, quoteWord, wordProblem } from '../src/words.js';
+import { HOSTILE_WORDS, TRICKY_SAFE_WORDS } from './arb.js';
+
+describe('quoteWord', () => {
+  it('quotes exactly the words holding a space, as kube-proxy writes comments', () => {
+    expect(quoteWord('ns1/svc1:p80')).toBe('ns1/svc1:p80');
+    expect(quoteWord('ns1/svc1:p80 cluster IP')).toBe('"ns1/svc1:p80 cluster IP"');
+    expect(quoteWord('kubernetes service nodeports; NOTE: this must be the last rule in this chain')).toBe(
+      '"kubernetes service nodeports; NOTE: this must be the last rule in this chain"',
+    );
+    expect(quoteWord(' ')).toBe('" "');
+  });
+});
+
+describe('safe words', () => {
+  it.each(TRICKY_SAFE_WORDS)('accepts restore-looking but harmless %j', (w) => {
+    expect(isSafeWord(w)).toBe(true);
+    expect(() => assertSafeWord(w)).not.toThrow();
+  });
+
+  it.each(HOSTILE_WORDS.map((w) => [w]))('rejects %j', (w) => {
+    expect(isSafeWord(w)).toBe(false);
+    expect(() => assertSafeWord(w)).toThrow(/unsafe iptables word/);
+  });
+
+  it('limits a word to 1023 bytes (iptables-restore: Parameter too long! at 1024)', () => {
+    expect(isSafeWord('a'.repeat(MAX_WORD_LENGTH))).toBe(true);
+    expect(wordProblem('a'.repeat(MAX_WORD_LENGTH + 1))).toMatch(/longer than 1023/);
+  });
+
+  it('limits a comment to 255 bytes (XT_MAX_COMMENT_LEN 256)', () => {
+    expect(isSafeWord('c'.repeat(MAX_COMMENT_LENGTH), true)).toBe(true);
+    expect(wordProblem('c'.repeat(MAX_COMMENT_LENGTH + 1), true)).toMatch(/comment longer than 255/);
+    expect(isSafeWord('c'.repeat(MAX_COMMENT_LENGTH + 1))).toBe(true);
+  });
+
+  it('rejects every control character and every non-ASCII code unit', () => {
+    for (let c = 0; c < 0x20; c++) expect(isSafeWord(`a${String.fromCharCode(c)}b`)).toBe(false);
+    expect(isSafeWord('a\x7fb')).toBe(false);
+    for (const c of [0x80, 0xa0, 0xff, 0x100, 0x2028, 0xfeff]) expect(isSafeWord(`a${String.fromCharCode(c)}b`)).toBe(false);
+  });
+});
+
+describe('chain names', () => {
+  it.each(['KUBE-SVC-XPGD46QRK7WJZT7O', 'KUBE-MARK-MASQ', 'INPUT', 'a', 'x.y:z+1', 'A'.repeat(28)])('accepts %s', (n) => {
+    expect(isValidChainName(n)).toBe(true);
+  });
+  it.each(['', 'A'.repeat(29), '-X', '!x', 'a b', 'a"b', "a'b", 'a\\b', 'a\nb', 'ACCEPT', 'DROP', 'RETURN', 'DNAT', 'MARK', 'caf\u00e9'])(
+    'rejects %j',
+    (n) => {
+      expect(isValidChainName(n)).toBe(false);
+    },
+  );
+});
