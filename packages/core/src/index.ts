@@ -13,3 +13,4 @@ export type { EndpointInfo, CategorizedEndpoints } from './endpoints.js';
 export type { ServicePortRules } from './rules.js';
 export { probability } from './probability.js';
 export * from './endpointslice-controller.js';
+export { explainTrace, type TraceExplanation } from './explain.js';
