@@ -52,6 +52,8 @@ export interface RuleRef {
   readonly index: number;
   /** The rule as iptables-save prints it. */
   readonly text: string;
+  /** Its `-m comment --comment` text, if any. */
+  readonly comment: string | null;
 }
 
 export type TraceEffect =
@@ -75,6 +77,8 @@ export interface TraceEvent {
   /** The matched rule; absent for a chain policy. */
   readonly rule?: RuleRef;
   readonly effect: TraceEffect;
+  /** The chain entered by a jump or goto. */
+  readonly target?: string;
   /** For a rule with a statistic match: the probability it matched, given the packet reached it. */
   readonly probability?: Probability;
   /** What changed, e.g. `mark 0x0 -> 0x4000`, `destination 172.30.0.41:80 -> 10.180.0.1:80`, `policy ACCEPT`. */
@@ -88,6 +92,8 @@ export interface AffinityUse {
   readonly name: string;
   readonly op: 'set' | 'rcheck' | 'update' | 'remove';
   readonly seconds: number | null;
+  /** Whether the recent match held (on a first packet only --set does). */
+  readonly matched: boolean;
   readonly rule: RuleRef;
 }
 
@@ -105,7 +111,7 @@ export interface TraceOutcome {
   readonly decidedBy: { readonly rule: RuleRef } | { readonly policy: { readonly table: TableName; readonly chain: string; readonly policy: string } } | null;
   /** The nfmark when the packet left the last hook. */
   readonly mark: number;
-  /** `-m recent` matches met on the way (session affinity). */
+  /** `-m recent` matches the walk reached (session affinity), matched or not. */
   readonly affinity: readonly AffinityUse[];
   readonly events: readonly TraceEvent[];
 }
@@ -375,8 +381,11 @@ class Tracer {
       }
       const i = frame.index++;
       const rule = parsedRule(tIndex, chain, i);
-      const ref = (): RuleRef => ({ table, chain: chain.name, index: i + 1, text: ruleText(chain.name, chain.rules[i]!.args) });
-      const m = this.evalMatches(rule, b, hook);
+      const ref = (): RuleRef => {
+        const comment = rule.matches.find((x) => x.kind === 'comment');
+        return { table, chain: chain.name, index: i + 1, text: ruleText(chain.name, chain.rules[i]!.args), comment: comment?.kind === 'comment' ? comment.text : null };
+      };
+      const m = this.evalMatches(rule, b, hook, ref);
       if (m === false) continue;
       if (m !== true && 'unknown' in m) throw new TraceRefusal(m.unknown, ref());
       if (m === true) {
@@ -402,14 +411,17 @@ class Tracer {
   /** Applies a matched rule's target. */
   private applyTarget(b: Branch, table: TableName, hook: Hook, rule: ParsedRule, ref: RuleRef, p: Probability | null): TableStep {
     const t: Target = rule.target;
-    const ev = (effect: TraceEffect, detail?: string) =>
-      b.events.push({ hook, table, chain: ref.chain, rule: ref, effect, ...(p ? { probability: p } : {}), ...(detail !== undefined ? { detail } : {}) });
-    for (const m of rule.matches) {
-      if (m.kind === 'recent') {
-        this.usedRecent = true;
-        b.pkt.affinity.push({ name: m.name, op: m.op, seconds: m.seconds, rule: ref });
-      }
-    }
+    const ev = (effect: TraceEffect, detail?: string, target?: string) =>
+      b.events.push({
+        hook,
+        table,
+        chain: ref.chain,
+        rule: ref,
+        effect,
+        ...(target !== undefined ? { target } : {}),
+        ...(p ? { probability: p } : {}),
+        ...(detail !== undefined ? { detail } : {}),
+      });
     switch (t.kind) {
       case 'none':
       case 'passive':
@@ -420,7 +432,7 @@ class Tracer {
         if (!target) throw new TraceRefusal(`jumps to chain ${t.chain}, which is not in the ${table} table`, ref);
         if (isBuiltin(table, t.chain)) throw new TraceRefusal(`jumps to the built-in chain ${t.chain}`, ref);
         if (b.stack.length >= MAX_DEPTH) throw new TraceRefusal(`nests chains deeper than ${MAX_DEPTH} (a jump loop?)`, ref);
-        ev(t.goto ? 'goto' : 'jump');
+        ev(t.goto ? 'goto' : 'jump', undefined, t.chain);
         // A goto replaces the current frame: the target's RETURN resumes the caller's caller.
         if (t.goto) b.stack.pop();
         b.stack.push({ chain: t.chain, index: 0 });
@@ -514,10 +526,15 @@ class Tracer {
   }
 
   /** true / false / the probability of matching / unknown (with the reason). */
-  private evalMatches(rule: ParsedRule, b: Branch, hook: Hook): Tri | Probability {
+  private evalMatches(rule: ParsedRule, b: Branch, hook: Hook, ref: () => RuleRef): Tri | Probability {
     let unknown: string | null = null;
     let prob: Probability | null = null;
     for (const m of rule.matches) {
+      if (m.kind === 'recent') {
+        // Reached (every match before it held): remembered for the affinity explanation.
+        this.usedRecent = true;
+        b.pkt.affinity.push({ name: m.name, op: m.op, seconds: m.seconds, matched: m.op === 'set' ? !m.negate : m.negate, rule: ref() });
+      }
       const r = this.evalMatch(m, b, hook);
       if (r === false) return false;
       if (r === true) continue;

@@ -306,7 +306,10 @@ describe('netfilter semantics', () => {
     const r = tracePacket(rs, pkt('10.0.0.2', '172.30.0.45', 80), opts());
     expect(summary(r)).toEqual(['ACCEPT/forward 10.180.0.3:80 100.00']);
     expect(r.outcomes[0]!.events.map((e) => `${e.chain} ${e.rule?.index} ${e.effect}`)).toEqual(['PREROUTING 1 jump', 'SVC 2 jump', 'SEP 1 dnat']);
-    expect(r.outcomes[0]!.affinity.map((a) => [a.name, a.op])).toEqual([['SEP', 'set']]);
+    expect(r.outcomes[0]!.affinity.map((a) => [a.name, a.op, a.seconds, a.matched, a.rule.chain])).toEqual([
+      ['SEP', 'rcheck', 10800, false, 'SVC'],
+      ['SEP', 'set', null, true, 'SEP'],
+    ]);
     expect(r.assumptions.map((a) => a.code)).toContain('recent-empty');
   });
 
