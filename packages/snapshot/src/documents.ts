@@ -1,0 +1,198 @@
+import { isAlias, isMap, isNode, isScalar, isSeq, parseAllDocuments } from 'yaml';
+import type { Document, Node } from 'yaml';
+import type { Origin } from '@svcrules/core';
+import { checkJsonSyntax, looksLikeJson } from './json-syntax.js';
+import type { Path } from './schemas/kind.js';
+import { isMapping, setOwn } from './schemas/metadata.js';
+import type { Sink } from './sink.js';
+import { displayName, show } from './words.js';
+
+/** Where a field is: its origin (when the input had positions) and a key that orders diagnostics. */
+export interface Located {
+  readonly origin?: Origin;
+  readonly key: readonly number[];
+}
+
+/** Finds a field of one object by path; the nearest existing ancestor when the field is absent. */
+export type Locator = (path: Path, atKey?: boolean) => Located;
+
+/** One API object found in the input, with kind and apiVersion known, before validation. */
+export interface RawObject {
+  readonly kind: string;
+  readonly apiVersion: string;
+  readonly value: Record<string, unknown>;
+  readonly locate: Locator;
+  /** Index in `snapshotFromObjects`' argument (objects without positions). */
+  readonly index?: number;
+}
+
+const MAX_LIST_DEPTH = 8;
+const MAX_CLEAN_DEPTH = 100;
+
+/**
+ * A plain copy in which mapping entries whose value is null or undefined are gone: Go decodes a JSON
+ * null into the zero value, i.e. "absent". Nulls inside lists stay (and fail validation).
+ */
+export function clean(v: unknown, depth = 0): unknown {
+  if (depth > MAX_CLEAN_DEPTH || typeof v !== 'object' || v === null) return v;
+  if (Array.isArray(v)) return v.map((x) => clean(x, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) if (x !== null && x !== undefined) setOwn(out, k, clean(x, depth + 1));
+  return out;
+}
+
+/** Line starts of a text, for offset -> 1-based line and column. */
+function lineIndex(text: string): (offset: number) => { line: number; column: number } {
+  const starts = [0];
+  for (let i = text.indexOf('\n'); i >= 0; i = text.indexOf('\n', i + 1)) starts.push(i + 1);
+  return (offset) => {
+    let lo = 0;
+    let hi = starts.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi + 1) >> 1;
+      if (starts[mid]! <= offset) lo = mid;
+      else hi = mid - 1;
+    }
+    return { line: lo + 1, column: offset - starts[lo]! + 1 };
+  };
+}
+
+const keyText = (k: unknown): string | undefined => (isScalar(k) ? String(k.value) : undefined);
+
+function yamlLocator(root: Node, doc: Document, base: number, pos: (o: number) => { line: number; column: number }, file: string, source: number): Locator {
+  return (path, atKey = false) => {
+    let offset = root.range?.[0] ?? 0;
+    let node: unknown = root;
+    for (let i = 0; i < path.length; i++) {
+      const n = isAlias(node) ? node.resolve(doc) : node;
+      const seg = path[i];
+      let next: unknown;
+      if (isMap(n)) {
+        const pair = n.items.find((p) => keyText(p.key) === String(seg));
+        if (!pair) break;
+        next = i === path.length - 1 && atKey ? pair.key : isNode(pair.value) && pair.value.range ? pair.value : pair.key;
+      } else if (isSeq(n) && typeof seg === 'number') next = n.items[seg];
+      else break;
+      if (!isNode(next) || !next.range) break;
+      node = next;
+      offset = next.range[0];
+    }
+    const p = pos(base + offset);
+    return { origin: { file, line: p.line, column: p.column }, key: [source, base + offset] };
+  };
+}
+
+const oneLine = (s: string): string => s.replace(/\s+/g, ' ').trim();
+
+/** `Kind ns/name` parts of an object as written (validation comes later): for diagnostics. */
+export function describeObject(value: Record<string, unknown>, namespaced: boolean): string {
+  const meta = isMapping(value.metadata) ? value.metadata : {};
+  const name = typeof meta.name === 'string' && meta.name !== '' ? displayName(meta.name) : '<no name>';
+  if (!namespaced) return name;
+  const ns = typeof meta.namespace === 'string' && meta.namespace !== '' ? displayName(meta.namespace) : 'default';
+  return `${ns}/${name}`;
+}
+
+/**
+ * Turns one parsed document (or list item) into RawObjects: lists are unwrapped (typed lists lend
+ * their items kind and apiVersion when the items lack them, as the API server's lists do).
+ */
+function collect(value: unknown, locate: Locator, out: RawObject[], sink: Sink, depth: number, index?: number): void {
+  const at = locate([]);
+  if (!isMapping(value)) {
+    sink.error(at, undefined, undefined, 'not-an-object', `expected a Kubernetes object (a mapping with apiVersion and kind), got ${show(value)}`);
+    return;
+  }
+  const kind = value.kind;
+  const apiVersion = value.apiVersion;
+  let bad = false;
+  if (typeof kind !== 'string' || kind === '') {
+    sink.error(locate(['kind']), undefined, 'kind', 'missing-kind', kind === undefined ? 'required field is missing (expected a kind such as Service)' : `expected a kind such as Service, got ${show(kind)}`);
+    bad = true;
+  }
+  if (typeof apiVersion !== 'string' || apiVersion === '') {
+    sink.error(locate(['apiVersion']), undefined, 'apiVersion', 'missing-api-version', apiVersion === undefined ? 'required field is missing (expected an apiVersion such as v1)' : `expected an apiVersion such as v1, got ${show(apiVersion)}`);
+    bad = true;
+  }
+  if (bad) return;
+  const k = kind as string;
+  const items = value.items;
+  if (k === 'List' || (k.endsWith('List') && items !== undefined)) {
+    if (depth >= MAX_LIST_DEPTH) {
+      sink.error(at, displayName(k), undefined, 'invalid-type', `expected lists nested at most ${MAX_LIST_DEPTH} deep`);
+      return;
+    }
+    if (items !== undefined && !Array.isArray(items)) {
+      sink.error(locate(['items']), displayName(k), 'items', 'invalid-type', `expected a list, got ${show(items)}`);
+      return;
+    }
+    const itemKind = k === 'List' ? undefined : k.slice(0, -'List'.length);
+    (items ?? []).forEach((item: unknown, i: number) => {
+      let v = item;
+      if (itemKind !== undefined && isMapping(item) && (item.kind === undefined || item.apiVersion === undefined)) {
+        const filled: Record<string, unknown> = {};
+        setOwn(filled, 'kind', item.kind ?? itemKind);
+        setOwn(filled, 'apiVersion', item.apiVersion ?? apiVersion);
+        for (const [key, x] of Object.entries(item)) if (key !== 'kind' && key !== 'apiVersion') setOwn(filled, key, x);
+        v = filled;
+      }
+      const loc: Locator = (path, atKey) => locate(['items', i, ...path], atKey);
+      collect(v, loc, out, sink, depth + 1, index);
+    });
+    return;
+  }
+  out.push({ kind: k, apiVersion: apiVersion as string, value, locate, ...(index !== undefined ? { index } : {}) });
+}
+
+/** Reads one source text (YAML stream or JSON) into RawObjects; syntax errors go to the sink. */
+export function readSource(source: { readonly name: string; readonly text: string }, sourceIndex: number, sink: Sink): RawObject[] {
+  const out: RawObject[] = [];
+  const text = source.text;
+  const pos = lineIndex(text);
+  const syntaxAt = (offset: number, message: string) => {
+    const p = pos(offset);
+    sink.error({ origin: { file: source.name, line: p.line, column: p.column }, key: [sourceIndex, offset] }, undefined, undefined, 'syntax', message);
+  };
+
+  let chunks: { base: number; text: string }[];
+  if (looksLikeJson(text)) {
+    const r = checkJsonSyntax(text);
+    if ('error' in r) {
+      syntaxAt(r.error.offset, `invalid JSON: ${r.error.message}`);
+      return out;
+    }
+    chunks = r.spans.map(([s, e]) => ({ base: s, text: text.slice(s, e) }));
+  } else chunks = [{ base: 0, text }];
+
+  for (const chunk of chunks) {
+    for (const doc of parseAllDocuments(chunk.text, { prettyErrors: false })) {
+      const err = doc.errors[0];
+      if (err) {
+        syntaxAt(chunk.base + err.pos[0], `invalid YAML: ${oneLine(err.message)}`);
+        continue;
+      }
+      const root = doc.contents;
+      if (root === null) continue; // an empty document (e.g. a trailing `---`)
+      let value: unknown;
+      try {
+        value = clean(doc.toJS({ maxAliasCount: 100 }));
+      } catch (e) {
+        syntaxAt(chunk.base + (root.range?.[0] ?? 0), `invalid YAML: ${oneLine((e as Error).message)}`);
+        continue;
+      }
+      const locate = yamlLocator(root, doc, chunk.base, pos, source.name, sourceIndex);
+      collect(value, locate, out, sink, 0);
+    }
+  }
+  return out;
+}
+
+/** Objects already parsed (no positions): each is located by its index only. */
+export function readObjects(objects: readonly unknown[], sink: Sink): RawObject[] {
+  const out: RawObject[] = [];
+  objects.forEach((o, index) => {
+    const locate: Locator = () => ({ key: [0, index] });
+    collect(clean(o), locate, out, sink, 0, index);
+  });
+  return out;
+}

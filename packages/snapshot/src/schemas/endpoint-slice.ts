@@ -1,0 +1,114 @@
+import * as z from 'zod';
+import type { Endpoint, EndpointSlice, EndpointSlicePort } from '@svcrules/core';
+import { EXPECT, isDNS1123Label, isDNS1123Subdomain, isLabelValue, quote } from '../words.js';
+import { anyString, bool, checkIP, int, list, message, oneOf, protocol, word } from './fields.js';
+import type { KindModule } from './kind.js';
+import { namespacedMetadata, subdomainName } from './metadata.js';
+
+export const LABEL_SERVICE_NAME = 'kubernetes.io/service-name';
+/** API limits (discovery/v1 validation). */
+export const MAX_ENDPOINTS = 1000;
+export const MAX_PORTS = 100;
+export const MAX_ADDRESSES = 100;
+
+export const nodeName = subdomainName('invalid-node-name');
+const zone = word((s) => s !== '' && isLabelValue(s), 'invalid-zone', `a non-empty ${EXPECT.labelValue}`);
+
+const endpoint = z.object({
+  // Checked against addressType in build(): the grammar depends on it.
+  addresses: list(anyString).default([]),
+  conditions: z.object({ ready: bool.optional(), serving: bool.optional(), terminating: bool.optional() }).optional(),
+  nodeName: nodeName.optional(),
+  zone: zone.optional(),
+  hints: z
+    .object({
+      forZones: list(z.object({ name: zone })).optional(),
+      forNodes: list(z.object({ name: nodeName })).optional(),
+    })
+    .optional(),
+});
+
+const slicePort = z.object({
+  // Absent name / port are kept as null: kube-proxy skips such ports (harmless, so accepted).
+  name: word((s) => s === '' || isDNS1123Label(s), 'invalid-port-name', `${EXPECT.dns1123Label} or ""`).optional(),
+  port: int(1, 65535, 'invalid-port').optional(),
+  protocol: protocol.default('TCP'),
+});
+
+export const endpointSliceSchema = z.object({
+  metadata: namespacedMetadata(subdomainName()),
+  addressType: oneOf(['IPv4', 'IPv6', 'FQDN'], 'invalid-address-type'),
+  endpoints: list(endpoint).default([]),
+  ports: list(slicePort).default([]),
+});
+
+export type EndpointSliceDoc = z.output<typeof endpointSliceSchema>;
+
+export const endpointSliceKind: KindModule<EndpointSliceDoc, EndpointSlice> = {
+  apiVersion: 'discovery.k8s.io/v1',
+  kind: 'EndpointSlice',
+  namespaced: true,
+  schema: endpointSliceSchema,
+  build(doc, ctx) {
+    if (doc.endpoints.length > MAX_ENDPOINTS) {
+      ctx.error(['endpoints'], 'too-many-endpoints', `expected at most ${MAX_ENDPOINTS} endpoints, got ${doc.endpoints.length}`);
+    }
+    if (doc.ports.length > MAX_PORTS) {
+      ctx.error(['ports'], 'too-many-ports', `expected at most ${MAX_PORTS} ports, got ${doc.ports.length}`);
+    }
+    const seen = new Map<string, number>();
+    const ports: EndpointSlicePort[] = doc.ports.map((p, i) => {
+      if (p.name !== undefined) {
+        const key = `${p.name}/${p.protocol}`;
+        const first = seen.get(key);
+        if (first !== undefined) {
+          ctx.error(['ports', i, 'name'], 'duplicate-port', `expected a unique (name, protocol), got ${p.name === '' ? 'an unnamed' : quote(p.name)} ${p.protocol} port again (first at ports[${first}])`);
+        } else seen.set(key, i);
+      }
+      return { name: p.name ?? null, port: p.port ?? null, protocol: p.protocol };
+    });
+
+    const endpoints: Endpoint[] = doc.endpoints.map((e, i) => {
+      if (e.addresses.length > MAX_ADDRESSES) {
+        ctx.error(['endpoints', i, 'addresses'], 'too-many-addresses', `expected at most ${MAX_ADDRESSES} addresses, got ${e.addresses.length}`);
+      }
+      const addresses = e.addresses.map((a, j) => {
+        const path = ['endpoints', i, 'addresses', j];
+        if (doc.addressType === 'FQDN') {
+          if (!isDNS1123Subdomain(a)) ctx.error(path, 'invalid-fqdn', message(EXPECT.dns1123Subdomain, a));
+          return a;
+        }
+        const r = checkIP(a, { unicast: true });
+        if (!r.ok) {
+          ctx.error(path, r.code, message(r.expected, a));
+          return a;
+        }
+        if (r.value.family !== doc.addressType) {
+          ctx.error(path, 'family-mismatch', `expected an ${doc.addressType} address (the slice's addressType), got ${quote(a)}`);
+        }
+        return r.value.text;
+      });
+      const c = e.conditions;
+      return {
+        addresses,
+        ...(c?.ready !== undefined ? { ready: c.ready } : {}),
+        ...(c?.serving !== undefined ? { serving: c.serving } : {}),
+        ...(c?.terminating !== undefined ? { terminating: c.terminating } : {}),
+        ...(e.nodeName !== undefined ? { nodeName: e.nodeName } : {}),
+        ...(e.zone !== undefined ? { zone: e.zone } : {}),
+        ...(e.hints?.forZones ? { zoneHints: e.hints.forZones.map((z) => z.name) } : {}),
+        ...(e.hints?.forNodes ? { nodeHints: e.hints.forNodes.map((n) => n.name) } : {}),
+      };
+    });
+
+    return {
+      namespace: doc.metadata.namespace,
+      name: doc.metadata.name,
+      serviceName: doc.metadata.labels[LABEL_SERVICE_NAME] ?? '',
+      addressType: doc.addressType,
+      ports,
+      endpoints,
+      labels: doc.metadata.labels,
+    };
+  },
+};
