@@ -1,0 +1,665 @@
+/**
+ * The incremental compiler for node agents: it keeps the last snapshot's compiled pieces per
+ * Service (all ports of a Service together, keyed by namespace/name, as kube-proxy's change
+ * trackers are) and turns watch events into
+ * - `ruleset`: the new full output, identical to `compile()` of the new snapshot;
+ * - `payload`: what kube-proxy writes to `iptables-restore --noflush` for this sync (spec §8.3).
+ *
+ * Which Services count as changed. Spec §8.3 gives two definitions; this API produces the minimal
+ * correct one: a Service is changed when its rendered per-service nat chains (SVC/SVL/EXT/FW/SEP:
+ * the chain list and every rule in them) differ from those of the previous sync. kube-proxy's own
+ * set is larger (any EndpointSlice update counts, metadata included); rewriting those Services
+ * too would be harmless, and leaving them out is exactly as correct because their chains are
+ * byte-for-byte what the kernel already holds.
+ *
+ * A partial payload holds: every top-level chain, declared and rewritten (filter: all five or six
+ * chains with every rule; nat: KUBE-SERVICES, KUBE-NODEPORTS, KUBE-POSTROUTING, KUBE-MARK-MASQ);
+ * the changed Services' chains, declared and written; `:CHAIN` + `-X CHAIN` for each service chain
+ * that existed and no longer does. Unchanged Services' chains are not mentioned, so the kernel
+ * keeps them.
+ *
+ * When the sync is full (every chain written, like `compile()`, plus `-X` for stale chains):
+ * - the first sync (kube-proxy: needFullSync starts true);
+ * - after `requestFullSync()`: a failed restore, or the periodic resync the agent schedules;
+ * - when the node or proxy configuration changes what rules are made of (the CompileContext:
+ *   node name, zone, node IP, local-traffic detector, node-port addresses, mark, ...). kube-proxy
+ *   forces a full sync on topology-label changes and restarts on configuration changes.
+ *
+ * Large-cluster mode (more than 1000 endpoints, §7.4) removes the comments of every SVC/SVL->SEP
+ * and SEP rule. kube-proxy does not force a full sync when the mode flips, so the Services it
+ * does not rewrite keep their old comments in the kernel until the next full sync (up to an hour):
+ * the kernel then differs from what a full sync would write. We are deliberately better: a flip
+ * re-renders every Service, and every Service whose chains changed (all with endpoints) is in the
+ * partial payload, so the kernel equals the full compile after every sync. Also unlike kube-proxy,
+ * stale chains are deleted on every sync, also in large-cluster mode (we know which chains we wrote
+ * and need no iptables-save, which is what kube-proxy rations).
+ *
+ * Cost. `update()` recomputes only the Services it touches (their endpoints from their slices,
+ * their plans, their rules) and compares their chains with the previous ones; the payload costs
+ * the top-level rules (one pass over the service ports) plus the changed Services' chains. The full
+ * `ruleset` is assembled lazily from the cached pieces on first access. `replace()` (a whole new
+ * snapshot) first finds what differs, which is linear in the snapshot, then does the same.
+ * Snapshots with Pods (EndpointSlices derived by the controller model) re-derive all slices on
+ * every change; node agents feed EndpointSlices.
+ *
+ * Input that kube-proxy could never see (two Services or two slices with the same
+ * namespace/name) keeps the last object per key here, whereas `compile()` of such a snapshot
+ * would use both.
+ */
+import type { AppendCommand, ChainDecl, Command, Ruleset } from '@svcrules/iptables';
+import { chainDecl } from '@svcrules/iptables';
+import { NAT_FIXED_CHAINS, filterPrologue, natPrologue, nodePortsTail } from './compile.js';
+import type { CompileStats } from './compile.js';
+import { buildContext } from './context.js';
+import type { CompileContext } from './context.js';
+import type { Diagnostic } from './diagnostics.js';
+import { deriveEndpointSlices } from './endpointslice-controller.js';
+import { buildEndpointsMap, categorizeEndpoints, portKey } from './endpoints.js';
+import type { EndpointInfo } from './endpoints.js';
+import type { EndpointSlice, NodeInfo, Pod, ProxyConfig, Service, Snapshot } from './model.js';
+import { isServiceChain } from './names.js';
+import type { CompileOptions } from './options.js';
+import { serviceRules } from './rules.js';
+import type { ServicePortRules } from './rules.js';
+import { planServicePort } from './service-plan.js';
+import type { ServicePortPlan } from './service-plan.js';
+import { servicePortInfos } from './service-port.js';
+import type { ServicePortInfo } from './service-port.js';
+
+/** An object by namespace and name (a delete event). */
+export interface ObjectRef {
+  readonly namespace: string;
+  readonly name: string;
+}
+
+/** Objects added or updated (`upsert`, matched by namespace/name) and deleted (`remove`). */
+export interface ObjectChanges<T> {
+  readonly upsert?: readonly T[];
+  readonly remove?: readonly ObjectRef[];
+}
+
+/** A batch of watch events. Everything absent is unchanged. */
+export interface SnapshotChanges {
+  readonly services?: ObjectChanges<Service>;
+  readonly endpointSlices?: ObjectChanges<EndpointSlice>;
+  /** Nodes by name (`remove` takes names). */
+  readonly nodes?: { readonly upsert?: readonly NodeInfo[]; readonly remove?: readonly string[] };
+  readonly pods?: ObjectChanges<Pod>;
+  /** The new KubeProxyConfiguration; `null` removes it. */
+  readonly config?: ProxyConfig | null;
+}
+
+export interface IncrementalResult {
+  readonly sync: 'full' | 'partial';
+  /** Why the sync is full (absent for partial syncs). */
+  readonly fullSyncReason?: 'first-sync' | 'requested' | 'context-changed';
+  /**
+   * The new full output, identical to `compile(snapshot, options)` for the new snapshot (with
+   * `existingNatChains` left out: stale chains are the payload's business). Built on first access.
+   */
+  readonly ruleset: Ruleset;
+  /** The restore payload for `iptables-restore --noflush`: partial or full, as `sync` says. */
+  readonly payload: Ruleset;
+  /** Services (`namespace/name`, sorted) whose per-service chains differ from the previous sync. */
+  readonly changedServices: readonly string[];
+  /** Service chains deleted by the payload (`:CHAIN` + `-X CHAIN`), sorted. */
+  readonly staleChains: readonly string[];
+  /** As `compile()` reports them for the new snapshot. Built on first access. */
+  readonly diagnostics: readonly Diagnostic[];
+  readonly stats: CompileStats;
+}
+
+export interface IncrementalCompiler {
+  /** Applies a batch of watch events and returns this sync's outputs. */
+  update(changes: SnapshotChanges): IncrementalResult;
+  /** Replaces the whole snapshot (objects compared by value; identical ones cost no recompilation). */
+  replace(snapshot: Snapshot): IncrementalResult;
+  /**
+   * Makes the next sync full (kube-proxy's needFullSync): call it after a failed restore, or
+   * periodically. `hostNatChains`, when known (e.g. from `iptables-save -t nat` or `nft list
+   * chains`), replaces what the compiler believes the kernel holds; otherwise it assumes both the
+   * state before and after the last payload may be there, and `-X`es whatever is not needed.
+   */
+  requestFullSync(hostNatChains?: readonly string[]): void;
+  /** The current snapshot (a new object, objects in key order). */
+  snapshot(): Snapshot;
+}
+
+/** One service port's compiled pieces. */
+interface PortPiece {
+  readonly info: ServicePortInfo;
+  readonly plan: ServicePortPlan;
+  readonly rules: ServicePortRules;
+  /** The port's nat rules in the top-level chains (KUBE-SERVICES, KUBE-NODEPORTS). */
+  readonly natTop: readonly AppendCommand[];
+  readonly chainDecls: readonly ChainDecl[];
+  readonly endpoints: number;
+}
+
+/** One Service's compiled pieces (all its ports, in canonical order). */
+interface ServiceEntry {
+  readonly key: string;
+  readonly ports: readonly PortPiece[];
+  /** Endpoints of this Service by portKey (only rebuilt when its slices or the node change). */
+  readonly endpointsMap: ReadonlyMap<string, EndpointInfo[]>;
+  readonly endpoints: number;
+  /** The Service's nat chains and the rules in them, flattened: what "changed" compares. */
+  readonly chains: readonly string[];
+  readonly chainRules: readonly AppendCommand[];
+}
+
+/** A service port in the global order (service port name, then protocol, bytewise). */
+interface PortRef {
+  readonly name: string;
+  readonly protocol: string;
+  readonly svcKey: string;
+  readonly piece: PortPiece;
+}
+
+const TOP_LEVEL_NAT = new Set(['KUBE-SERVICES', 'KUBE-NODEPORTS']);
+const compareBytes = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
+const comparePorts = (a: { name: string; protocol: string }, b: { name: string; protocol: string }) =>
+  compareBytes(a.name, b.name) || compareBytes(a.protocol, b.protocol);
+const nsKey = (namespace: string, name: string) => `${namespace}/${name}`;
+
+function sameArgs(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function sameChains(a: ServiceEntry | undefined, b: ServiceEntry | undefined): boolean {
+  const ac = a?.chains ?? [];
+  const bc = b?.chains ?? [];
+  const ar = a?.chainRules ?? [];
+  const br = b?.chainRules ?? [];
+  if (!sameArgs(ac, bc) || ar.length !== br.length) return false;
+  for (let i = 0; i < ar.length; i++) {
+    const x = ar[i]!;
+    const y = br[i]!;
+    if (x !== y && (x.chain !== y.chain || !sameArgs(x.args, y.args))) return false;
+  }
+  return true;
+}
+
+/** Structural equality of plain snapshot data, ignoring `origin` (where an object was read from). */
+function sameData(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false;
+  if (Array.isArray(a)) {
+    if (!Array.isArray(b) || a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) if (!sameData(a[i], b[i])) return false;
+    return true;
+  }
+  if (Array.isArray(b)) return false;
+  const ao = a as Record<string, unknown>;
+  const bo = b as Record<string, unknown>;
+  const keys = Object.keys(ao).filter((k) => k !== 'origin' && ao[k] !== undefined);
+  const bKeys = Object.keys(bo).filter((k) => k !== 'origin' && bo[k] !== undefined);
+  if (keys.length !== bKeys.length) return false;
+  for (const k of keys) if (!sameData(ao[k], bo[k])) return false;
+  return true;
+}
+
+function contextKey(ctx: CompileContext): string {
+  return JSON.stringify(ctx);
+}
+
+/** Index of the first element of `refs` not less than `x` (lower bound). */
+function lowerBound(refs: readonly PortRef[], x: { name: string; protocol: string }): number {
+  let lo = 0;
+  let hi = refs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (comparePorts(refs[mid]!, x) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Index of the first element of `refs` greater than `x` (upper bound). */
+function upperBound(refs: readonly PortRef[], x: { name: string; protocol: string }): number {
+  let lo = 0;
+  let hi = refs.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (comparePorts(refs[mid]!, x) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+export function createIncrementalCompiler(options: CompileOptions = {}): IncrementalCompiler {
+  const family = options.family ?? 'IPv4';
+  const { existingNatChains, ...compileOptions } = options;
+
+  // The snapshot, by key.
+  const services = new Map<string, Service>();
+  const givenSlices = new Map<string, EndpointSlice>();
+  const derivedSlices = new Map<string, EndpointSlice>();
+  const nodes = new Map<string, NodeInfo>();
+  const pods = new Map<string, Pod>();
+  let config: ProxyConfig | undefined;
+  /** Slices (by store key `g:ns/name` / `d:ns/name`) per Service key `ns/serviceName`. */
+  const slicesByService = new Map<string, Set<string>>();
+
+  // The compiled state.
+  let ctx: CompileContext | undefined;
+  let ctxKey = '';
+  let ctxDiagnostics: Diagnostic[] = [];
+  const entries = new Map<string, ServiceEntry>();
+  let refs: PortRef[] = [];
+  let totalEndpoints = 0;
+  let largeClusterMode = false;
+  let filterRuleCount = 0;
+  let natRuleCount = 0;
+  let natChainCount = 0;
+
+  // What we believe the kernel's nat table holds (service chains only), and the sync state.
+  let hostChains = new Set<string>((existingNatChains ?? []).filter(isServiceChain));
+  let previousHostChains: Set<string> | undefined;
+  let needFullSync: 'first-sync' | 'requested' | undefined = 'first-sync';
+
+  // Services to recompile: `true` when their endpoints must be rebuilt from their slices too.
+  const dirty = new Map<string, boolean>();
+  const markDirty = (key: string, endpoints: boolean) => dirty.set(key, endpoints || (dirty.get(key) ?? false));
+
+  function sliceStoreKey(kind: 'g' | 'd', s: EndpointSlice) {
+    return `${kind}:${nsKey(s.namespace, s.name)}`;
+  }
+
+  function indexSlice(storeKey: string, s: EndpointSlice, add: boolean) {
+    if (s.serviceName === '') return;
+    const svcKey = nsKey(s.namespace, s.serviceName);
+    let set = slicesByService.get(svcKey);
+    if (add) {
+      if (!set) slicesByService.set(svcKey, (set = new Set()));
+      set.add(storeKey);
+    } else if (set) {
+      set.delete(storeKey);
+      if (set.size === 0) slicesByService.delete(svcKey);
+    }
+    markDirty(svcKey, true);
+  }
+
+  function putSlice(kind: 'g' | 'd', s: EndpointSlice) {
+    const store = kind === 'g' ? givenSlices : derivedSlices;
+    const k = nsKey(s.namespace, s.name);
+    const old = store.get(k);
+    if (old !== undefined && (old === s || sameData(old, s))) {
+      store.set(k, s);
+      return;
+    }
+    const storeKey = sliceStoreKey(kind, s);
+    if (old !== undefined) indexSlice(storeKey, old, false);
+    store.set(k, s);
+    indexSlice(storeKey, s, true);
+  }
+
+  function dropSlice(kind: 'g' | 'd', k: string) {
+    const store = kind === 'g' ? givenSlices : derivedSlices;
+    const old = store.get(k);
+    if (old === undefined) return;
+    store.delete(k);
+    indexSlice(sliceStoreKey(kind, old), old, false);
+  }
+
+  function putService(s: Service) {
+    const k = nsKey(s.namespace, s.name);
+    const old = services.get(k);
+    services.set(k, s);
+    if (old === undefined || (old !== s && !sameData(old, s))) markDirty(k, false);
+  }
+
+  function dropService(k: string) {
+    if (services.delete(k)) markDirty(k, false);
+  }
+
+  function currentSnapshot(): Snapshot {
+    return {
+      services: [...services.values()],
+      endpointSlices: [...givenSlices.values()],
+      nodes: [...nodes.values()],
+      ...(pods.size > 0 ? { pods: [...pods.values()] } : {}),
+      ...(config !== undefined ? { config } : {}),
+    };
+  }
+
+  /** Re-derives the controller's slices (Pods present): diffed against the previous derivation. */
+  function rederive() {
+    const next = pods.size > 0 ? deriveEndpointSlices(currentSnapshot()) : [];
+    const seen = new Set<string>();
+    for (const s of next) {
+      seen.add(nsKey(s.namespace, s.name));
+      putSlice('d', s);
+    }
+    for (const k of [...derivedSlices.keys()]) if (!seen.has(k)) dropSlice('d', k);
+  }
+
+  function slicesOf(svcKey: string): EndpointSlice[] {
+    // compile() sees the given slices before the derived ones (buildEndpointsMap sorts stably).
+    const given: EndpointSlice[] = [];
+    const derived: EndpointSlice[] = [];
+    for (const storeKey of slicesByService.get(svcKey) ?? []) {
+      const k = storeKey.slice(2);
+      const s = storeKey[0] === 'g' ? givenSlices.get(k) : derivedSlices.get(k);
+      if (s !== undefined) (storeKey[0] === 'g' ? given : derived).push(s);
+    }
+    return derived.length === 0 ? given : [...given, ...derived];
+  }
+
+  function renderPiece(info: ServicePortInfo, plan: ServicePortPlan, c: CompileContext, endpoints: number): PortPiece {
+    const rules = serviceRules(plan, c, largeClusterMode);
+    return {
+      info,
+      plan,
+      rules,
+      natTop: rules.natRules.filter((r) => TOP_LEVEL_NAT.has(r.chain)),
+      chainDecls: rules.natChains.map(chainDecl),
+      endpoints,
+    };
+  }
+
+  function finishEntry(key: string, ports: PortPiece[], endpointsMap: ReadonlyMap<string, EndpointInfo[]>): ServiceEntry {
+    let endpoints = 0;
+    const chains: string[] = [];
+    const chainRules: AppendCommand[] = [];
+    for (const p of ports) {
+      endpoints += p.endpoints;
+      for (const c of p.rules.natChains) chains.push(c);
+      for (const r of p.rules.natRules) if (!TOP_LEVEL_NAT.has(r.chain)) chainRules.push(r);
+    }
+    return { key, ports, endpointsMap, endpoints, chains, chainRules };
+  }
+
+  /** Compiles one Service from scratch (its endpoints reused unless `rebuildEndpoints`). */
+  function compileService(key: string, c: CompileContext, rebuildEndpoints: boolean): ServiceEntry | undefined {
+    const svc = services.get(key);
+    const infos = svc ? servicePortInfos(svc, family).sort(comparePorts) : [];
+    if (infos.length === 0) return undefined;
+    const old = entries.get(key);
+    const endpointsMap = !rebuildEndpoints && old ? old.endpointsMap : buildEndpointsMap(slicesOf(key), family, c.nodeName);
+    const ports = infos.map((info) => {
+      const eps = endpointsMap.get(portKey(info.name, info.protocol)) ?? [];
+      const plan = planServicePort(info, categorizeEndpoints(eps, info, c.nodeName, c.zone));
+      return renderPiece(info, plan, c, eps.length);
+    });
+    return finishEntry(key, ports, endpointsMap);
+  }
+
+  function countsOf(e: ServiceEntry | undefined) {
+    let filter = 0;
+    let nat = 0;
+    let chains = 0;
+    for (const p of e?.ports ?? []) {
+      filter += p.rules.filterRules.length;
+      nat += p.rules.natRules.length;
+      chains += p.rules.natChains.length;
+    }
+    return { filter, nat, chains };
+  }
+
+  function removeRefs(key: string, e: ServiceEntry) {
+    for (const p of e.ports) {
+      const from = lowerBound(refs, p.info);
+      const to = upperBound(refs, p.info);
+      for (let i = from; i < to; i++) {
+        if (refs[i]!.svcKey === key) {
+          refs.splice(i, 1);
+          break;
+        }
+      }
+    }
+  }
+
+  function addRefs(key: string, e: ServiceEntry) {
+    for (const piece of e.ports) {
+      const ref: PortRef = { name: piece.info.name, protocol: piece.info.protocol, svcKey: key, piece };
+      refs.splice(upperBound(refs, ref), 0, ref);
+    }
+  }
+
+  function setEntry(key: string, next: ServiceEntry | undefined) {
+    const old = entries.get(key);
+    if (old === next) return;
+    const a = countsOf(old);
+    const b = countsOf(next);
+    filterRuleCount += b.filter - a.filter;
+    natRuleCount += b.nat - a.nat;
+    natChainCount += b.chains - a.chains;
+    totalEndpoints += (next?.endpoints ?? 0) - (old?.endpoints ?? 0);
+    if (old) removeRefs(key, old);
+    if (next) {
+      entries.set(key, next);
+      addRefs(key, next);
+    } else entries.delete(key);
+  }
+
+  /** The whole compiled state from scratch (first sync, context change). */
+  function rebuildAll(c: CompileContext) {
+    entries.clear();
+    refs = [];
+    totalEndpoints = filterRuleCount = natRuleCount = natChainCount = 0;
+    dirty.clear();
+    // Plans first: large-cluster mode needs the total before any rule is rendered.
+    const plans = new Map<string, { infos: ServicePortInfo[]; plans: ServicePortPlan[]; counts: number[]; endpointsMap: Map<string, EndpointInfo[]> }>();
+    for (const key of services.keys()) {
+      const svc = services.get(key)!;
+      const infos = servicePortInfos(svc, family).sort(comparePorts);
+      if (infos.length === 0) continue;
+      const endpointsMap = buildEndpointsMap(slicesOf(key), family, c.nodeName);
+      const counts: number[] = [];
+      const ps = infos.map((info) => {
+        const eps = endpointsMap.get(portKey(info.name, info.protocol)) ?? [];
+        counts.push(eps.length);
+        totalEndpoints += eps.length;
+        return planServicePort(info, categorizeEndpoints(eps, info, c.nodeName, c.zone));
+      });
+      plans.set(key, { infos, plans: ps, counts, endpointsMap });
+    }
+    largeClusterMode = totalEndpoints > c.largeClusterEndpointsThreshold;
+    totalEndpoints = 0;
+    const all: PortRef[] = [];
+    for (const [key, p] of plans) {
+      const ports = p.infos.map((info, i) => renderPiece(info, p.plans[i]!, c, p.counts[i]!));
+      const e = finishEntry(key, ports, p.endpointsMap);
+      entries.set(key, e);
+      const n = countsOf(e);
+      filterRuleCount += n.filter;
+      natRuleCount += n.nat;
+      natChainCount += n.chains;
+      totalEndpoints += e.endpoints;
+      for (const piece of ports) all.push({ name: piece.info.name, protocol: piece.info.protocol, svcKey: key, piece });
+    }
+    refs = all.sort(comparePorts);
+  }
+
+  /** Every Service re-rendered with the new large-cluster mode; plans and endpoints kept. */
+  function rerenderAll(c: CompileContext) {
+    for (const [key, e] of [...entries]) {
+      const ports = e.ports.map((p) => renderPiece(p.info, p.plan, c, p.endpoints));
+      setEntry(key, finishEntry(key, ports, e.endpointsMap));
+    }
+  }
+
+  function sync(): IncrementalResult {
+    if (pods.size > 0 || derivedSlices.size > 0) rederive();
+    const diagnostics: Diagnostic[] = [];
+    const c = buildContext({ services: [], endpointSlices: [], nodes: [...nodes.values()], ...(config ? { config } : {}) }, compileOptions, diagnostics);
+    const key = contextKey(c);
+    const contextChanged = ctx !== undefined && key !== ctxKey;
+    let fullSyncReason: IncrementalResult['fullSyncReason'] = needFullSync ?? (contextChanged ? 'context-changed' : undefined);
+
+    const before = new Map<string, ServiceEntry | undefined>();
+    if (ctx === undefined || contextChanged) {
+      for (const [k, e] of entries) before.set(k, e);
+      rebuildAll(c);
+      for (const k of entries.keys()) if (!before.has(k)) before.set(k, undefined);
+    } else {
+      for (const [k, rebuildEndpoints] of dirty) {
+        before.set(k, entries.get(k));
+        setEntry(k, compileService(k, c, rebuildEndpoints));
+      }
+      const mode = totalEndpoints > c.largeClusterEndpointsThreshold;
+      if (mode !== largeClusterMode) {
+        largeClusterMode = mode;
+        for (const [k, e] of entries) if (!before.has(k)) before.set(k, e);
+        rerenderAll(c);
+      }
+    }
+    dirty.clear();
+    ctx = c;
+    ctxKey = key;
+    ctxDiagnostics = diagnostics;
+
+    const changed: string[] = [];
+    for (const [k, old] of before) if (!sameChains(old, entries.get(k))) changed.push(k);
+    changed.sort(compareBytes);
+
+    // Chains that go away: all not needed for a full sync, the changed Services' old ones otherwise.
+    let stale: string[];
+    const nextHost = new Set(hostChains);
+    if (fullSyncReason !== undefined) {
+      const active = new Set<string>();
+      for (const e of entries.values()) for (const ch of e.chains) active.add(ch);
+      stale = [...hostChains].filter((ch) => !active.has(ch));
+      nextHost.clear();
+      for (const ch of active) nextHost.add(ch);
+    } else {
+      const gone = new Set<string>();
+      for (const k of changed) for (const ch of before.get(k)?.chains ?? []) gone.add(ch);
+      for (const k of changed) {
+        for (const ch of entries.get(k)?.chains ?? []) {
+          gone.delete(ch);
+          nextHost.add(ch);
+        }
+      }
+      stale = [...gone].filter((ch) => hostChains.has(ch));
+      for (const ch of stale) nextHost.delete(ch);
+    }
+    stale.sort(compareBytes);
+    previousHostChains = hostChains;
+    hostChains = nextHost;
+    needFullSync = undefined;
+
+    const snapshotRefs = refs.slice();
+    const changedSet = fullSyncReason !== undefined ? undefined : new Set(changed);
+    const payload = assemble(c, snapshotRefs, changedSet, stale);
+    let ruleset: Ruleset | undefined = fullSyncReason !== undefined && stale.length === 0 ? payload : undefined;
+    let allDiagnostics: Diagnostic[] | undefined;
+    const prologue = filterPrologue(c);
+    const stats: CompileStats = {
+      servicePorts: snapshotRefs.length,
+      endpoints: totalEndpoints,
+      largeClusterMode,
+      filterRules: filterRuleCount + prologue.head.length + prologue.tail.length,
+      natRules: natRuleCount + natPrologue(c).length + nodePortsTail(c).length,
+      natChains: natChainCount + NAT_FIXED_CHAINS.length,
+    };
+    return {
+      sync: fullSyncReason !== undefined ? 'full' : 'partial',
+      ...(fullSyncReason !== undefined ? { fullSyncReason } : {}),
+      get ruleset() {
+        return (ruleset ??= assemble(c, snapshotRefs, undefined, []));
+      },
+      payload,
+      changedServices: changed,
+      staleChains: stale,
+      get diagnostics() {
+        return (allDiagnostics ??= [...diagnostics, ...portDiagnostics(snapshotRefs)]);
+      },
+      stats,
+    };
+  }
+
+  return {
+    update(changes) {
+      for (const s of changes.services?.upsert ?? []) putService(s);
+      for (const r of changes.services?.remove ?? []) dropService(nsKey(r.namespace, r.name));
+      for (const s of changes.endpointSlices?.upsert ?? []) putSlice('g', s);
+      for (const r of changes.endpointSlices?.remove ?? []) dropSlice('g', nsKey(r.namespace, r.name));
+      for (const n of changes.nodes?.upsert ?? []) nodes.set(n.name, n);
+      for (const n of changes.nodes?.remove ?? []) nodes.delete(n);
+      for (const p of changes.pods?.upsert ?? []) pods.set(nsKey(p.namespace, p.name), p);
+      for (const r of changes.pods?.remove ?? []) pods.delete(nsKey(r.namespace, r.name));
+      if (changes.config !== undefined) config = changes.config ?? undefined;
+      return sync();
+    },
+    replace(snapshot) {
+      const svcKeys = new Set<string>();
+      for (const s of snapshot.services) {
+        svcKeys.add(nsKey(s.namespace, s.name));
+        putService(s);
+      }
+      for (const k of [...services.keys()]) if (!svcKeys.has(k)) dropService(k);
+      const sliceKeys = new Set<string>();
+      for (const s of snapshot.endpointSlices) {
+        sliceKeys.add(nsKey(s.namespace, s.name));
+        putSlice('g', s);
+      }
+      for (const k of [...givenSlices.keys()]) if (!sliceKeys.has(k)) dropSlice('g', k);
+      nodes.clear();
+      for (const n of snapshot.nodes) nodes.set(n.name, n);
+      pods.clear();
+      for (const p of snapshot.pods ?? []) pods.set(nsKey(p.namespace, p.name), p);
+      config = snapshot.config;
+      return sync();
+    },
+    requestFullSync(hostNatChains) {
+      needFullSync = 'requested';
+      if (hostNatChains !== undefined) hostChains = new Set(hostNatChains.filter(isServiceChain));
+      else if (previousHostChains !== undefined) for (const ch of previousHostChains) hostChains.add(ch);
+    },
+    snapshot: currentSnapshot,
+  };
+
+  function portDiagnostics(ports: readonly PortRef[]): Diagnostic[] {
+    const out: Diagnostic[] = [];
+    const hashOwner = new Map<string, string>();
+    for (const { piece } of ports) {
+      const { info, plan } = piece;
+      const owner = hashOwner.get(plan.chains.svc);
+      if (owner !== undefined) {
+        out.push({ code: 'chain-hash-collision', severity: 'error', message: `${info.name} and ${owner} hash to the same chain ${plan.chains.svc}` });
+      }
+      hashOwner.set(plan.chains.svc, info.name);
+      if (info.service.type === 'LoadBalancer' && info.externalPolicyLocal && info.healthCheckNodePort === 0) {
+        out.push({ code: 'no-health-check-node-port', severity: 'warning', message: `${info.name}: LoadBalancer with externalTrafficPolicy Local has no healthCheckNodePort` });
+      }
+    }
+    return out;
+  }
+}
+
+/**
+ * The full ruleset (`changed` undefined) or a partial payload (only the `changed` Services' chains),
+ * in kube-proxy's buffer order (spec §8.1), with `stale` chains declared and deleted.
+ */
+function assemble(c: CompileContext, refs: readonly PortRef[], changed: ReadonlySet<string> | undefined, stale: readonly string[]): Ruleset {
+  const filter = filterPrologue(c);
+  const filterCommands: Command[] = [...filter.head];
+  const natChains: ChainDecl[] = NAT_FIXED_CHAINS.map(chainDecl);
+  const natCommands: Command[] = natPrologue(c);
+  for (const { svcKey, piece } of refs) {
+    for (const r of piece.rules.filterRules) filterCommands.push(r);
+    if (changed === undefined || changed.has(svcKey)) {
+      for (const d of piece.chainDecls) natChains.push(d);
+      for (const r of piece.rules.natRules) natCommands.push(r);
+    } else {
+      for (const r of piece.natTop) natCommands.push(r);
+    }
+  }
+  for (const r of filter.tail) filterCommands.push(r);
+  for (const ch of stale) {
+    natChains.push(chainDecl(ch));
+    natCommands.push({ kind: 'delete', chain: ch });
+  }
+  for (const r of nodePortsTail(c)) natCommands.push(r);
+  return {
+    tables: [
+      { name: 'filter', chains: filter.chains.map(chainDecl), commands: filterCommands },
+      { name: 'nat', chains: natChains, commands: natCommands },
+    ],
+  };
+}
