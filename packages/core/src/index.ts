@@ -14,3 +14,4 @@ export type { ServicePortRules } from './rules.js';
 export { probability } from './probability.js';
 export * from './endpointslice-controller.js';
 export { explainTrace, type TraceExplanation } from './explain.js';
+export * from './incremental.js';

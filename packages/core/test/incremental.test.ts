@@ -13,7 +13,7 @@ const node: NodeInfo = {
 };
 const config = { hostnameOverride: 'test-node', clusterCIDRs: ['10.0.0.0/8'] };
 
-const svc = (i: number, over: Partial<Service> = {}) => service(`ns${i}`, `svc${i}`, { clusterIP: `172.30.0.${i}`, ...over });
+const svc = (i: number, over: Parameters<typeof service>[2] = {}) => service(`ns${i}`, `svc${i}`, { clusterIP: `172.30.0.${i}`, ...over });
 const eps = (i: number, ips: string[], over: Partial<EndpointSlice> = {}) =>
   slice(`ns${i}`, `svc${i}`, { endpoints: ips.map((ip) => ({ addresses: [ip], nodeName: 'test-node' })), ...over });
 
