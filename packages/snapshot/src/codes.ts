@@ -5,8 +5,8 @@
 export const DIAGNOSTIC_CODES = {
   syntax: 'the text is not valid YAML or JSON',
   'not-an-object': 'a document or list item is not a mapping',
-  'missing-kind': 'a document has no kind',
-  'missing-api-version': 'a document has no apiVersion',
+  'missing-kind': 'a document has no kind (or a kind that is not a string)',
+  'missing-api-version': 'a document has no apiVersion (or one that is not a string)',
   'unsupported-api-version': '(warning) a kind svcrules reads, but at an apiVersion it does not; the object is ignored',
   'unsupported-proxy-mode': '(warning) the KubeProxyConfiguration is for a mode other than iptables',
   'missing-field': 'a required field is absent',

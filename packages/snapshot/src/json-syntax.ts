@@ -30,8 +30,8 @@ export function checkJsonSyntax(text: string): { readonly spans: readonly (reado
   const n = text.length;
   const what = (at: number): string => {
     if (at >= n) return 'the end of the input';
-    const c = text[at]!;
-    return JSON.stringify(c).replace(/[\u007f-\uffff]/g, (u) => `\\u${u.charCodeAt(0).toString(16).padStart(4, '0')}`);
+    const c = text.charCodeAt(at);
+    return c >= 0x20 && c < 0x7f ? `'${text[at]}'` : `character U+${c.toString(16).toUpperCase().padStart(4, '0')}`;
   };
   const ws = () => {
     while (i < n) {
@@ -57,10 +57,11 @@ export function checkJsonSyntax(text: string): { readonly spans: readonly (reado
           if (!HEX4.test(text)) throw new Fail(i, 'expected 4 hex digits after \\u in a string');
           i += 6;
         } else if (e !== undefined && '"\\/bfnrt'.includes(e)) i += 2;
-        else throw new Fail(i, `invalid escape \\${e === undefined ? '' : what(i + 1)} in a string`);
+        else throw new Fail(i, `invalid escape in a string: a backslash followed by ${what(i + 1)}`);
         continue;
       }
-      if (c < 0x20) throw new Fail(i, 'control character in a string (escape it, e.g. \\n)');
+      if (c === 0x0a || c === 0x0d) throw new Fail(start, 'unterminated string (a line break inside a string must be written \\n)');
+      if (c < 0x20) throw new Fail(i, `unescaped ${what(i)} in a string`);
       i++;
     }
   };

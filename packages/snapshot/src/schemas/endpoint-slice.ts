@@ -12,7 +12,7 @@ export const MAX_PORTS = 100;
 export const MAX_ADDRESSES = 100;
 
 export const nodeName = subdomainName('invalid-node-name');
-const zone = word((s) => s !== '' && isLabelValue(s), 'invalid-zone', `a non-empty ${EXPECT.labelValue}`);
+const zone = word((s) => s !== '' && isLabelValue(s), 'invalid-zone', 'a zone name (a non-empty label value: at most 63 letters, digits, \'-\', \'_\', \'.\', starting and ending with a letter or digit)');
 
 const endpoint = z.object({
   // Checked against addressType in build(): the grammar depends on it.

@@ -42,8 +42,8 @@ export const anyString = leaf((v) => (typeof v === 'string' ? ok(v) : fail('inva
 
 export const bool = leaf((v) => (typeof v === 'boolean' ? ok(v) : fail('invalid-type', 'true or false')), 'true or false');
 
-export function int(min: number, max: number, code: DiagnosticCode, what = 'an integer'): z.ZodType<number, unknown> {
-  const expected = `${what} from ${min} to ${max}`;
+export function int(min: number, max: number, code: DiagnosticCode, note = ''): z.ZodType<number, unknown> {
+  const expected = `an integer from ${min} to ${max}${note}`;
   return leaf((v) => (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? ok(v) : fail(code, expected)), expected);
 }
 
@@ -54,7 +54,7 @@ export function oneOf<const T extends string>(values: readonly T[], code: Diagno
 
 export const port = int(1, 65535, 'invalid-port');
 /** nodePort / healthCheckNodePort: 0 means none. */
-export const optionalPort = int(0, 65535, 'invalid-port', 'an integer (0 for none)');
+export const optionalPort = int(0, 65535, 'invalid-port', ' (0 for none)');
 export const protocol = oneOf<Protocol>(['TCP', 'UDP', 'SCTP'], 'invalid-protocol');
 /** A service, slice or Endpoints port name: a DNS-1123 label, or empty for an unnamed port. */
 export const portName = word((s) => s === '' || isDNS1123Label(s), 'invalid-port-name', `${EXPECT.dns1123Label} or ""`);

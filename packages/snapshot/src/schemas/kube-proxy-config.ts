@@ -70,10 +70,10 @@ export const kubeProxyConfigKind: KindModule<KubeProxyConfigDoc, ProxyConfig> = 
     const interfaceNamePrefix = iface(doc.detectLocal?.interfaceNamePrefix, 'interfaceNamePrefix');
     const mode = doc.detectLocalMode === '' ? undefined : (doc.detectLocalMode as DetectLocalMode | undefined);
     if (mode === 'BridgeInterface' && bridgeInterface === undefined) {
-      ctx.error(['detectLocal', 'bridgeInterface'], 'missing-field', `required field is missing (detectLocalMode BridgeInterface needs ${EXPECT.interfaceName})`);
+      ctx.error(['detectLocal', 'bridgeInterface'], 'missing-field', 'required field is missing (detectLocalMode BridgeInterface needs the bridge interface name)');
     }
     if (mode === 'InterfaceNamePrefix' && interfaceNamePrefix === undefined) {
-      ctx.error(['detectLocal', 'interfaceNamePrefix'], 'missing-field', `required field is missing (detectLocalMode InterfaceNamePrefix needs ${EXPECT.interfaceName})`);
+      ctx.error(['detectLocal', 'interfaceNamePrefix'], 'missing-field', 'required field is missing (detectLocalMode InterfaceNamePrefix needs the interface name prefix)');
     }
 
     let nodePortAddresses: string[] | undefined;

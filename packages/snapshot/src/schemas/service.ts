@@ -102,7 +102,7 @@ export const serviceKind: KindModule<ServiceDoc, Service> = {
         const c = clusterIPs[i];
         const actual = c !== undefined ? ipFamilyOf(c) : null;
         if (actual !== null && actual !== fam) {
-          ctx.error(['spec', 'clusterIPs', i], 'family-mismatch', `expected an ${fam} address (ipFamilies[${i}]), got ${quote(c!)}`);
+          ctx.error(['spec', 'ipFamilies', i], 'family-mismatch', `expected ${actual}, the family of cluster IP ${quote(c!)}, got ${quote(fam)}`);
         }
       });
     }
