@@ -74,3 +74,19 @@ export async function ensureChain(nf: Netfilter, family: Family, table: TableNam
   if (/exists/i.test(r.stderr)) return false;
   throw new NetfilterCommandError('iptables', ['-t', table, '-N', chain], r.code, r.stderr);
 }
+
+/** The hook rules that are not on the host (`-C` only; changes nothing). */
+export async function missingHooks(nf: Netfilter, family: Family, rules: readonly HookRule[] = HOOK_RULES): Promise<HookRule[]> {
+  const missing: HookRule[] = [];
+  for (const h of rules) {
+    const check = await nf.run(family, ['-t', h.table, '-C', h.srcChain, ...hookArgs(h)]);
+    // 1: no such rule; 2: the target chain does not exist yet (so neither does the rule).
+    if (check.code !== 0) missing.push(h);
+  }
+  return missing;
+}
+
+/** The hook rule as iptables-save prints it. */
+export function hookLine(h: HookRule): string {
+  return `-A ${h.srcChain} ${hookArgs(h).map((w) => (/[\s"]/.test(w) || w === '' ? `"${w}"` : w)).join(' ')}`;
+}

@@ -1,1 +1,11 @@
-export {};
+export * from './exec.js';
+export * from './errors.js';
+export * from './netfilter.js';
+export * from './exec-netfilter.js';
+export * from './fake-netfilter.js';
+export * from './host-facts.js';
+export * from './hooks.js';
+export * from './host-view.js';
+export * from './conntrack.js';
+export * from './diff.js';
+export * from './applier.js';

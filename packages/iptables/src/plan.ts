@@ -10,6 +10,7 @@
  * deleted in the same table block.
  */
 import type { AppendCommand, ChainDecl, Command, Ruleset, Table, TableName } from './ir.js';
+import { findJump } from './targets.js';
 
 /** What exists now (the host read back, or a record of what was last applied). */
 export interface PlanCurrent {
@@ -28,6 +29,11 @@ export interface PlanPolicy {
   alwaysWrite(table: TableName, chain: string): boolean;
   /** Chains that may be deleted when they exist now and the desired ruleset does not declare them. */
   deletable(table: TableName, chain: string): boolean;
+  /**
+   * Chains that are not deleted (something else jumps to them) but are emptied when they exist, hold
+   * rules, and the desired ruleset does not declare them.
+   */
+  emptyWhenUndesired?(table: TableName, chain: string): boolean;
 }
 
 export interface ChainRef {
@@ -93,12 +99,22 @@ export function plan(current: PlanCurrent, desired: Ruleset, policy: PlanPolicy)
     for (const d of want.decls) if (!current.matches(name, d.name, want.rules.get(d.name)!)) differs.add(d.name);
 
     const stale: string[] = [];
-    for (const chain of current.chains(name)) if (!want.rules.has(chain) && policy.deletable(name, chain)) stale.push(chain);
+    const empty: string[] = [];
+    for (const chain of current.chains(name)) {
+      if (want.rules.has(chain)) continue;
+      if (policy.deletable(name, chain)) stale.push(chain);
+      else if (policy.emptyWhenUndesired?.(name, chain) && !current.matches(name, chain, [])) empty.push(chain);
+    }
     stale.sort(byteOrder);
+    empty.sort(byteOrder);
+    for (const chain of empty) differs.add(chain);
 
     if (differs.size === 0 && stale.length === 0) continue;
 
-    const write = want.decls.filter((d) => differs.has(d.name) || policy.alwaysWrite(name, d.name));
+    const write = [
+      ...want.decls.filter((d) => differs.has(d.name) || policy.alwaysWrite(name, d.name)),
+      ...empty.map((c) => ({ name: c, policy: '-', counters: '0:0' })),
+    ];
     const rewritten = new Set(write.map((d) => d.name));
 
     // A stale chain still referenced by a chain this payload neither rewrites nor deletes cannot go.
@@ -167,13 +183,9 @@ export function sameRule(a: AppendCommand, b: AppendCommand): boolean {
   return true;
 }
 
-/** The chain or target after `-j`/`--jump`/`-g`/`--goto`, if any. */
+/** The chain or target after `-j`/`-g` (skipping free-text option values), if any. */
 export function jumpTarget(args: readonly string[]): string | undefined {
-  for (let i = 0; i + 1 < args.length; i++) {
-    const w = args[i];
-    if (w === '-j' || w === '--jump' || w === '-g' || w === '--goto') return args[i + 1];
-  }
-  return undefined;
+  return findJump(args)?.target;
 }
 
 /** Groups a ruleset's appends by table and chain (declared chains with no rules map to []). */

@@ -95,3 +95,14 @@ test('an incomplete desired ruleset (appends to an undeclared chain) is refused'
   const desired: Ruleset = { tables: [{ name: 'nat', chains: [], commands: [append('KUBE-SVC-A', ['-j', 'RETURN'])] }] };
   expect(() => plan(currentFromChains(new Map()), desired, kubePolicy)).toThrow(/appends to chain KUBE-SVC-A, which it does not declare/);
 });
+
+test('emptyWhenUndesired: a chain the desired ruleset leaves out is flushed (not deleted) when it holds rules', () => {
+  const policy: PlanPolicy = { ...kubePolicy, emptyWhenUndesired: (t, c) => t === 'filter' && c === 'KUBE-FIREWALL' };
+  const fw = { 'KUBE-FIREWALL': [['-d', '127.0.0.0/8', '-j', 'DROP']], 'KUBE-FORWARD': [['-j', 'ACCEPT']] };
+  const p = plan(currentFromChains(chainsOf(ruleset(base, fw))), ruleset(base, { 'KUBE-FORWARD': [['-j', 'ACCEPT']] }), policy);
+  expect(p.changed).toEqual([{ table: 'filter', chain: 'KUBE-FIREWALL' }]);
+  expect(p.payload.tables[0]).toEqual({ name: 'filter', chains: [chainDecl('KUBE-FORWARD'), chainDecl('KUBE-FIREWALL')], commands: [append('KUBE-FORWARD', ['-j', 'ACCEPT'])] });
+  // Already empty: nothing to do.
+  const q = plan(currentFromChains(chainsOf(ruleset(base, { 'KUBE-FIREWALL': [], 'KUBE-FORWARD': [['-j', 'ACCEPT']] }))), ruleset(base, { 'KUBE-FORWARD': [['-j', 'ACCEPT']] }), policy);
+  expect(q.payload.tables).toEqual([]);
+});

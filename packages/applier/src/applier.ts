@@ -1,0 +1,209 @@
+/**
+ * The Applier: loads a desired kube-proxy ruleset onto one IP family of a host, minimally.
+ *
+ * Like kube-proxy's partial sync it remembers what it last applied (chain by chain), so the next apply
+ * diffs against that record and reads nothing but two marker chains: on a big nft host reading the
+ * whole table is not an option (peers §3.5: iptables-save crashes at 100k endpoints). It falls back
+ * to a full sync (hooks, nfacct, read the host with iptables-save, diff against it) when:
+ *   - it has no record yet (first apply);
+ *   - the previous apply failed (the host may hold anything);
+ *   - its canary chain is gone: someone flushed the tables (kube-proxy's KUBE-PROXY-CANARY idea);
+ *   - the periodic full-sync interval passed (kube-proxy: 1 h), or the caller asks.
+ *
+ * Safety: it refuses while kube-proxy's own canary exists (unless `force`); it only ever declares the
+ * desired chains and deletes stale kube-proxy service chains (never a chain that is not one, never one
+ * a foreign rule still jumps to); a failed restore leaves the failing table as it was and makes the
+ * next apply full.
+ */
+import type { AppendCommand, Plan, PlanCurrent, PlanPolicy, Ruleset, TableName } from '@svcrules/iptables';
+import { chainsOf, currentFromChains, plan, render } from '@svcrules/iptables';
+import { isServiceChain } from '@svcrules/core';
+import { staleUdpFlows, udpServiceMap, type ConntrackCleanup, type StaleUdpFlow } from './conntrack.js';
+import { KubeProxyPresentError } from './errors.js';
+import { ensureChain, ensureHooks, type HookReport } from './hooks.js';
+import { KUBE_PROXY_CANARY } from './host-facts.js';
+import { defaultSaveForm, readHost, type HostView, type SaveForm } from './host-view.js';
+import { chainExists, type Family, type Netfilter } from './netfilter.js';
+
+/** Our own marker chain (empty, never in a payload): its absence means someone flushed the tables. */
+export const SVCRULES_CANARY = 'KUBE-SVCRULES-CANARY';
+const CANARY_TABLES: readonly TableName[] = ['nat', 'filter'];
+
+/**
+ * kube-proxy's ownership rules: top-level KUBE chains are rewritten whenever their table is; only
+ * stale nat service chains are deleted. One deliberate difference: kube-proxy never declares filter
+ * KUBE-FIREWALL when localhostNodePorts is off, so its old DROP rule would stay forever; here the chain
+ * (which the hook rules keep, so it is never deleted) is emptied instead, and the host always ends up
+ * exactly as the desired ruleset says.
+ */
+export const KUBE_PROXY_POLICY: PlanPolicy = {
+  alwaysWrite: (_table, chain) => !isServiceChain(chain),
+  deletable: (table, chain) => table === 'nat' && isServiceChain(chain),
+  emptyWhenUndesired: (table, chain) => table === 'filter' && chain === 'KUBE-FIREWALL',
+};
+
+export interface ApplierOptions {
+  readonly netfilter: Netfilter;
+  readonly family: Family;
+  /** Apply even when kube-proxy's KUBE-PROXY-CANARY chain exists. */
+  readonly force?: boolean;
+  /** Install kube-proxy's jump rules on full syncs (default true). */
+  readonly hooks?: boolean;
+  /** How iptables-save prints a desired rule (for comparing with the host on full syncs). */
+  readonly saveForm?: SaveForm;
+  /** Milliseconds; default Date.now. Only used for the periodic full sync. */
+  readonly clock?: () => number;
+  /** A full sync at least this often; default 1 hour (kube-proxy's FullSyncPeriod). */
+  readonly fullSyncIntervalMs?: number;
+  /** Called on full syncs before loading (e.g. create the nfacct counters). */
+  readonly beforeFullSync?: () => Promise<void>;
+  /** Deletes stale UDP conntrack entries after a successful change; absent: not done. */
+  readonly conntrack?: (flows: readonly StaleUdpFlow[]) => Promise<ConntrackCleanup[]>;
+}
+
+export interface ApplyOptions {
+  /** Read the host and do a full sync now. */
+  readonly full?: boolean;
+  /** Change nothing: plan against the host, check the payload (`iptables-restore --test`), report. */
+  readonly dryRun?: boolean;
+}
+
+export interface ApplyResult {
+  readonly family: Family;
+  readonly mode: 'full' | 'partial';
+  /** Why a full sync happened (undefined for partial). */
+  readonly reason: string | undefined;
+  /** The restore payload; `''` when nothing differed (then no restore ran). */
+  readonly payload: string;
+  /** Whether iptables-restore ran (false for dry runs and no-ops). */
+  readonly restored: boolean;
+  readonly plan: Plan;
+  /** Hook rules inserted (full syncs; dry runs report none). */
+  readonly hooks: HookReport | undefined;
+  /** Stale UDP conntrack entries deleted after the change. */
+  readonly conntrack: readonly ConntrackCleanup[];
+  /** The pairs that were stale (also when no cleaner was configured). */
+  readonly staleUdpFlows: readonly StaleUdpFlow[];
+}
+
+export interface Applier {
+  apply(desired: Ruleset, options?: ApplyOptions): Promise<ApplyResult>;
+  /** Forget the record: the next apply is a full sync with this reason. */
+  invalidate(reason: string): void;
+  /** Why the next apply will be full, or undefined if it may be partial (before the canary check). */
+  readonly pendingFullSync: string | undefined;
+}
+
+type Record_ = Map<TableName, Map<string, readonly AppendCommand[]>>;
+
+/** The owned chains of a desired ruleset, minus chains a plan had to keep (they are not ours to retry). */
+function recordOf(desired: Ruleset): Record_ {
+  const out: Record_ = new Map();
+  for (const [t, chains] of chainsOf(desired)) out.set(t, new Map(chains));
+  return out;
+}
+
+function rulesetOf(record: Record_): Ruleset {
+  return {
+    tables: [...record].map(([name, chains]) => ({
+      name,
+      chains: [...chains.keys()].map((c) => ({ name: c, policy: '-', counters: '0:0' })),
+      commands: [...chains.values()].flat(),
+    })),
+  };
+}
+
+export function createApplier(options: ApplierOptions): Applier {
+  const nf = options.netfilter;
+  const family = options.family;
+  const clock = options.clock ?? Date.now;
+  const interval = options.fullSyncIntervalMs ?? 3_600_000;
+  const saveForm = options.saveForm ?? defaultSaveForm;
+  let record: Record_ | undefined;
+  let fullReason: string | undefined = 'first apply';
+  let lastFullSync = -Infinity;
+
+  async function refuseIfKubeProxy(tables: readonly TableName[]): Promise<void> {
+    if (options.force) return;
+    const found: TableName[] = [];
+    for (const t of tables) if (await chainExists(nf, family, t, KUBE_PROXY_CANARY)) found.push(t);
+    if (found.length > 0) throw new KubeProxyPresentError(family, found);
+  }
+
+  async function canaryMissing(): Promise<TableName | undefined> {
+    for (const t of CANARY_TABLES) if (!(await chainExists(nf, family, t, SVCRULES_CANARY))) return t;
+    return undefined;
+  }
+
+  async function apply(desired: Ruleset, opts: ApplyOptions = {}): Promise<ApplyResult> {
+    const now = clock();
+    let reason = fullReason ?? (opts.full ? 'requested' : opts.dryRun ? 'dry run reads the host' : now - lastFullSync >= interval ? 'periodic full sync' : undefined);
+    if (reason === undefined) {
+      // Partial path: two or three targeted reads, never the whole table.
+      await refuseIfKubeProxy(['nat']);
+      const missing = await canaryMissing();
+      if (missing) reason = `the ${missing} table was flushed (${SVCRULES_CANARY} is gone)`;
+    }
+    try {
+      let current: PlanCurrent;
+      let before: Ruleset | undefined;
+      let host: HostView | undefined;
+      let hooks: HookReport | undefined;
+      if (reason !== undefined) {
+        await refuseIfKubeProxy(['nat', 'filter']);
+        if (!opts.dryRun) {
+          if (options.beforeFullSync) await options.beforeFullSync();
+          if (options.hooks ?? true) hooks = await ensureHooks(nf, family);
+          for (const t of CANARY_TABLES) await ensureChain(nf, family, t, SVCRULES_CANARY);
+        }
+        host = await readHost(nf, family, saveForm);
+        current = host;
+        before = host.ruleset;
+      } else {
+        current = currentFromChains(record!);
+        before = rulesetOf(record!);
+      }
+      const p = plan(current, desired, KUBE_PROXY_POLICY);
+      const payload = p.payload.tables.length > 0 ? render(p.payload) : '';
+      const stale = staleUdpFlows(udpServiceMap(before), udpServiceMap(desired));
+      if (opts.dryRun) {
+        if (payload) await nf.restore(family, payload, { noflush: true, counters: true, test: true });
+        return { family, mode: 'full', reason, payload, restored: false, plan: p, hooks: undefined, conntrack: [], staleUdpFlows: stale };
+      }
+      if (payload) await nf.restore(family, payload, { noflush: true, counters: true });
+      record = recordOf(desired);
+      fullReason = undefined;
+      if (reason !== undefined) lastFullSync = now;
+      const cleaned = payload && stale.length > 0 && options.conntrack ? await options.conntrack(stale) : [];
+      return {
+        family,
+        mode: reason === undefined ? 'partial' : 'full',
+        reason,
+        payload,
+        restored: payload !== '',
+        plan: p,
+        hooks,
+        conntrack: cleaned,
+        staleUdpFlows: stale,
+      };
+    } catch (e) {
+      // A dry run changes nothing, so the record stays valid.
+      if (!opts.dryRun) {
+        record = undefined;
+        fullReason = `the previous apply failed (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`;
+      }
+      throw e;
+    }
+  }
+
+  return {
+    apply,
+    invalidate(reason: string) {
+      record = undefined;
+      fullReason = reason;
+    },
+    get pendingFullSync() {
+      return fullReason;
+    },
+  };
+}
