@@ -172,7 +172,7 @@ export function readSource(source: { readonly name: string; readonly text: strin
         continue;
       }
       const root = doc.contents;
-      if (root === null) continue; // an empty document (e.g. a trailing `---`)
+      if (root === null || (isScalar(root) && root.value === null)) continue; // an empty document (e.g. a trailing `---`)
       let value: unknown;
       try {
         value = clean(doc.toJS({ maxAliasCount: 100 }));

@@ -15,12 +15,14 @@ const targetPort = leaf<number | string>((v) => {
   return fail('invalid-target-port', EXPECT_TARGET_PORT);
 }, EXPECT_TARGET_PORT);
 
+const EXPECT_CLUSTER_IP = 'an IP address, "None" or ""';
+
 /** `spec.clusterIP(s)` entries: `None` (headless), `''` (unset) or an IP, canonical. */
 const clusterIP = leaf<string>((v) => {
   if (v === 'None' || v === '') return ok(v);
   const r = checkIP(v);
-  return r.ok ? ok(r.value.text) : r;
-}, 'an IP address, "None" or ""');
+  return r.ok ? ok(r.value.text) : r.code === 'invalid-ip' && typeof v === 'string' && !v.includes('%') ? fail('invalid-ip', EXPECT_CLUSTER_IP) : r;
+}, EXPECT_CLUSTER_IP);
 
 const servicePort = z.object({
   name: portName.default(''),
