@@ -3,3 +3,4 @@ export * from './fixtures.js';
 export * from './arbitraries.js';
 export * from './cluster.js';
 export * from './netns.js';
+export * from './flows.js';
