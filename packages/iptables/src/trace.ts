@@ -57,6 +57,8 @@ export interface RuleRef {
 }
 
 export type TraceEffect =
+  /** A statistic rule the packet did not take (the event carries the probability of that). */
+  | 'not-taken'
   | 'continue'
   | 'jump'
   | 'goto'
@@ -399,6 +401,7 @@ class Tracer {
       if (this.branches > this.maxBranches) throw new TraceRefusal(`the walk splits into more than ${this.maxBranches} branches`, null);
       const taken = fork(b, mul(b.probability, p));
       b.probability = mul(b.probability, complement(p));
+      b.events.push({ hook, table, chain: chain.name, rule: ref(), effect: 'not-taken', probability: complement(p) });
       const r = this.applyTarget(taken, table, hook, rule, ref(), p);
       if (r === 'table-done') {
         taken.table = null;

@@ -125,6 +125,9 @@ describe('kube-proxy-shaped rules (restore form, hooks added)', () => {
       'nat POSTROUTING policy',
     ]);
     expect(first.events[2]!.probability).toEqual(statisticProbability('0.3333333333'));
+    // The third endpoint passed both statistic rules without taking them.
+    const third = r.outcomes[2]!.events.filter((e) => e.chain === 'KUBE-SVC-A').map((e) => `${e.rule?.index} ${e.effect} ${e.probability ? formatExact(e.probability) : ''}`);
+    expect(third).toEqual(['2 not-taken 1431655765/2147483648', '3 not-taken 1/2', '4 jump ']);
     expect(r.assumptions.map((a) => a.code)).toEqual(['new-connection', 'statistic-kernel', 'hooks-added']);
   });
 
