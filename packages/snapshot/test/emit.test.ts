@@ -1,6 +1,7 @@
 import { parse } from 'yaml';
 import type { EndpointSlice } from '@svcrules/core';
 import { endpointSlicesToYaml } from '../src/emit.js';
+import { loadSnapshot } from '../src/load.js';
 
 const derived: EndpointSlice = {
   namespace: 'ns1',
@@ -102,5 +103,25 @@ describe('endpointSlicesToYaml', () => {
     const b = { ...derived, name: 'svc1-zzzzz' };
     const doc = parse(endpointSlicesToYaml([b, derived]));
     expect(doc.items.map((i: { metadata: { name: string } }) => i.metadata.name)).toEqual(['svc1-zzzzz', 'svc1-bcdfg']);
+  });
+
+  test('reads back through loadSnapshot as the same slices (the Pod reference aside)', () => {
+    const explicit: EndpointSlice = {
+      namespace: 'ns2',
+      name: 'hand',
+      serviceName: 'svc2',
+      addressType: 'IPv6',
+      labels: { 'kubernetes.io/service-name': 'svc2', team: 'yes' },
+      ports: [{ name: '', port: 53, protocol: 'UDP' }],
+      endpoints: [{ addresses: ['fd00:10:180::1'], ready: true, zoneHints: ['zone-a'] }],
+    };
+    const { snapshot, diagnostics } = loadSnapshot([{ name: 'out.yaml', text: endpointSlicesToYaml([derived, explicit]) }]);
+    expect(diagnostics).toEqual([]);
+    const strip = (s: EndpointSlice) => ({
+      ...s,
+      origin: undefined,
+      endpoints: s.endpoints.map(({ targetRef: _t, ...e }: EndpointSlice['endpoints'][number] & { targetRef?: unknown }) => e),
+    });
+    expect(snapshot.endpointSlices.map(strip)).toEqual([derived, explicit].map(strip));
   });
 });
