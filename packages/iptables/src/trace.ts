@@ -345,7 +345,8 @@ class Tracer {
           continue;
         }
         const chain = this.index.get(table)?.get(PHASE_HOOK[b.phase]);
-        if (!chain) continue;
+        // An absent or empty ACCEPT built-in chain is a no-op (iptables-save prints empty ones; restore text omits them).
+        if (!chain || (chain.rules.length === 0 && chain.policy !== 'DROP')) continue;
         b.table = table;
         b.stack = [{ chain: chain.name, index: 0 }];
       }
