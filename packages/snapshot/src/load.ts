@@ -14,7 +14,7 @@ import { nodeKind } from './schemas/node.js';
 import { podKind } from './schemas/pod.js';
 import { serviceKind } from './schemas/service.js';
 import { Sink } from './sink.js';
-import { displayName } from './words.js';
+import { displayName, show } from './words.js';
 
 export interface LoadOptions {
   /** Leave invalid objects out and report them as warnings instead of errors. */
@@ -90,8 +90,8 @@ function validate(raws: readonly RawObject[], sink: Sink): { loaded: Loaded[]; i
       const known = KINDS.find((k) => k.kind === raw.kind);
       const object = describeObject(raw.value, known ? known.namespaced : isMapping(raw.value.metadata) && raw.value.metadata.namespace !== undefined);
       if (known) {
-        sink.warning(raw.locate(['apiVersion']), `${displayName(raw.kind)} ${object}`, 'apiVersion', 'unsupported-api-version', `expected apiVersion ${known.apiVersion} for ${known.kind}, got ${JSON.stringify(raw.apiVersion)}; the object is ignored`);
-        ignored.push({ raw, object, reason: `apiVersion ${raw.apiVersion} is not read (svcrules reads ${known.apiVersion})` });
+        sink.warning(raw.locate(['apiVersion']), `${displayName(raw.kind)} ${object}`, 'apiVersion', 'unsupported-api-version', `expected apiVersion ${known.apiVersion} for ${known.kind}, got ${show(raw.apiVersion)}; the object is ignored`);
+        ignored.push({ raw, object, reason: `apiVersion ${displayName(raw.apiVersion)} is not read (svcrules reads ${known.apiVersion})` });
       } else ignored.push({ raw, object, reason: 'svcrules does not read this kind' });
       continue;
     }
