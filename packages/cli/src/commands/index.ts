@@ -6,3 +6,4 @@ export type RegisterCommand = (program: Command, io: CliIO) => void;
 
 // Each command lives in its own module; add it here.
 export const commands: RegisterCommand[] = [];
+import { registerEndpoints } from './endpoints.js'; commands.push(registerEndpoints); // svcrules endpoints (one line: the lead owns this file)
