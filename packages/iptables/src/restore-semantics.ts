@@ -8,13 +8,14 @@
  * - Without `--noflush`, a mentioned table is emptied first: rules flushed, user chains deleted.
  *   nft also resets built-in policies to ACCEPT (the table is recreated); legacy keeps them.
  * - `:CHAIN - [p:b]` creates a user chain, or flushes it if it exists (also with `--noflush`, also
- *   after rules of the same payload). A built-in chain's declaration never flushes it; a policy
+ *   after rules of the same payload; legacy without `--noflush` refuses a second declaration). A built-in chain's declaration never flushes it; a policy
  *   other than `-` sets its policy.
  * - `-A` to a missing chain fails; a jump to something that is neither a target extension nor a
  *   user chain of the table fails; `-X` fails for a built-in, missing, non-empty or referenced chain.
  * - A jump loop reachable from a built-in chain fails ("Too many links"); unreachable loops load.
- * - nft only: a table appears when a block declares or changes something in it (with all its
- *   built-in chains), and a block without `--noflush` deletes it first (an empty block removes it).
+ * - nft: a table appears when a block declares or changes something in it (with all its built-in
+ *   chains), and a block without `--noflush` deletes it first (an empty block removes it). legacy:
+ *   a table exists, empty, as soon as a block names it, even when that block fails.
  *
  * Not modelled: whether match and target options are valid or allowed in the table (the kernel and
  * the extensions decide that), and the legacy backend's table order in iptables-save.
@@ -253,6 +254,10 @@ function applyTable(work: WorkTable, table: Table, firstLine: number, opts: Rest
     if (decl.policy !== '-' && legacy) {
       throw new RestoreFailure(`Can't set policy ${decl.policy} on user chain ${decl.name}`, line, undefined, decl.name);
     }
+    // legacy without --noflush creates without looking (only --noflush flushes an existing chain).
+    if (legacy && !opts.noflush && work.chains.has(decl.name)) {
+      throw new RestoreFailure(`error creating chain ${decl.name}: File exists`, line, undefined, decl.name);
+    }
     work.setChain({ name: decl.name, builtin: false, policy: '-', counters: '0:0', rules: [] });
   });
 
@@ -306,6 +311,8 @@ export function applyRestore(state: NetfilterState, payload: Ruleset, options: R
         ...(e.command === undefined ? {} : { command: e.command }),
         ...(e.chain === undefined ? {} : { chain: e.chain }),
       };
+      // legacy: touching a table instantiates it in the namespace, even when the restore fails.
+      if (options.backend === 'legacy' && !tables.has(table.name)) tables.set(table.name, { name: table.name, chains: freshTable(table.name) });
       return { ok: false, error, state: { tables } };
     }
     if (work.exists) tables.set(table.name, work.result());
