@@ -183,9 +183,13 @@ function affinitySummary(result: TraceResult): string[] {
     if (seen.has(svc)) continue;
     seen.add(svc);
     const secs = check.seconds !== null ? ` for ${check.seconds}s` : '';
-    out.push(
-      `session affinity ClientIP on ${svc}: this first connection picks an endpoint as shown; later connections from ${result.packet.src} stick to the chosen endpoint${secs} after their last use`,
-    );
+    const who =
+      check.key === 'destination'
+        ? `to ${result.packet.dst}`
+        : check.mask === null
+          ? `from ${result.packet.src}`
+          : `from sources matching ${result.packet.src} under mask ${check.mask}`;
+    out.push(`session affinity ClientIP on ${svc}: this first connection picks an endpoint as shown; later connections ${who} stick to the chosen endpoint${secs} after their last use`);
   }
   return out;
 }

@@ -18,7 +18,17 @@ export type Match =
   | { readonly kind: 'mark'; readonly negate: boolean; readonly value: number; readonly mask: number }
   | { readonly kind: 'ctstate'; readonly negate: boolean; readonly states: readonly string[]; readonly option: string }
   | { readonly kind: 'statistic'; readonly negate: boolean; readonly probability: Probability; readonly text: string }
-  | { readonly kind: 'recent'; readonly name: string; readonly op: 'set' | 'rcheck' | 'update' | 'remove'; readonly seconds: number | null; readonly negate: boolean }
+  | {
+      readonly kind: 'recent';
+      readonly name: string;
+      readonly op: 'set' | 'rcheck' | 'update' | 'remove';
+      readonly seconds: number | null;
+      readonly negate: boolean;
+      /** Which address the list remembers (--rsource, the default, or --rdest). */
+      readonly key: 'source' | 'destination';
+      /** A --mask narrower than the whole address (entries then cover a network), else null. */
+      readonly mask: string | null;
+    }
   | { readonly kind: 'nfacct'; readonly name: string }
   | { readonly kind: 'syn'; readonly negate: boolean }
   | { readonly kind: 'unsupported'; readonly text: string; readonly why: string };
@@ -355,19 +365,22 @@ function moduleMatches(mod: string, opts: readonly [string, string[], boolean][]
     case 'recent': {
       const get = (o: string) => opts.find(([x]) => x === o);
       const ops = (['--set', '--rcheck', '--update', '--remove'] as const).filter((o) => get(o));
-      const bad = opts.find(([o]) => o === '--hitcount' || o === '--rttl' || o === '--rdest' || o === '--mask');
-      if (ops.length !== 1 || bad) {
-        out.push({ kind: 'unsupported', text: `-m recent ${opts.map(([o, v]) => [o, ...v].join(' ')).join(' ')}`, why: bad ? `recent ${bad[0]} is not modelled` : 'exactly one of --set/--rcheck/--update/--remove is expected' });
+      if (ops.length !== 1) {
+        out.push({ kind: 'unsupported', text: `-m recent ${opts.map(([o, v]) => [o, ...v].join(' ')).join(' ')}`, why: 'exactly one of --set/--rcheck/--update/--remove is expected' });
         return out;
       }
       const op = ops[0]!.slice(2) as 'set' | 'rcheck' | 'update' | 'remove';
       const seconds = get('--seconds');
+      const mask = get('--mask')?.[1][0] ?? null;
       out.push({
         kind: 'recent',
         name: get('--name')?.[1][0] ?? 'DEFAULT',
         op,
         seconds: seconds ? Number(seconds[1][0]) : null,
         negate: get(`--${op}`)![2],
+        // --hitcount, --rttl and --reap only refine a lookup that finds nothing on a first packet.
+        key: get('--rdest') ? 'destination' : 'source',
+        mask: mask === null || isFullMask(mask) ? null : mask,
       });
       return out;
     }
@@ -376,6 +389,12 @@ function moduleMatches(mod: string, opts: readonly [string, string[], boolean][]
       return out;
   }
   return out;
+}
+
+/** `255.255.255.255` or the all-ones IPv6 mask: the whole address. */
+function isFullMask(text: string): boolean {
+  const a = parseAddress(text);
+  return a !== null && a.value === (a.family === 'IPv4' ? 0xffffffffn : (1n << 128n) - 1n);
 }
 
 function buildTarget(name: string, opts: readonly [string, string[]][]): Target {

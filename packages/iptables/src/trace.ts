@@ -94,6 +94,10 @@ export interface AffinityUse {
   readonly name: string;
   readonly op: 'set' | 'rcheck' | 'update' | 'remove';
   readonly seconds: number | null;
+  /** The address the list remembers: the packet's source (kube-proxy) or destination. */
+  readonly key: 'source' | 'destination';
+  /** A --mask narrower than the whole address, else null. */
+  readonly mask: string | null;
   /** Whether the recent match held (on a first packet only --set does). */
   readonly matched: boolean;
   readonly rule: RuleRef;
@@ -537,7 +541,7 @@ class Tracer {
       if (m.kind === 'recent') {
         // Reached (every match before it held): remembered for the affinity explanation.
         this.usedRecent = true;
-        b.pkt.affinity.push({ name: m.name, op: m.op, seconds: m.seconds, matched: m.op === 'set' ? !m.negate : m.negate, rule: ref() });
+        b.pkt.affinity.push({ name: m.name, op: m.op, seconds: m.seconds, key: m.key, mask: m.mask, matched: m.op === 'set' ? !m.negate : m.negate, rule: ref() });
       }
       const r = this.evalMatch(m, b, hook);
       if (r === false) return false;

@@ -314,6 +314,26 @@ describe('netfilter semantics', () => {
       ['SEP', 'set', null, true, 'SEP'],
     ]);
     expect(r.assumptions.map((a) => a.code)).toContain('recent-empty');
+    // iptables-save prints the same rules with the defaults spelled out; the trace is the same.
+    const saved = rules(`
+      *nat
+      :PREROUTING ACCEPT [0:0]
+      :SVC - [0:0]
+      :SEP - [0:0]
+      -A PREROUTING -d 172.30.0.45/32 -j SVC
+      -A SVC -m recent --rcheck --seconds 10800 --reap --name SEP --mask 255.255.255.255 --rsource -j SEP
+      -A SVC -j SEP
+      -A SEP -p tcp -m recent --set --name SEP --mask 255.255.255.255 --rsource -m tcp -j DNAT --to-destination 10.180.0.3:80
+      COMMIT
+    `);
+    const s = tracePacket(saved, pkt('10.0.0.2', '172.30.0.45', 80), opts());
+    expect(summary(s)).toEqual(summary(r));
+    expect(s.outcomes[0]!.affinity.map((a) => [a.op, a.seconds, a.key, a.mask, a.matched])).toEqual([
+      ['rcheck', 10800, 'source', null, false],
+      ['set', null, 'source', null, true],
+    ]);
+    const masked = rules('*nat\n:PREROUTING ACCEPT [0:0]\n-A PREROUTING -m recent --rcheck --name X --mask 255.255.255.0 --rdest -j DNAT --to-destination 10.9.9.9\nCOMMIT\n');
+    expect(tracePacket(masked, pkt('10.0.0.2', '172.30.0.45', 80), opts()).outcomes[0]!.affinity.map((a) => [a.key, a.mask])).toEqual([['destination', '255.255.255.0']]);
   });
 
   test('interfaces: refused when unknown, matched with wildcards when given, empty in OUTPUT', () => {
