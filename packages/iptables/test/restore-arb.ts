@@ -11,8 +11,8 @@ export interface RestoreStep {
 }
 
 /** Rule bodies the real iptables accepts in filter and nat alike, already in a form toSaveForm understands. */
-function ruleArgs(targets: readonly string[]): fc.Arbitrary<string[]> {
-  return fc.oneof(
+function ruleArgs(targets: readonly string[]): fc.Arbitrary<readonly string[]> {
+  return fc.oneof<fc.Arbitrary<readonly string[]>[]>(
     fc.constant([]),
     fc.constantFrom(...targets).map((t) => ['-j', t]),
     fc.constantFrom(...targets).map((t) => ['-g', t]),
