@@ -1,0 +1,31 @@
+import { Command } from 'commander';
+import { compile } from '@svcrules/core';
+import { renderChunks, sortLikeKubeProxyTests } from '@svcrules/iptables';
+import type { CliIO } from '../io.js';
+import { ExitError } from '../errors.js';
+import { addCompileFlags, compileOptionsFrom, existingNatChains, loadInputs, printDiagnostics } from '../compile-input.js';
+import type { CompileFlags } from '../compile-input.js';
+
+export function registerCompile(program: Command, io: CliIO): void {
+  const cmd = new Command('compile')
+    .description('print the iptables-restore input kube-proxy would write for a snapshot (kubectl YAML/JSON; - = stdin)')
+    .argument('[file...]', 'snapshot files: Services, EndpointSlices, Endpoints, Pods, Node, KubeProxyConfiguration')
+    .option('--sort', "print in the normalised order kube-proxy's unit tests compare with");
+  addCompileFlags(cmd).action(async (files: string[], flags: CompileFlags & { sort?: boolean }) => {
+    const snapshot = await loadInputs(io, files, flags);
+    const options = compileOptionsFrom(flags, await existingNatChains(io, flags.existing));
+    const result = compile(snapshot, options);
+    printDiagnostics(io, result.diagnostics);
+    if (result.diagnostics.some((d) => d.severity === 'error')) throw new ExitError(1);
+    const ruleset = flags.sort ? sortLikeKubeProxyTests(result.ruleset) : result.ruleset;
+    for (const chunk of renderChunks(ruleset)) io.stdout(chunk);
+    if (flags.verbose) {
+      const s = result.stats;
+      io.stderr(
+        `svcrules: ${s.servicePorts} service ports, ${s.endpoints} endpoints${s.largeClusterMode ? ' (large-cluster mode: endpoint comments dropped)' : ''}, ` +
+          `${s.filterRules} filter rules, ${s.natRules} nat rules, ${s.natChains} nat chains\n`,
+      );
+    }
+  });
+  program.addCommand(cmd);
+}
