@@ -1,7 +1,8 @@
 import { isAlias, isMap, isNode, isScalar, isSeq, parseAllDocuments } from 'yaml';
 import type { Document, Node } from 'yaml';
 import type { Origin } from '@svcrules/core';
-import { checkJsonSyntax, looksLikeJson } from './json-syntax.js';
+import { looksLikeJson, parseJson } from './json.js';
+import type { JsonPos } from './json.js';
 import type { Path } from './schemas/kind.js';
 import { isMapping, setOwn } from './schemas/metadata.js';
 import type { Sink } from './sink.js';
@@ -59,7 +60,7 @@ function lineIndex(text: string): (offset: number) => { line: number; column: nu
 
 const keyText = (k: unknown): string | undefined => (isScalar(k) ? String(k.value) : undefined);
 
-function yamlLocator(root: Node, doc: Document, base: number, pos: (o: number) => { line: number; column: number }, file: string, source: number): Locator {
+function yamlLocator(root: Node, doc: Document, pos: (o: number) => { line: number; column: number }, file: string, source: number): Locator {
   return (path, atKey = false) => {
     let offset = root.range?.[0] ?? 0;
     let node: unknown = root;
@@ -77,8 +78,31 @@ function yamlLocator(root: Node, doc: Document, base: number, pos: (o: number) =
       node = next;
       offset = next.range[0];
     }
-    const p = pos(base + offset);
-    return { origin: { file, line: p.line, column: p.column }, key: [source, base + offset] };
+    const p = pos(offset);
+    return { origin: { file, line: p.line, column: p.column }, key: [source, offset] };
+  };
+}
+
+function jsonLocator(root: JsonPos, pos: (o: number) => { line: number; column: number }, file: string, source: number): Locator {
+  return (path, atKey = false) => {
+    let node = root;
+    let offset = root.offset;
+    for (let i = 0; i < path.length; i++) {
+      const seg = path[i]!;
+      if (node.keys) {
+        const member = node.keys.get(String(seg));
+        if (!member) break;
+        if (i === path.length - 1 && atKey) {
+          offset = member[0];
+          break;
+        }
+        node = member[1];
+      } else if (node.items && typeof seg === 'number' && node.items[seg]) node = node.items[seg];
+      else break;
+      offset = node.offset;
+    }
+    const p = pos(offset);
+    return { origin: { file, line: p.line, column: p.column }, key: [source, offset] };
   };
 }
 
@@ -154,35 +178,29 @@ export function readSource(source: { readonly name: string; readonly text: strin
     sink.error({ origin: { file: source.name, line: p.line, column: p.column }, key: [sourceIndex, offset] }, undefined, undefined, 'syntax', message);
   };
 
-  let chunks: { base: number; text: string }[];
   if (looksLikeJson(text)) {
-    const r = checkJsonSyntax(text);
-    if ('error' in r) {
-      syntaxAt(r.error.offset, `invalid JSON: ${r.error.message}`);
-      return out;
-    }
-    chunks = r.spans.map(([s, e]) => ({ base: s, text: text.slice(s, e) }));
-  } else chunks = [{ base: 0, text }];
+    const r = parseJson(text);
+    if ('error' in r) syntaxAt(r.error.offset, `invalid JSON: ${r.error.message}`);
+    else for (const d of r.documents) collect(d.value, jsonLocator(d.pos, pos, source.name, sourceIndex), out, sink, 0);
+    return out;
+  }
 
-  for (const chunk of chunks) {
-    for (const doc of parseAllDocuments(chunk.text, { prettyErrors: false })) {
-      const err = doc.errors[0];
-      if (err) {
-        syntaxAt(chunk.base + err.pos[0], `invalid YAML: ${oneLine(err.message)}`);
-        continue;
-      }
-      const root = doc.contents;
-      if (root === null || (isScalar(root) && root.value === null)) continue; // an empty document (e.g. a trailing `---`)
-      let value: unknown;
-      try {
-        value = clean(doc.toJS({ maxAliasCount: 100 }));
-      } catch (e) {
-        syntaxAt(chunk.base + (root.range?.[0] ?? 0), `invalid YAML: ${oneLine((e as Error).message)}`);
-        continue;
-      }
-      const locate = yamlLocator(root, doc, chunk.base, pos, source.name, sourceIndex);
-      collect(value, locate, out, sink, 0);
+  for (const doc of parseAllDocuments(text, { prettyErrors: false })) {
+    const err = doc.errors[0];
+    if (err) {
+      syntaxAt(err.pos[0], `invalid YAML: ${oneLine(err.message)}`);
+      continue;
     }
+    const root = doc.contents;
+    if (root === null || (isScalar(root) && root.value === null)) continue; // an empty document (e.g. a trailing `---`)
+    let value: unknown;
+    try {
+      value = clean(doc.toJS({ maxAliasCount: 100 }));
+    } catch (e) {
+      syntaxAt(root.range?.[0] ?? 0, `invalid YAML: ${oneLine((e as Error).message)}`);
+      continue;
+    }
+    collect(value, yamlLocator(root, doc, pos, source.name, sourceIndex), out, sink, 0);
   }
   return out;
 }

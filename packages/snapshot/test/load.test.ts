@@ -170,6 +170,12 @@ items:
     ]);
   });
 
+  test('JSON strings decode as JSON.parse decodes them', () => {
+    const text = '{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "a\\u00e9\\ud83d\\ude00\\/\\n\\"\\\\", "namespace": "ns1"}}';
+    const r = load(text, 'in.json');
+    expect(r.ignored.map((i) => i.object)).toEqual([`ns1/${JSON.stringify(JSON.parse(text).metadata.name).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)}`]);
+  });
+
   test('a byte-order mark, CRLF line ends and empty documents are fine', () => {
     const r = load('\uFEFF---\r\napiVersion: v1\r\nkind: Node\r\nmetadata:\r\n  name: Bad\r\n---\r\n---\r\n');
     expect(lines(r.diagnostics)).toEqual([

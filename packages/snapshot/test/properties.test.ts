@@ -155,7 +155,7 @@ describe('hostile strings', () => {
         templates.chain((obj) => fc.tuple(fc.constant(obj), fc.constantFrom(...stringSlots(obj)), hostile)),
         ([obj, slot, bad]) => {
           const evil = replaced(obj, slot, bad);
-          for (const r of [snapshotFromObjects([evil]), loadSnapshot([{ name: 'evil.yaml', text: stringify(evil) }])]) {
+          for (const r of [snapshotFromObjects([evil]), loadSnapshot([{ name: 'evil.yaml', text: stringify(evil) }]), loadSnapshot([{ name: 'evil.json', text: JSON.stringify(evil) }])]) {
             expect(unsafeStrings(r.snapshot)).toEqual([]);
             // Diagnostics print on one line, with every odd character escaped.
             for (const d of r.diagnostics) expect(`${d.object ?? ''} ${d.path ?? ''} ${d.message}`).toMatch(/^[\x20-\x7e]*$/);
