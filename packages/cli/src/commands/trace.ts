@@ -288,7 +288,7 @@ export function traceText(result: TraceResult, explanation: TraceExplanation, ct
     while (shared > 0 && o.events[shared - 1]!.effect === 'policy') shared--;
     if (with_ >= 0 && shared > 1) {
       const last = o.events[shared - 1]!;
-      lines.push(`  (as outcome ${with_ + 1} up to ${last.table} ${last.chain}${last.rule ? ` rule ${last.rule.index}` : ''})`);
+      lines.push(`  (same as outcome ${with_ + 1} through ${last.table} ${last.chain}${last.rule ? ` rule ${last.rule.index}` : ''}, then:)`);
       printPath(lines, o.events.slice(shared));
     } else printPath(lines, o.events);
     lines.push(`  ${masqueradeText(o)}`);
@@ -350,7 +350,7 @@ export function registerTrace(program: Command, io: CliIO): void {
     if (files.length > 0) snapshot = await loadInputs(io, files, flags);
     if (flags.rules !== undefined) {
       ruleset = await readRules(io, flags.rules);
-      rulesFrom = `${flags.rules === '-' ? 'standard input' : flags.rules}`;
+      rulesFrom = `read from ${flags.rules === '-' ? 'standard input' : flags.rules}`;
       if (snapshot) node = flags.node ?? snapshot.config?.hostnameOverride ?? (snapshot.nodes.length === 1 ? snapshot.nodes[0]!.name : null);
     } else {
       if (!snapshot) throw new UserError('no input: give snapshot files to compile, or --rules FILE', 2);
