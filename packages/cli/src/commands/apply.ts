@@ -1,0 +1,171 @@
+import { Command, Option } from 'commander';
+import { compile, type Snapshot } from '@svcrules/core';
+import type { Ruleset } from '@svcrules/iptables';
+import {
+  CommandNotFoundError,
+  compileOptionsFromFacts,
+  createApplier,
+  createExecNetfilter,
+  deleteStaleUdpFlows,
+  describeFlow,
+  ensureNfacctCounters,
+  explainHost,
+  KubeProxyPresentError,
+  NetfilterCommandError,
+  probeHost,
+  RestoreError,
+  spawnRunner,
+  XtablesLockError,
+  type ApplyResult,
+  type Backend,
+  type Family,
+  type HostFacts,
+  type Netfilter,
+  waitFlagsFor,
+} from '@svcrules/applier';
+import type { CliIO } from '../io.js';
+import { ExitError, UserError } from '../errors.js';
+import { compileOptionsFrom, loadInputs, printDiagnostics, type CompileFlags } from '../compile-input.js';
+
+/** Flags shared by `apply` and `diff`: where the host is, and the compile flags the host does not decide. */
+export interface HostFlags {
+  family: 'ipv4' | 'ipv6' | 'both';
+  netns?: string;
+  backend: Backend;
+  wait: string;
+  node?: string;
+  masqueradeMark?: string;
+  interfaceAddress?: string[];
+  nodeIp?: string[];
+  skipInvalid?: boolean;
+  verbose?: boolean;
+}
+
+const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
+
+export function addHostFlags(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--family <family>', 'IP family to work on').choices(['ipv4', 'ipv6', 'both']).default('ipv4'))
+    .option('--netns <name>', 'work inside this network namespace (ip netns exec NAME ...)')
+    .addOption(new Option('--backend <backend>', 'iptables binaries to run: the default iptables, or iptables-nft / iptables-legacy').choices(['default', 'nft', 'legacy']).default('default'))
+    .option('--wait <seconds>', 'how long to wait for the xtables lock', '5')
+    .option('--node <name>', 'the node the rules are for (default: hostnameOverride, else the only Node)')
+    .option('--masquerade-mark <hex>', 'the mark text instead of one derived from masqueradeBit')
+    .option('--interface-address <ip>', 'a local interface address, for per-IP nodePortAddresses (repeatable)', collect)
+    .option('--node-ip <ip>', "the node IP (repeatable, one per family; default: the Node's InternalIP)", collect)
+    .option('--skip-invalid', 'compile everything valid and report invalid objects as warnings')
+    .option('--verbose', 'report ignored objects on stderr');
+}
+
+export function familiesOf(flags: HostFlags): Family[] {
+  return flags.family === 'both' ? ['ipv4', 'ipv6'] : [flags.family];
+}
+
+export interface HostContext {
+  readonly family: Family;
+  readonly netfilter: Netfilter;
+  readonly facts: HostFacts;
+}
+
+/** Probes one family of the host (or namespace): the facts feed the compile options and the wait flags. */
+export async function openHost(io: CliIO, flags: HostFlags, family: Family): Promise<HostContext> {
+  const wait = Number(flags.wait);
+  if (!Number.isInteger(wait) || wait < 0 || wait > 3600) throw new UserError(`--wait: "${flags.wait}" is not a number of seconds`, 2);
+  if (flags.netns !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(flags.netns)) throw new UserError(`--netns: "${flags.netns}" is not a network namespace name`, 2);
+  const lockFile = io.env['XTABLES_LOCKFILE'];
+  const base = { runner: spawnRunner, backend: flags.backend, ...(flags.netns !== undefined ? { netns: flags.netns } : {}) };
+  const probeNf = createExecNetfilter({ ...base, waitSeconds: wait, ...(lockFile ? { lockFile } : {}) });
+  const facts = await hostCall(() => probeHost({ ...base, family, netfilter: probeNf }));
+  if (!facts.iptables) throw new UserError(`${family === 'ipv6' ? 'ip6tables' : 'iptables'}${flags.backend === 'default' ? '' : `-${flags.backend}`} not found${flags.netns ? ` in network namespace ${flags.netns}` : ''}`);
+  const { waitFlags, restoreWaitFlags } = waitFlagsFor(facts.iptables, wait);
+  const netfilter = createExecNetfilter({ ...base, waitSeconds: wait, waitFlags, restoreWaitFlags, ...(lockFile ? { lockFile } : {}) });
+  return { family, netfilter, facts };
+}
+
+/** Compiles the snapshot for one family with the options the host's facts imply. */
+export function compileForHost(io: CliIO, snapshot: Snapshot, flags: HostFlags, host: HostContext): Ruleset {
+  const fromFacts = compileOptionsFromFacts(host.facts);
+  const compileFlags: CompileFlags = {
+    family: host.family,
+    randomFully: fromFacts.randomFully,
+    nfacct: fromFacts.nfacct,
+    tcpBeLiberal: fromFacts.tcpBeLiberal,
+    ...(flags.node !== undefined ? { node: flags.node } : {}),
+    ...(flags.masqueradeMark !== undefined ? { masqueradeMark: flags.masqueradeMark } : {}),
+    ...(flags.interfaceAddress !== undefined ? { interfaceAddress: flags.interfaceAddress } : {}),
+    ...(flags.nodeIp !== undefined ? { nodeIp: flags.nodeIp } : {}),
+  };
+  const result = compile(snapshot, compileOptionsFrom(compileFlags));
+  printDiagnostics(io, result.diagnostics);
+  if (result.diagnostics.some((d) => d.severity === 'error')) throw new ExitError(1);
+  return result.ruleset;
+}
+
+/** Host failures are reported as plain messages (no stack): they are about the host, not a bug. */
+export async function hostCall<T>(fn: () => Promise<T>, exitCode = 1): Promise<T> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (e instanceof KubeProxyPresentError) throw new UserError(e.message.replace('pass force to override', 'pass --force to override'), exitCode);
+    if (e instanceof RestoreError || e instanceof XtablesLockError || e instanceof NetfilterCommandError || e instanceof CommandNotFoundError) throw new UserError(e.message, exitCode);
+    throw e;
+  }
+}
+
+function summary(r: ApplyResult): string {
+  const parts: string[] = [];
+  parts.push(r.mode === 'full' ? `full sync (${r.reason})` : 'partial sync');
+  if (!r.restored) parts.push('nothing to change');
+  else {
+    parts.push(`${r.plan.written.length} chains written (${r.plan.changed.length} changed)`);
+    if (r.plan.deleted.length > 0) parts.push(`${r.plan.deleted.length} stale chains deleted`);
+  }
+  if (r.hooks && r.hooks.inserted.length > 0) parts.push(`${r.hooks.inserted.length} jump rules inserted`);
+  return `${r.family}: ${parts.join('; ')}\n`;
+}
+
+export function registerApply(program: Command, io: CliIO): void {
+  const cmd = new Command('apply')
+    .description("load a snapshot's rules onto this host (or a network namespace): only the chains that differ, in one iptables-restore --noflush per family")
+    .argument('[file...]', 'snapshot files (kubectl YAML/JSON; - = stdin)')
+    .option('--dry-run', 'print the restore payload and check it with iptables-restore --test; change nothing')
+    .option('--explain-host', 'print what was probed on the host (iptables version and backend, nfacct, conntrack sysctl, kube-proxy) and exit')
+    .option('--force', "apply even though kube-proxy's KUBE-PROXY-CANARY chain says a live kube-proxy owns the chains")
+    .option('--no-conntrack', 'do not delete stale UDP conntrack entries after the change');
+  addHostFlags(cmd).action(async (files: string[], flags: HostFlags & { dryRun?: boolean; explainHost?: boolean; force?: boolean; conntrack: boolean }) => {
+    const families = familiesOf(flags);
+    if (flags.explainHost) {
+      for (const family of families) io.stdout(explainHost((await openHost(io, flags, family)).facts));
+      return;
+    }
+    const snapshot = await loadInputs(io, files, flags);
+    for (const family of families) {
+      const host = await openHost(io, flags, family);
+      const ruleset = compileForHost(io, snapshot, flags, host);
+      const nfacct = compileOptionsFromFacts(host.facts).nfacct;
+      const netns = flags.netns !== undefined ? { netns: flags.netns } : {};
+      const applier = createApplier({
+        netfilter: host.netfilter,
+        family,
+        force: flags.force === true,
+        ...(nfacct && !flags.dryRun ? { beforeFullSync: async () => void (await ensureNfacctCounters({ runner: spawnRunner, ...netns })) } : {}),
+        ...(flags.conntrack && host.facts.conntrackTool ? { conntrack: (flows) => deleteStaleUdpFlows(flows, { family, runner: spawnRunner, ...netns }) } : {}),
+      });
+      const r = await hostCall(() => applier.apply(ruleset, { dryRun: flags.dryRun === true }));
+      for (const k of r.plan.kept) io.stderr(`svcrules: warning: ${family} ${k.table} ${k.chain} is stale but kept: ${k.referencedBy.join(', ')} still jump${k.referencedBy.length === 1 ? 's' : ''} to it\n`);
+      if (flags.dryRun) {
+        if (families.length > 1) io.stdout(`# ${family}\n`);
+        io.stdout(r.payload);
+        io.stderr(r.payload ? `${family}: payload checked with ${family === 'ipv6' ? 'ip6tables' : 'iptables'}-restore --test: ok\n` : `${family}: nothing to change\n`);
+        for (const f of r.staleUdpFlows) io.stderr(`${family}: would delete conntrack entries for ${describeFlow(f)}\n`);
+        continue;
+      }
+      io.stdout(summary(r));
+      for (const c of r.conntrack) io.stdout(`${family}: conntrack: ${describeFlow(c.flow)}: ${c.deleted} entr${c.deleted === 1 ? 'y' : 'ies'} deleted${c.error ? ` (${c.error})` : ''}\n`);
+      if (r.staleUdpFlows.length > 0 && r.conntrack.length === 0 && r.restored) {
+        io.stderr(`svcrules: warning: ${r.staleUdpFlows.length} stale UDP flow(s) not cleared (${flags.conntrack ? 'conntrack tool not found' : '--no-conntrack'})\n`);
+      }
+    }
+  });
+  program.addCommand(cmd);
+}

@@ -1,0 +1,47 @@
+import { Command } from 'commander';
+import { plan } from '@svcrules/iptables';
+import { diffChains, formatDiff, KUBE_PROXY_POLICY, missingHooks, readHost } from '@svcrules/applier';
+import type { CliIO } from '../io.js';
+import { ExitError } from '../errors.js';
+import { loadInputs } from '../compile-input.js';
+import { addHostFlags, compileForHost, familiesOf, hostCall, openHost, type HostFlags } from './apply.js';
+
+/**
+ * `svcrules diff`: what `svcrules apply` would change, per chain (rules added and removed, missing
+ * jump rules, stale chains). Exit 0: nothing would change; 1: something would; 2: trouble (like diff).
+ */
+export function registerDiff(program: Command, io: CliIO): void {
+  const cmd = new Command('diff')
+    .description('show, per chain, the rules apply would add and remove on this host (exit 0: none, 1: some, 2: trouble)')
+    .argument('[file...]', 'snapshot files (kubectl YAML/JSON; - = stdin)');
+  addHostFlags(cmd).action(async (files: string[], flags: HostFlags) => {
+    const snapshot = await hostCall(() => loadInputs(io, files, flags), 2).catch((e: unknown) => {
+      // Bad input is trouble (2), not "differs" (1).
+      if (e instanceof ExitError && e.exitCode === 1) throw new ExitError(2);
+      throw e;
+    });
+    let changes = 0;
+    for (const family of familiesOf(flags)) {
+      const host = await hostCall(() => openHost(io, flags, family), 2);
+      if (host.facts.kubeProxyCanary.length > 0) io.stderr(`svcrules: warning: a live kube-proxy owns the ${family} chains (KUBE-PROXY-CANARY); apply would refuse without --force\n`);
+      const desired = (() => {
+        try {
+          return compileForHost(io, snapshot, flags, host);
+        } catch (e) {
+          if (e instanceof ExitError) throw new ExitError(2);
+          throw e;
+        }
+      })();
+      const view = await hostCall(() => readHost(host.netfilter, family), 2);
+      const p = plan(view, desired, KUBE_PROXY_POLICY);
+      const hooks = await hostCall(() => missingHooks(host.netfilter, family), 2);
+      const diffs = diffChains(view, desired, p, hooks);
+      for (const k of p.kept) io.stderr(`svcrules: warning: ${family} ${k.table} ${k.chain} is stale but kept: ${k.referencedBy.join(', ')} still jump${k.referencedBy.length === 1 ? 's' : ''} to it\n`);
+      changes += diffs.length;
+      io.stdout(formatDiff(diffs, family, io.stdoutIsTTY));
+      if (diffs.length === 0) io.stderr(`${family}: no changes\n`);
+    }
+    if (changes > 0) throw new ExitError(1);
+  });
+  program.addCommand(cmd);
+}
