@@ -60,6 +60,7 @@ describe('svcrules trace', () => {
     const v6 = await traceJson(['--src', 'fd00:10::2', '--dst', '[fd00:172:30::41]:80', ...readFileSync(join(IPV6_CASE, 'compile-args'), 'utf8').trim().split(/\s+/).filter((w) => w !== '--family' && w !== 'ipv6'), 'input.yaml'], IPV6_CASE);
     expect(v6.family).toBe('IPv6');
     expect(v6.outcomes.map((o) => o.destination)).toEqual(['[fd00:10:180::1]:80', '[fd00:10:180::2:1]:80']);
+    expect(v6.outcomes[0]!.reasons[0]).toBe('[fd00:172:30::41]:80/tcp is the cluster IP of ns1/svc1:p80');
     const bad = await svcrules(['trace', '--family', 'ipv4', '--src', 'fd00:10::2', '--dst', '[fd00:172:30::41]:80', 'input.yaml'], IPV6_CASE);
     expect(bad).toEqual({ out: '', err: "svcrules: --family ipv4 does not match the packet's addresses (IPv6)\n", code: 2 });
     const mixed = await svcrules(['trace', '--src', '10.0.0.1', '--dst', '[fd00::1]:80', 'services.yaml']);

@@ -78,7 +78,8 @@ function explainOutcome(result: TraceResult, o: TraceOutcome, snapshot: Snapshot
   const say = (s: string) => {
     if (!out.includes(s)) out.push(s);
   };
-  const dst = `${result.packet.dst}:${result.packet.dport}/${result.packet.protocol}`;
+  const host = result.packet.dst.includes(':') ? `[${result.packet.dst}]` : result.packet.dst;
+  const dst = `${host}:${result.packet.dport}/${result.packet.protocol}`;
   const src = result.packet.src;
   let kubeMatched = false;
 
