@@ -1,24 +1,8 @@
-import { createHash } from 'node:crypto';
-
-const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+import { sha256Base32Prefix16 } from './sha256.js';
 
 /** First 16 characters of base32(StdEncoding) of sha256(input): kube-proxy's portProtoHash. */
 export function hash16(input: string): string {
-  const bytes = createHash('sha256').update(input).digest();
-  // 16 base32 characters = 80 bits = the first 10 bytes.
-  let out = '';
-  let buffer = 0;
-  let bits = 0;
-  for (let i = 0; i < 10; i++) {
-    buffer = (buffer << 8) | bytes[i]!;
-    bits += 8;
-    while (bits >= 5) {
-      out += BASE32[(buffer >>> (bits - 5)) & 31];
-      bits -= 5;
-    }
-    buffer &= (1 << bits) - 1;
-  }
-  return out;
+  return sha256Base32Prefix16(input);
 }
 
 export interface ServiceChainNames {
