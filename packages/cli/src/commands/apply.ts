@@ -72,6 +72,10 @@ export async function openHost(io: CliIO, flags: HostFlags, family: Family): Pro
   const wait = Number(flags.wait);
   if (!Number.isInteger(wait) || wait < 0 || wait > 3600) throw new UserError(`--wait: "${flags.wait}" is not a number of seconds`, 2);
   if (flags.netns !== undefined && !/^[A-Za-z0-9_.-]{1,64}$/.test(flags.netns)) throw new UserError(`--netns: "${flags.netns}" is not a network namespace name`, 2);
+  if (flags.netns !== undefined) {
+    const r = await spawnRunner('ip', ['netns', 'exec', flags.netns, 'true']).catch((e: unknown) => ({ code: 1, stderr: String(e) }));
+    if (r.code !== 0) throw new UserError(`--netns ${flags.netns}: ${r.stderr.trim() || 'cannot enter the network namespace'}`);
+  }
   const lockFile = io.env['XTABLES_LOCKFILE'];
   const base = { runner: spawnRunner, backend: flags.backend, ...(flags.netns !== undefined ? { netns: flags.netns } : {}) };
   const probeNf = createExecNetfilter({ ...base, waitSeconds: wait, ...(lockFile ? { lockFile } : {}) });

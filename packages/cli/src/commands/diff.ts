@@ -2,7 +2,7 @@ import { Command } from 'commander';
 import { plan } from '@svcrules/iptables';
 import { diffChains, formatDiff, KUBE_PROXY_POLICY, missingHooks, readHost } from '@svcrules/applier';
 import type { CliIO } from '../io.js';
-import { ExitError } from '../errors.js';
+import { ExitError, UserError } from '../errors.js';
 import { loadInputs } from '../compile-input.js';
 import { addHostFlags, compileForHost, familiesOf, hostCall, openHost, type HostFlags } from './apply.js';
 
@@ -15,31 +15,27 @@ export function registerDiff(program: Command, io: CliIO): void {
     .description('show, per chain, the rules apply would add and remove on this host (exit 0: none, 1: some, 2: trouble)')
     .argument('[file...]', 'snapshot files (kubectl YAML/JSON; - = stdin)');
   addHostFlags(cmd).action(async (files: string[], flags: HostFlags) => {
-    const snapshot = await hostCall(() => loadInputs(io, files, flags), 2).catch((e: unknown) => {
-      // Bad input is trouble (2), not "differs" (1).
-      if (e instanceof ExitError && e.exitCode === 1) throw new ExitError(2);
-      throw e;
-    });
     let changes = 0;
-    for (const family of familiesOf(flags)) {
-      const host = await hostCall(() => openHost(io, flags, family), 2);
-      if (host.facts.kubeProxyCanary.length > 0) io.stderr(`svcrules: warning: a live kube-proxy owns the ${family} chains (KUBE-PROXY-CANARY); apply would refuse without --force\n`);
-      const desired = (() => {
-        try {
-          return compileForHost(io, snapshot, flags, host);
-        } catch (e) {
-          if (e instanceof ExitError) throw new ExitError(2);
-          throw e;
-        }
-      })();
-      const view = await hostCall(() => readHost(host.netfilter, family), 2);
-      const p = plan(view, desired, KUBE_PROXY_POLICY);
-      const hooks = await hostCall(() => missingHooks(host.netfilter, family), 2);
-      const diffs = diffChains(view, desired, p, hooks);
-      for (const k of p.kept) io.stderr(`svcrules: warning: ${family} ${k.table} ${k.chain} is stale but kept: ${k.referencedBy.join(', ')} still jump${k.referencedBy.length === 1 ? 's' : ''} to it\n`);
-      changes += diffs.length;
-      io.stdout(formatDiff(diffs, family, io.stdoutIsTTY));
-      if (diffs.length === 0) io.stderr(`${family}: no changes\n`);
+    try {
+      const snapshot = await loadInputs(io, files, flags);
+      for (const family of familiesOf(flags)) {
+        const host = await openHost(io, flags, family);
+        if (host.facts.kubeProxyCanary.length > 0) io.stderr(`svcrules: warning: a live kube-proxy owns the ${family} chains (KUBE-PROXY-CANARY); apply would refuse without --force\n`);
+        const desired = compileForHost(io, snapshot, flags, host);
+        const view = await hostCall(() => readHost(host.netfilter, family));
+        const p = plan(view, desired, KUBE_PROXY_POLICY);
+        const hooks = await hostCall(() => missingHooks(host.netfilter, family));
+        const diffs = diffChains(view, desired, p, hooks);
+        for (const k of p.kept) io.stderr(`svcrules: warning: ${family} ${k.table} ${k.chain} is stale but kept: ${k.referencedBy.join(', ')} still jump${k.referencedBy.length === 1 ? 's' : ''} to it\n`);
+        changes += diffs.length;
+        io.stdout(formatDiff(diffs, family, io.stdoutIsTTY));
+        if (diffs.length === 0) io.stderr(`${family}: no changes\n`);
+      }
+    } catch (e) {
+      // Bad input or a host problem is trouble (2), never "differs" (1).
+      if (e instanceof ExitError && e.exitCode === 1) throw new ExitError(2);
+      if (e instanceof UserError && e.exitCode === 1) throw new UserError(e.message, 2);
+      throw e;
     }
     if (changes > 0) throw new ExitError(1);
   });
