@@ -106,6 +106,13 @@ function jsonLocator(root: JsonPos, pos: (o: number) => { line: number; column: 
   };
 }
 
+/**
+ * Plain scalars that YAML 1.2 (this parser) and YAML 1.1 (kubectl's reader) read as different
+ * numbers stay strings, so a field that needs a number reports them instead of silently differing:
+ * `010` is 10 in YAML 1.2 but octal 8 for kubectl; `0o10` is 8 here but a string for kubectl.
+ */
+const AMBIGUOUS_NUMBER = { tag: 'tag:yaml.org,2002:str', default: true, test: /^[-+]?0(?:[0-9]+|o[0-7]+)$/, resolve: (s: string) => s };
+
 const oneLine = (s: string): string => s.replace(/\s+/g, ' ').trim();
 
 /** `Kind ns/name` parts of an object as written (validation comes later): for diagnostics. */
@@ -185,7 +192,7 @@ export function readSource(source: { readonly name: string; readonly text: strin
     return out;
   }
 
-  for (const doc of parseAllDocuments(text, { prettyErrors: false })) {
+  for (const doc of parseAllDocuments(text, { prettyErrors: false, customTags: (tags) => [AMBIGUOUS_NUMBER, ...tags] })) {
     const err = doc.errors[0];
     if (err) {
       syntaxAt(err.pos[0], `invalid YAML: ${oneLine(err.message)}`);

@@ -44,7 +44,12 @@ export const bool = leaf((v) => (typeof v === 'boolean' ? ok(v) : fail('invalid-
 
 export function int(min: number, max: number, code: DiagnosticCode, note = ''): z.ZodType<number, unknown> {
   const expected = `an integer from ${min} to ${max}${note}`;
-  return leaf((v) => (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max ? ok(v) : fail(code, expected)), expected);
+  return leaf((v) => {
+    if (typeof v === 'number' && Number.isInteger(v) && v >= min && v <= max) return ok(v);
+    // A YAML 1.1 octal (`010`) is kept as text: say why it is not taken as a number.
+    if (typeof v === 'string' && /^[-+]?0(?:[0-9]+|o[0-7]+)$/.test(v)) return fail(code, `${expected} written without a leading 0 (YAML 1.1, which kubectl reads, takes 010 for octal 8)`);
+    return fail(code, expected);
+  }, expected);
 }
 
 export function oneOf<const T extends string>(values: readonly T[], code: DiagnosticCode): z.ZodType<T, unknown> {
