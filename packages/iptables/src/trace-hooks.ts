@@ -63,12 +63,15 @@ export function withKubeProxyHooks(ruleset: Ruleset): HookedRuleset {
   const added: HookRule[] = [];
   const tables: Table[] = ruleset.tables.map((table) => {
     const declared = new Set(table.chains.map((c) => c.name));
-    const wanted = KUBE_PROXY_HOOK_RULES.filter(
-      (h) =>
-        h.table === table.name &&
-        declared.has(h.target) &&
-        !table.commands.some((c) => c.kind === 'append' && c.chain === h.chain && jumpsTo(c, h.target)),
-    );
+    const mine = KUBE_PROXY_HOOK_RULES.filter((h) => h.table === table.name && declared.has(h.target));
+    if (mine.length === 0) return table;
+    // One pass over the table: which hook (built-in chain -> kube chain) jumps exist already.
+    const present = new Set<string>();
+    for (const c of table.commands) {
+      if (c.kind !== 'append' || !mine.some((h) => h.chain === c.chain)) continue;
+      for (const h of mine) if (h.chain === c.chain && jumpsTo(c, h.target)) present.add(`${h.chain} ${h.target}`);
+    }
+    const wanted = mine.filter((h) => !present.has(`${h.chain} ${h.target}`));
     if (wanted.length === 0) return table;
     added.push(...wanted);
     const chains: ChainDecl[] = [...table.chains];

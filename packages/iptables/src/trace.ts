@@ -10,7 +10,7 @@ import type { AppendCommand, Ruleset, TableName } from './ir.js';
 import { formatAddress, formatEndpoint, isLoopback, networkContains, parseAddress, sameAddress, type Address, type Family } from './trace-ip.js';
 import { ONE, complement, isZero, mul, add, type Probability } from './trace-probability.js';
 import { parseRuleSafe, ruleText, type Match, type ParsedRule, type Target } from './trace-rule.js';
-import { withKubeProxyHooks, type HookRule } from './trace-hooks.js';
+import { withKubeProxyHooks, type HookRule, type HookedRuleset } from './trace-hooks.js';
 
 export type { Probability } from './trace-probability.js';
 export { formatExact, formatPercent, toNumber as probabilityValue, statisticProbability } from './trace-probability.js';
@@ -652,6 +652,18 @@ function outcomeKey(o: TraceOutcome): string {
   return [o.verdict, o.delivery ?? '', o.destination, o.masquerade ? refKey(o.masquerade.rule) : '', decided].join('|');
 }
 
+// Tracing many packets through one ruleset reuses the hooked copy (and with it the index and parsed rules).
+const hookedCache = new WeakMap<Ruleset, HookedRuleset>();
+
+function hookedRuleset(ruleset: Ruleset): HookedRuleset {
+  let h = hookedCache.get(ruleset);
+  if (!h) {
+    h = withKubeProxyHooks(ruleset);
+    hookedCache.set(ruleset, h);
+  }
+  return h;
+}
+
 function parsePacketAddress(text: string, what: string): Address {
   const a = parseAddress(text);
   if (!a) throw new TraceRefusal(`${what} "${text}" is not an IP address`, null);
@@ -668,7 +680,7 @@ export function tracePacket(ruleset: Ruleset, packet: TracePacket, options: Trac
   if (src.family !== dst.family) throw new TraceRefusal(`source ${packet.src} and destination ${packet.dst} are of different IP families`, null);
   if (!Number.isInteger(packet.dport) || packet.dport < 1 || packet.dport > 65535) throw new TraceRefusal(`destination port ${packet.dport} is not in 1-65535`, null);
   const local = options.localAddresses.map((a) => parsePacketAddress(a, 'local address'));
-  const hooked = options.addKubeProxyHooks === false ? { ruleset, added: [] } : withKubeProxyHooks(ruleset);
+  const hooked = options.addKubeProxyHooks === false ? { ruleset, added: [] } : hookedRuleset(ruleset);
   const tracer = new Tracer(hooked.ruleset, packet, src.family, options.from, local, options.maxBranches ?? 100000);
   const phase: Phase = options.from === 'node' ? 'output' : 'prerouting';
   const start: Branch = {
