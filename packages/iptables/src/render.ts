@@ -50,30 +50,51 @@ function assertCommand(table: Table, cmd: Command): void {
   }
 }
 
+function quoted(w: string): string {
+  return w.includes(' ') ? `"${w}"` : w;
+}
+
+// Lines are built with join (flat strings) and chunks joined from arrays of lines: string
+// concatenation would build ropes whose flattening costs several times the rendering itself.
 function commandLine(cmd: Command): string {
   if (cmd.kind === 'delete') return `-X ${cmd.chain}\n`;
-  let line = cmd.counters === undefined ? `-A ${cmd.chain}` : `[${cmd.counters}] -A ${cmd.chain}`;
-  for (const w of cmd.args) line += w.includes(' ') ? ` "${w}"` : ` ${w}`;
-  return line + '\n';
+  const args = cmd.args;
+  let anySpace = false;
+  for (const w of args) {
+    if (w.includes(' ')) {
+      anySpace = true;
+      break;
+    }
+  }
+  const head = cmd.counters === undefined ? `-A ${cmd.chain}` : `[${cmd.counters}] -A ${cmd.chain}`;
+  if (args.length === 0) return `${head}\n`;
+  return `${head} ${(anySpace ? args.map(quoted) : args).join(' ')}\n`;
 }
 
 function* tableChunks(table: Table): Generator<string> {
-  let buf = `*${table.name}\n`;
+  let lines: string[] = [`*${table.name}\n`];
+  let size = 0;
+  const add = (line: string): boolean => {
+    lines.push(line);
+    size += line.length;
+    return size >= CHUNK;
+  };
   for (const c of table.chains) {
-    buf += `:${c.name} ${c.policy} [${c.counters}]\n`;
-    if (buf.length >= CHUNK) {
-      yield buf;
-      buf = '';
+    if (add(`:${c.name} ${c.policy} [${c.counters}]\n`)) {
+      yield lines.join('');
+      lines = [];
+      size = 0;
     }
   }
   for (const cmd of table.commands) {
-    buf += commandLine(cmd);
-    if (buf.length >= CHUNK) {
-      yield buf;
-      buf = '';
+    if (add(commandLine(cmd))) {
+      yield lines.join('');
+      lines = [];
+      size = 0;
     }
   }
-  yield buf + 'COMMIT\n';
+  lines.push('COMMIT\n');
+  yield lines.join('');
 }
 
 /** The text in pieces of about 64 KiB, for streaming huge rulesets. Validates everything first. */
@@ -85,13 +106,9 @@ export function* renderChunks(ruleset: Ruleset): Generator<string> {
 /** One `*table` ... `COMMIT` block. */
 export function renderTable(table: Table): string {
   assertRenderable(table);
-  let out = '';
-  for (const s of tableChunks(table)) out += s;
-  return out;
+  return [...tableChunks(table)].join('');
 }
 
 export function render(ruleset: Ruleset): string {
-  let out = '';
-  for (const s of renderChunks(ruleset)) out += s;
-  return out;
+  return [...renderChunks(ruleset)].join('');
 }

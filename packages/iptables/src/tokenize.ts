@@ -21,42 +21,64 @@ export class TokenizeError extends Error {
 const LIMIT = 1024;
 const SEPARATORS = /[ \t\n]+/;
 
+const SPACE = 0x20;
+const TAB = 0x09;
+const NEWLINE = 0x0a;
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+
+function tooLong(column: number): TokenizeError {
+  return new TokenizeError('Parameter too long! (a word reaches 1024 bytes)', column);
+}
+
 /** The words iptables-restore makes of one line (without its newline). */
 export function tokenize(line: string): string[] {
   if (!line.includes('"')) return splitBare(line);
+  // Words are assembled from slices, never character by character.
   const words: string[] = [];
-  let word = '';
-  let quoteOpen = false;
-  let quoteStart = 0;
-  let escaped = false;
-  for (let i = 0; i < line.length; i++) {
-    const c = line[i]!;
-    if (quoteOpen) {
-      if (escaped) {
-        escaped = false;
-      } else if (c === '\\') {
-        escaped = true;
-        continue;
-      } else if (c === '"') {
-        quoteOpen = false;
-        words.push(word);
-        word = '';
-        continue;
-      }
-    } else if (c === '"') {
-      quoteOpen = true;
-      quoteStart = i;
-      continue;
-    } else if (c === ' ' || c === '\t' || c === '\n') {
-      if (word.length > 0) words.push(word);
-      word = '';
+  const n = line.length;
+  let i = 0;
+  while (i < n) {
+    let c = line.charCodeAt(i);
+    if (c === SPACE || c === TAB || c === NEWLINE) {
+      i++;
       continue;
     }
-    word += c;
-    if (word.length >= LIMIT) throw new TokenizeError('Parameter too long! (a word reaches 1024 bytes)', i + 1);
+    let word = '';
+    for (;;) {
+      if (c === QUOTE) {
+        const open = i;
+        let seg = ++i;
+        for (;;) {
+          if (i >= n) throw new TokenizeError('unterminated quote', open + 1);
+          c = line.charCodeAt(i);
+          if (c === BACKSLASH) {
+            if (i + 1 >= n) throw new TokenizeError('unterminated quote', open + 1);
+            word += line.slice(seg, i) + line[i + 1];
+            i += 2;
+            seg = i;
+          } else if (c === QUOTE) {
+            word += line.slice(seg, i);
+            i++;
+            break;
+          } else i++;
+          if (word.length + (i - seg) >= LIMIT) throw tooLong(i);
+        }
+        break; // the closing quote ends the word
+      }
+      const seg = i;
+      while (i < n) {
+        c = line.charCodeAt(i);
+        if (c === SPACE || c === TAB || c === NEWLINE || c === QUOTE) break;
+        i++;
+      }
+      word += line.slice(seg, i);
+      if (word.length >= LIMIT) throw tooLong(seg + (LIMIT - (word.length - (i - seg))));
+      if (i < n && c === QUOTE) continue; // a quote inside a bare word opens a quoted part of it
+      break;
+    }
+    if (word.length > 0 || line.charCodeAt(i - 1) === QUOTE) words.push(word);
   }
-  if (quoteOpen) throw new TokenizeError('unterminated quote', quoteStart + 1);
-  if (word.length > 0) words.push(word);
   return words;
 }
 

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { TokenizeError, tokenize } from '../src/tokenize.js';
 
 describe('tokenize (iptables-restore add_param_to_argv)', () => {
@@ -38,5 +39,64 @@ describe('tokenize (iptables-restore add_param_to_argv)', () => {
     expect(tokenize(`a ${'b'.repeat(1023)}`)).toHaveLength(2);
     expect(() => tokenize(`a ${'b'.repeat(1024)}`)).toThrow(/Parameter too long/);
     expect(() => tokenize(`a "${'b'.repeat(1024)}"`)).toThrow(/Parameter too long/);
+  });
+});
+
+/** add_param_to_argv transcribed character by character (plus our refusal of an open quote at the end). */
+function reference(line: string): string[] | 'error' {
+  const out: string[] = [];
+  let param = '';
+  let quoteOpen = false;
+  let escaped = false;
+  for (const c of line + '\n') {
+    if (quoteOpen) {
+      if (escaped) {
+        param += c;
+        escaped = false;
+        continue;
+      } else if (c === '\\') {
+        escaped = true;
+        continue;
+      } else if (c === '"') {
+        quoteOpen = false;
+      } else {
+        param += c;
+        continue;
+      }
+    } else if (c === '"') {
+      quoteOpen = true;
+      continue;
+    }
+    if (c === '"') {
+      // closing quote: fall through to "add the parameter"
+    } else if (c === ' ' || c === '\t' || c === '\n') {
+      if (param.length === 0) continue;
+    } else {
+      param += c;
+      if (param.length >= 1024) return 'error';
+      continue;
+    }
+    if (param.length >= 1024) return 'error';
+    out.push(param);
+    param = '';
+  }
+  return quoteOpen ? 'error' : out;
+}
+
+describe('tokenize equals a character-by-character transcription of add_param_to_argv', () => {
+  it('on lines made of quotes, backslashes, separators and letters', () => {
+    const unit = fc.constantFrom('"', '\\', ' ', '\t', 'a', 'b', '-', "'");
+    fc.assert(
+      fc.property(fc.string({ unit, maxLength: 40 }), (line) => {
+        let ours: string[] | 'error';
+        try {
+          ours = tokenize(line);
+        } catch {
+          ours = 'error';
+        }
+        expect(ours).toEqual(reference(line));
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
