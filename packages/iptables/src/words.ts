@@ -7,7 +7,7 @@ import { BUILTIN_TARGETS } from './targets.js';
 
 /** iptables-restore's parameter buffer is 1024 bytes with its NUL: "Parameter too long!" from 1024 on. */
 export const MAX_WORD_LENGTH = 1023;
-/** XT_MAX_COMMENT_LEN is 256 with the NUL. */
+/** XT_MAX_COMMENT_LEN is 256 with the NUL; iptables 1.8.9 silently truncates longer comments (both backends). */
 export const MAX_COMMENT_LENGTH = 255;
 /** XT_EXTENSION_MAXNAMELEN is 29 with the NUL. */
 export const MAX_CHAIN_NAME_LENGTH = 28;
