@@ -59,6 +59,13 @@ export interface ApplierOptions {
   readonly beforeFullSync?: () => Promise<void>;
   /** Deletes stale UDP conntrack entries after a successful change; absent: not done. */
   readonly conntrack?: (flows: readonly StaleUdpFlow[]) => Promise<ConntrackCleanup[]>;
+  /**
+   * `always` (default, kube-proxy's partial sync): every payload that touches a table rewrites its
+   * top-level KUBE chains too, which re-asserts them against tampering. `when-changed`: only chains
+   * whose content differs, so a one-service change loads a few dozen lines instead of re-sending
+   * KUBE-SERVICES with one rule per service port (measured: packages/bench/src/apply-bench.ts).
+   */
+  readonly topLevelChains?: 'always' | 'when-changed';
 }
 
 export interface ApplyOptions {
@@ -119,6 +126,7 @@ export function createApplier(options: ApplierOptions): Applier {
   const clock = options.clock ?? Date.now;
   const interval = options.fullSyncIntervalMs ?? 3_600_000;
   const saveForm = options.saveForm ?? defaultSaveForm;
+  const policy: PlanPolicy = options.topLevelChains === 'when-changed' ? { ...KUBE_PROXY_POLICY, alwaysWrite: () => false } : KUBE_PROXY_POLICY;
   let record: Record_ | undefined;
   let fullReason: string | undefined = 'first apply';
   let lastFullSync = -Infinity;
@@ -163,7 +171,7 @@ export function createApplier(options: ApplierOptions): Applier {
         current = currentFromChains(record!);
         before = rulesetOf(record!);
       }
-      const p = plan(current, desired, KUBE_PROXY_POLICY);
+      const p = plan(current, desired, policy);
       const payload = p.payload.tables.length > 0 ? render(p.payload) : '';
       const stale = staleUdpFlows(udpServiceMap(before), udpServiceMap(desired));
       if (opts.dryRun) {

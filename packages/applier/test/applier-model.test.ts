@@ -54,12 +54,12 @@ class WipeCommand implements fc.AsyncCommand<Model, Real> {
   toString = () => `wipe(${this.table})`;
 }
 
-test('any sequence of applies and foreign flushes converges to the full apply of the last snapshot', async () => {
+test.each(['always', 'when-changed'] as const)('any sequence of applies and foreign flushes converges to the full apply of the last snapshot (top-level chains: %s)', async (topLevelChains) => {
   const commands = [snapshotArb('IPv4', 4).map((s) => new ApplyCommand(s)), fc.constantFrom<TableName>('nat', 'filter').map((t) => new WipeCommand(t))];
   await fc.assert(
     fc.asyncProperty(fc.commands(commands, { maxCommands: 6 }), async (cmds) => {
       const nf = new FakeNetfilter();
-      await fc.asyncModelRun(() => ({ model: { applied: false, wiped: false }, real: { nf, applier: createApplier({ netfilter: nf, family: 'ipv4' }) } }), cmds);
+      await fc.asyncModelRun(() => ({ model: { applied: false, wiped: false }, real: { nf, applier: createApplier({ netfilter: nf, family: 'ipv4', topLevelChains }) } }), cmds);
     }),
   );
 });

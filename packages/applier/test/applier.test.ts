@@ -255,3 +255,16 @@ test('ipv6 family goes to its own state', async () => {
   expect(await liveKubeChains(nf, 'ipv6')).toEqual(expectedKubeChains(desired, 'ipv6'));
   expect(await nf.save('ipv4')).toBe('');
 });
+
+test("topLevelChains 'when-changed': a one-service change loads only that service's chains", async () => {
+  const nf = new FakeNetfilter();
+  const a = createApplier({ netfilter: nf, family: 'ipv4', topLevelChains: 'when-changed' });
+  await a.apply(v1);
+  const r = await a.apply(v2);
+  expect(chainNames(r.payload)).toEqual(['KUBE-SVC-XPGD46QRK7WJZT7O', ...r.plan.deleted.map((d) => d.chain)]);
+  await converged(nf, v2);
+  // Removing a service changes KUBE-SERVICES, so that one is written then.
+  const gone = await a.apply(v3);
+  expect(gone.plan.written.map((w) => w.chain)).toEqual(['KUBE-SERVICES']);
+  await converged(nf, v3);
+});
