@@ -122,46 +122,79 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
     nat(chains.fw, comment(`other traffic to ${name} will be dropped by KUBE-PROXY-FIREWALL`));
   }
 
-  // §6.9 / §6.10 policy chains
+  // §6.9 / §6.10 policy chains. SEP names are hashed once per endpoint and shared with §6.11.
+  const reachable = plan.endpoints.allReachable;
+  const seps = reachable.map((ep) => endpointChainName(name, p, ep.endpoint));
   if (plan.usesClusterPolicyChain) {
     out.natChains.push(chains.svc);
-    policyChainRules(out, chains.svc, plan, plan.endpoints.cluster, largeClusterMode);
+    policyChainRules(out, chains.svc, plan, plan.endpoints.cluster, sepNames(plan, plan.endpoints.cluster, reachable, seps), largeClusterMode);
   }
   if (plan.usesLocalPolicyChain) {
     out.natChains.push(chains.svl);
-    policyChainRules(out, chains.svl, plan, plan.endpoints.local, largeClusterMode);
+    policyChainRules(out, chains.svl, plan, plan.endpoints.local, sepNames(plan, plan.endpoints.local, reachable, seps), largeClusterMode);
   }
 
   // §6.11 endpoint chains
-  for (const ep of plan.endpoints.allReachable) {
-    const sep = endpointChainName(name, p, ep.endpoint);
+  for (let i = 0; i < reachable.length; i++) {
+    const ep = reachable[i]!;
+    const sep = seps[i]!;
     out.natChains.push(sep);
-    const head = largeClusterMode ? [] : comment(name);
-    nat(sep, [...head, '-s', ep.ip, '-j', 'KUBE-MARK-MASQ']);
-    const affinity = info.sessionAffinity ? ['-m', 'recent', '--name', sep, '--set'] : [];
-    nat(sep, [...head, ...affinity, ...proto(p), '-j', 'DNAT', '--to-destination', ep.endpoint]);
+    const dnat = info.sessionAffinity
+      ? ['-m', 'recent', '--name', sep, '--set', '-m', p, '-p', p, '-j', 'DNAT', '--to-destination', ep.endpoint]
+      : ['-m', p, '-p', p, '-j', 'DNAT', '--to-destination', ep.endpoint];
+    if (largeClusterMode) {
+      nat(sep, ['-s', ep.ip, '-j', 'KUBE-MARK-MASQ']);
+      nat(sep, dnat);
+    } else {
+      nat(sep, ['-m', 'comment', '--comment', name, '-s', ep.ip, '-j', 'KUBE-MARK-MASQ']);
+      nat(sep, ['-m', 'comment', '--comment', name, ...dnat]);
+    }
   }
   return out;
 }
 
-/** writeServiceToEndpointRules (§7.2): affinity checks first, then the statistic ladder. */
-function policyChainRules(out: ServicePortRules, chain: string, plan: ServicePortPlan, endpoints: readonly EndpointInfo[], largeClusterMode: boolean): void {
-  const { name, protocol } = plan.info;
-  const seps = endpoints.map((ep) => endpointChainName(name, protocol, ep.endpoint));
-  const head = (ep: EndpointInfo) => (largeClusterMode ? [] : comment(`${name} -> ${ep.endpoint}`));
-  if (plan.info.sessionAffinity) {
-    endpoints.forEach((ep, i) => {
-      const sep = seps[i]!;
-      out.natRules.push(append(chain, [...head(ep), '-m', 'recent', '--name', sep, '--rcheck', '--seconds', String(plan.info.stickyMaxAgeSeconds), '--reap', '-j', sep]));
-    });
-  }
-  const n = endpoints.length;
-  endpoints.forEach((ep, i) => {
-    const stat = i < n - 1 ? ['-m', 'statistic', '--mode', 'random', '--probability', probability(n - i)] : [];
-    out.natRules.push(append(chain, [...head(ep), ...stat, '-j', seps[i]!]));
-  });
+/** The SEP names of `endpoints` (a subset of `reachable`, whose names are `seps`), without hashing again. */
+function sepNames(plan: ServicePortPlan, endpoints: readonly EndpointInfo[], reachable: readonly EndpointInfo[], seps: readonly string[]): readonly string[] {
+  if (endpoints === reachable) return seps;
+  const byEndpoint = new Map<EndpointInfo, string>();
+  reachable.forEach((ep, i) => byEndpoint.set(ep, seps[i]!));
+  return endpoints.map((ep) => byEndpoint.get(ep) ?? endpointChainName(plan.info.name, plan.info.protocol, ep.endpoint));
 }
 
+/** writeServiceToEndpointRules (§7.2): affinity checks first, then the statistic ladder. */
+function policyChainRules(
+  out: ServicePortRules,
+  chain: string,
+  plan: ServicePortPlan,
+  endpoints: readonly EndpointInfo[],
+  seps: readonly string[],
+  largeClusterMode: boolean,
+): void {
+  const { name } = plan.info;
+  const comments = largeClusterMode ? undefined : endpoints.map((ep) => `${name} -> ${ep.endpoint}`);
+  if (plan.info.sessionAffinity) {
+    const seconds = String(plan.info.stickyMaxAgeSeconds);
+    for (let i = 0; i < endpoints.length; i++) {
+      const sep = seps[i]!;
+      const args = ['-m', 'recent', '--name', sep, '--rcheck', '--seconds', seconds, '--reap', '-j', sep];
+      out.natRules.push(append(chain, comments ? ['-m', 'comment', '--comment', comments[i]!, ...args] : args));
+    }
+  }
+  const n = endpoints.length;
+  for (let i = 0; i < n; i++) {
+    const sep = seps[i]!;
+    let args: string[];
+    if (i < n - 1) {
+      const pr = probability(n - i);
+      args = comments
+        ? ['-m', 'comment', '--comment', comments[i]!, '-m', 'statistic', '--mode', 'random', '--probability', pr, '-j', sep]
+        : ['-m', 'statistic', '--mode', 'random', '--probability', pr, '-j', sep];
+    } else {
+      args = comments ? ['-m', 'comment', '--comment', comments[i]!, '-j', sep] : ['-j', sep];
+    }
+    out.natRules.push(append(chain, args));
+  }
+}
 
 function cidrHolds(cidr: string, ip: string): boolean {
   const c = parseCIDR(cidr);
