@@ -1,0 +1,43 @@
+/** `svcrules apply --family both`: one restore per family, each into its own tables, both idempotent. */
+import { readFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { execFile, FIXTURES, mustExec, netnsSkipReason, uniqueName } from '@svcrules/testkit';
+import { run } from '../src/program.js';
+import type { CliIO } from '../src/io.js';
+
+const DIR = join(FIXTURES, 'apply');
+const skip = netnsSkipReason(['ip', 'iptables', 'ip6tables', 'iptables-restore', 'ip6tables-restore', 'nfacct']);
+if (skip) console.warn(`skipping svcrules apply --family both: ${skip}`);
+const d = skip ? describe.skip : describe;
+
+async function svcrules(argv: string[]): Promise<{ out: string; err: string; code: number }> {
+  let out = '';
+  let err = '';
+  const io: CliIO = { stdout: (s) => void (out += s), stderr: (s) => void (err += s), readFile: (p) => readFile(resolve(DIR, p), 'utf8'), cwd: DIR, stdoutIsTTY: false, env: {} };
+  const code = await run(argv, io);
+  return { out, err, code };
+}
+
+d('svcrules apply --family both', () => {
+  const ns = uniqueName('ds');
+  beforeAll(() => mustExec('ip', ['netns', 'add', ns]));
+  afterAll(() => execFile('ip', ['netns', 'del', ns]));
+
+  test('loads IPv4 and IPv6 rules, then finds nothing to change; diff agrees', async () => {
+    const r = await svcrules(['apply', '--family', 'both', '--netns', ns, 'dualstack.yaml']);
+    expect(r.err).toBe('');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^ipv4: full sync \(first apply\); \d+ chains written \(\d+ changed\); 14 jump rules inserted\nipv6: full sync \(first apply\); \d+ chains written \(\d+ changed\); 14 jump rules inserted\n$/);
+    const v4 = (await mustExec('ip', ['netns', 'exec', ns, 'iptables-save', '-t', 'nat'])).replace(/^#.*\n/gm, '');
+    const v6 = (await mustExec('ip', ['netns', 'exec', ns, 'ip6tables-save', '-t', 'nat'])).replace(/^#.*\n/gm, '');
+    expect(v4).toMatch(/-A KUBE-SERVICES -d 172\.30\.0\.60\/32 -p tcp .* -j KUBE-SVC-/);
+    expect(v6).toMatch(/-A KUBE-SERVICES -d fd00:172:30::60\/128 -p tcp .* -j KUBE-SVC-/);
+    expect(v6).toContain('-j DNAT --to-destination [fd00:10:180::1]:8080');
+    expect(v4).not.toContain('fd00:');
+    const again = await svcrules(['apply', '--family', 'both', '--netns', ns, 'dualstack.yaml']);
+    expect(again.out).toBe('ipv4: full sync (first apply); nothing to change\nipv6: full sync (first apply); nothing to change\n');
+    expect(await svcrules(['diff', '--family', 'both', '--netns', ns, 'dualstack.yaml'])).toEqual({ code: 0, out: '', err: 'ipv4: no changes\nipv6: no changes\n' });
+    const dry = await svcrules(['apply', '--dry-run', '--family', 'both', '--netns', ns, 'dualstack.yaml']);
+    expect(dry).toEqual({ code: 0, out: '# ipv4\n# ipv6\n', err: 'ipv4: nothing to change\nipv6: nothing to change\n' });
+  });
+});
