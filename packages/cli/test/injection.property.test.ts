@@ -1,5 +1,4 @@
 import fc from 'fast-check';
-import YAML from 'yaml';
 import { checkRuleset, parseRuleset } from '@svcrules/iptables';
 import { run } from '../src/program.js';
 import type { CliIO } from '../src/io.js';
@@ -101,13 +100,13 @@ async function compileText(text: string, extra: string[]): Promise<{ out: string
   let out = '';
   let err = '';
   const io: CliIO = { stdout: (s) => void (out += s), stderr: (s) => void (err += s), readFile: async () => text, cwd: '/', stdoutIsTTY: false, env: {} };
-  const code = await run(['compile', ...extra, 'input.yaml'], io);
+  const code = await run(['compile', ...extra, 'input.json'], io);
   return { out, err, code };
 }
 
 describe('no input can inject into the restore text', () => {
   test('the unmodified input compiles (the property below starts from valid input)', async () => {
-    const r = await compileText(YAML.stringify({ apiVersion: 'v1', kind: 'List', items: objects() }), []);
+    const r = await compileText(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects() }), []);
     expect(r.code).toBe(0);
     expect(r.out).toContain('KUBE-FW-XPGD46QRK7WJZT7O');
   });
@@ -117,13 +116,14 @@ describe('no input can inject into the restore text', () => {
       fc.asyncProperty(fc.constantFrom(...FIELDS), hostile, fc.boolean(), async (path, value, skipInvalid) => {
         const objs = objects();
         setPath(objs, path, value);
-        const text = YAML.stringify({ apiVersion: 'v1', kind: 'List', items: objs });
+        // kubectl -o json: JSON escapes carry quotes, newlines and control characters into the strings.
+        const text = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }, null, 1);
         const r = await compileText(text, skipInvalid ? ['--skip-invalid'] : []);
         expect(r.err).not.toMatch(/internal error/);
         if (r.code !== 0) {
           expect(r.code).toBe(1);
           expect(r.out).toBe('');
-          expect(r.err).toMatch(/input\.yaml:\d+:\d+/);
+          expect(r.err).toMatch(/input\.json:\d+:\d+/);
           return;
         }
         const parsed = parseRuleset(r.out);
