@@ -32,7 +32,9 @@ describe('CLI golden fixtures (fixtures/**/cmd, examples/**/cmd)', () => {
     const expectedOut = readGolden(join(dir, 'expected.out'), out);
     const expectedErr = readGolden(join(dir, 'expected.err'), err === '' ? undefined : err);
     const expectedCode = readGolden(join(dir, 'expected.code'), code === 0 ? undefined : `${code}\n`);
-    expect(expectedOut).toBeDefined(); // a missing golden: run UPDATE_GOLDEN=1 pnpm test and review the diff
+    if (expectedOut === undefined) {
+      throw new Error(`missing golden ${caseName(join(dir, 'expected.out'))}: run UPDATE_GOLDEN=1 pnpm exec jest packages/cli/test/fixtures -t '${caseName(dir)}' and review the diff`);
+    }
     expect(err).toBe(expectedErr ?? '');
     expect(out).toBe(expectedOut);
     expect(code).toBe(expectedCode === undefined ? 0 : Number(expectedCode));
