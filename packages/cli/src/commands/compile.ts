@@ -12,6 +12,7 @@ export function registerCompile(program: Command, io: CliIO): void {
     .argument('[file...]', 'snapshot files: Services, EndpointSlices, Endpoints, Pods, Node, KubeProxyConfiguration')
     .option('--sort', "print in the normalised order kube-proxy's unit tests compare with");
   addCompileFlags(cmd).action(async (files: string[], flags: CompileFlags & { sort?: boolean }) => {
+    compileOptionsFrom(flags); // usage errors first (exit 2), before any input is read
     const snapshot = await loadInputs(io, files, flags);
     const options = compileOptionsFrom(flags, await existingNatChains(io, flags.existing));
     const result = compile(snapshot, options);
