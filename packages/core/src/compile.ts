@@ -138,24 +138,28 @@ export function compile(input: Snapshot, options: CompileOptions = {}): CompileR
   const filterCommands: Command[] = [...filter.head];
   const natChainNames = [...NAT_FIXED_CHAINS];
   const natCommands: Command[] = natPrologue(ctx);
-  const active = new Set<string>();
   for (const r of perService) {
     for (const rule of r.filterRules) filterCommands.push(rule);
-    for (const c of r.natChains) {
-      natChainNames.push(c);
-      active.add(c);
-    }
+    for (const c of r.natChains) natChainNames.push(c);
     for (const rule of r.natRules) natCommands.push(rule);
   }
   filterCommands.push(...filter.tail);
+  let natRules = natCommands.length;
 
   // Stale service chains on the host: declared (which flushes them), then deleted (§8.2).
-  const stale = [...new Set(options.existingNatChains ?? [])].filter((c) => isServiceChain(c) && !active.has(c)).sort(compareBytes);
-  for (const c of stale) {
-    natChainNames.push(c);
-    natCommands.push({ kind: 'delete', chain: c });
+  const existing = options.existingNatChains ?? [];
+  if (existing.length > 0) {
+    const active = new Set(natChainNames);
+    const stale = [...new Set(existing)].filter((c) => isServiceChain(c) && !active.has(c)).sort(compareBytes);
+    for (const c of stale) {
+      natChainNames.push(c);
+      natCommands.push({ kind: 'delete', chain: c });
+    }
   }
-  natCommands.push(...nodePortsTail(ctx));
+  for (const rule of nodePortsTail(ctx)) {
+    natCommands.push(rule);
+    natRules++;
+  }
 
   const ruleset: Ruleset = {
     tables: [
@@ -163,7 +167,6 @@ export function compile(input: Snapshot, options: CompileOptions = {}): CompileR
       { name: 'nat', chains: natChainNames.map(chainDecl), commands: natCommands },
     ],
   };
-  const natRules = natCommands.filter((c) => c.kind === 'append').length;
   return {
     ruleset,
     plans,
