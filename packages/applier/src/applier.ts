@@ -18,7 +18,7 @@
 import type { AppendCommand, Plan, PlanCurrent, PlanPolicy, Ruleset, TableName } from '@svcrules/iptables';
 import { chainsOf, currentFromChains, plan, render } from '@svcrules/iptables';
 import { isServiceChain } from '@svcrules/core';
-import { staleUdpFlows, udpServiceMap, type ConntrackCleanup, type StaleUdpFlow } from './conntrack.js';
+import { staleUdpFlows, udpServiceMap, type ChainMap, type ConntrackCleanup, type StaleUdpFlow } from './conntrack.js';
 import { KubeProxyPresentError } from './errors.js';
 import { ensureChain, ensureHooks, type HookReport } from './hooks.js';
 import { KUBE_PROXY_CANARY } from './host-facts.js';
@@ -103,23 +103,6 @@ export interface Applier {
 
 type Record_ = Map<TableName, Map<string, readonly AppendCommand[]>>;
 
-/** The owned chains of a desired ruleset, minus chains a plan had to keep (they are not ours to retry). */
-function recordOf(desired: Ruleset): Record_ {
-  const out: Record_ = new Map();
-  for (const [t, chains] of chainsOf(desired)) out.set(t, new Map(chains));
-  return out;
-}
-
-function rulesetOf(record: Record_): Ruleset {
-  return {
-    tables: [...record].map(([name, chains]) => ({
-      name,
-      chains: [...chains.keys()].map((c) => ({ name: c, policy: '-', counters: '0:0' })),
-      commands: [...chains.values()].flat(),
-    })),
-  };
-}
-
 export function createApplier(options: ApplierOptions): Applier {
   const nf = options.netfilter;
   const family = options.family;
@@ -154,7 +137,7 @@ export function createApplier(options: ApplierOptions): Applier {
     }
     try {
       let current: PlanCurrent;
-      let before: Ruleset | undefined;
+      let before: ChainMap;
       let host: HostView | undefined;
       let hooks: HookReport | undefined;
       if (reason !== undefined) {
@@ -166,20 +149,22 @@ export function createApplier(options: ApplierOptions): Applier {
         }
         host = await readHost(nf, family, saveForm);
         current = host;
-        before = host.ruleset;
+        before = chainsOf(host.ruleset);
       } else {
         current = currentFromChains(record!);
-        before = rulesetOf(record!);
+        before = record!;
       }
-      const p = plan(current, desired, policy);
+      // Grouped once: for the plan, the UDP map and, after success, the record (what the host now holds).
+      const desiredChains = chainsOf(desired);
+      const p = plan(current, desired, policy, desiredChains);
       const payload = p.payload.tables.length > 0 ? render(p.payload) : '';
-      const stale = staleUdpFlows(udpServiceMap(before), udpServiceMap(desired));
+      const stale = staleUdpFlows(udpServiceMap(before), udpServiceMap(desiredChains));
       if (opts.dryRun) {
         if (payload) await nf.restore(family, payload, { noflush: true, counters: true, test: true });
         return { family, mode: 'full', reason, payload, restored: false, plan: p, hooks: undefined, conntrack: [], staleUdpFlows: stale };
       }
       if (payload) await nf.restore(family, payload, { noflush: true, counters: true });
-      record = recordOf(desired);
+      record = desiredChains;
       fullReason = undefined;
       if (reason !== undefined) lastFullSync = now;
       const cleaned = payload && stale.length > 0 && options.conntrack ? await options.conntrack(stale) : [];

@@ -35,9 +35,15 @@ function isUdp(args: readonly string[]): boolean {
 
 const stripHostMask = (ip: string) => ip.replace(/\/(32|128)$/, '');
 
-/** The UDP frontends of a kube-proxy nat table and the endpoints each reaches (following EXT/FW/SVC/SVL/SEP). */
-export function udpServiceMap(ruleset: Ruleset): UdpServiceMap {
-  const nat = chainsOf(ruleset).get('nat');
+/** Chains grouped by table (as `chainsOf` returns them). */
+export type ChainMap = ReadonlyMap<string, ReadonlyMap<string, readonly AppendCommand[]>>;
+
+/**
+ * The UDP frontends of a kube-proxy nat table and the endpoints each reaches (following
+ * EXT/FW/SVC/SVL/SEP). Takes a ruleset or its chains already grouped (the applier has them).
+ */
+export function udpServiceMap(rules: Ruleset | ChainMap): UdpServiceMap {
+  const nat = ('tables' in rules ? chainsOf(rules) : rules).get('nat');
   const out = new Map<string, { frontend: UdpFrontend; endpoints: Set<string> }>();
   if (!nat) return out;
   const cache = new Map<string, Set<string>>();

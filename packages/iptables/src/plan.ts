@@ -61,18 +61,26 @@ export interface Plan {
 
 interface DesiredTable {
   readonly decls: readonly ChainDecl[];
-  readonly rules: ReadonlyMap<string, AppendCommand[]>;
+  readonly rules: ReadonlyMap<string, readonly AppendCommand[]>;
 }
 
-function desiredTable(t: Table): DesiredTable {
+function desiredTable(t: Table, grouped?: ReadonlyMap<string, readonly AppendCommand[]>): DesiredTable {
   const deleted = new Set<string>();
   for (const c of t.commands) if (c.kind === 'delete') deleted.add(c.chain);
   const decls = t.chains.filter((d) => !deleted.has(d.name));
+  const undeclared = (chain: string) =>
+    new Error(`plan: the desired ${t.name} table appends to chain ${chain}, which it does not declare (a desired ruleset must be complete)`);
+  if (grouped) {
+    // Already grouped by the caller (chainsOf of the same ruleset): only check it is complete.
+    const declared = new Set(decls.map((d) => d.name));
+    for (const chain of grouped.keys()) if (!declared.has(chain)) throw undeclared(chain);
+    return { decls, rules: grouped };
+  }
   const rules = new Map<string, AppendCommand[]>(decls.map((d) => [d.name, []]));
   for (const c of t.commands) {
     if (c.kind !== 'append') continue;
     const list = rules.get(c.chain);
-    if (!list) throw new Error(`plan: the desired ${t.name} table appends to chain ${c.chain}, which it does not declare (a desired ruleset must be complete)`);
+    if (!list) throw undeclared(c.chain);
     list.push(c);
   }
   return { decls, rules };
@@ -80,8 +88,11 @@ function desiredTable(t: Table): DesiredTable {
 
 const byteOrder = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** The minimal payload turning `current` into `desired` for the chains `policy` lets it touch. */
-export function plan(current: PlanCurrent, desired: Ruleset, policy: PlanPolicy): Plan {
+/**
+ * The minimal payload turning `current` into `desired` for the chains `policy` lets it touch.
+ * `grouped` is `chainsOf(desired)` when the caller has it already (saves a pass over every rule).
+ */
+export function plan(current: PlanCurrent, desired: Ruleset, policy: PlanPolicy, grouped?: ReadonlyMap<TableName, ReadonlyMap<string, readonly AppendCommand[]>>): Plan {
   const tables: Table[] = [];
   const written: ChainRef[] = [];
   const changed: ChainRef[] = [];
@@ -93,7 +104,7 @@ export function plan(current: PlanCurrent, desired: Ruleset, policy: PlanPolicy)
 
   for (const name of order) {
     const source = desired.tables.find((t) => t.name === name);
-    const want = source ? desiredTable(source) : { decls: [], rules: new Map<string, AppendCommand[]>() };
+    const want: DesiredTable = source ? desiredTable(source, grouped?.get(name) ?? (grouped ? new Map() : undefined)) : { decls: [], rules: new Map() };
 
     const differs = new Set<string>();
     for (const d of want.decls) if (!current.matches(name, d.name, want.rules.get(d.name)!)) differs.add(d.name);

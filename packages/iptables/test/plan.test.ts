@@ -106,3 +106,13 @@ test('emptyWhenUndesired: a chain the desired ruleset leaves out is flushed (not
   const q = plan(currentFromChains(chainsOf(ruleset(base, { 'KUBE-FIREWALL': [], 'KUBE-FORWARD': [['-j', 'ACCEPT']] }))), ruleset(base, { 'KUBE-FORWARD': [['-j', 'ACCEPT']] }), policy);
   expect(q.payload.tables).toEqual([]);
 });
+
+test('a pre-grouped desired ruleset gives the same plan; an incomplete one is still refused', () => {
+  const before = ruleset({ ...base, 'KUBE-SVC-B': [['-j', 'KUBE-SEP-2']], 'KUBE-SEP-2': [['-j', 'RETURN']] });
+  const after = ruleset({ ...base, 'KUBE-SEP-1': [['-j', 'DNAT', '--to-destination', '10.0.0.8:80']] });
+  const current = currentFromChains(chainsOf(before));
+  expect(plan(current, after, kubePolicy, chainsOf(after))).toEqual(plan(current, after, kubePolicy));
+  const extra = chainsOf(after);
+  extra.get('nat')!.set('KUBE-UNDECLARED', []);
+  expect(() => plan(current, after, kubePolicy, extra)).toThrow(/KUBE-UNDECLARED/);
+});
