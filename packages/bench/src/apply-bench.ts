@@ -2,7 +2,8 @@
  * Apply benchmark in a real network namespace (never the machine's own): a host with N services is
  * loaded once (full restore), then one service changes and the Applier loads only that (partial
  * apply). Prints both, and the ratio, per iptables backend. Run: `node packages/bench/dist/apply-bench.js
- * [services] [endpoints-per-service]` after `pnpm -s build` (root required).
+ * [services=1000] [endpoints-per-service=10] [runs=5] [backends=default,legacy]` after `pnpm -s build`
+ * (root required).
  */
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -208,7 +209,9 @@ export function formatApplyBench(r: ApplyBenchResult): string {
 async function main(): Promise<void> {
   const services = Number(process.argv[2] ?? 1000);
   const eps = Number(process.argv[3] ?? 10);
-  for (const backend of ['default', 'legacy'] as Backend[]) console.log(formatApplyBench(await benchApply(services, eps, backend)));
+  const runs = Number(process.argv[4] ?? 5);
+  const backends = (process.argv[5] ?? 'default,legacy').split(',') as Backend[];
+  for (const backend of backends) console.log(formatApplyBench(await benchApply(services, eps, backend, runs)));
 }
 
 if (process.argv[1] !== undefined && /apply-bench\.js$/.test(process.argv[1])) {
