@@ -187,8 +187,14 @@ function checkStep(result: IncrementalResult, snapshot: Snapshot, options: { fam
 }
 
 describe('incremental compiler: partial payloads reach the full state', () => {
-  for (const family of ['IPv4', 'IPv6'] as const) {
-    it(`${family}: every step, previous state + payload = full compile, and ruleset = compile()`, () => {
+  const cases = [
+    ['IPv4', 'always'],
+    ['IPv6', 'always'],
+    ['IPv4', 'when-changed'],
+    ['IPv6', 'when-changed'],
+  ] as const;
+  for (const [family, topLevelChains] of cases) {
+    it(`${family}, top-level chains ${topLevelChains}: every step, previous state + payload = full compile, and ruleset = compile()`, () => {
       fc.assert(
         fc.property(
           snapshotArb(family, 8),
@@ -198,7 +204,7 @@ describe('incremental compiler: partial payloads reach the full state', () => {
           (pool, present, threshold, ops) => {
             const options = { family, largeClusterEndpointsThreshold: threshold };
             const world = new World(pool, present);
-            const compiler = createIncrementalCompiler(options);
+            const compiler = createIncrementalCompiler({ ...options, topLevelChains });
             let result = compiler.replace(world.snapshot());
             expect(result.sync).toBe('full');
             let host = checkStep(result, world.snapshot(), options, emptyState());

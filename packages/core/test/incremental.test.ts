@@ -174,6 +174,33 @@ describe('createIncrementalCompiler', () => {
     expect(render(rb.ruleset)).toBe(render(compile(changed).ruleset));
   });
 
+  it("topLevelChains 'when-changed': only the chains that changed, nothing at all when nothing did", () => {
+    const c = createIncrementalCompiler({ topLevelChains: 'when-changed' });
+    c.replace(world(3));
+    // An endpoint moves: svc2's chains (and the stale SEP), no top-level chain, no filter table.
+    let r = c.update({ endpointSlices: { upsert: [eps(2, ['10.180.2.1', '10.180.2.9'])] } });
+    expect(r.payload.tables.map((t) => t.name)).toEqual(['nat']);
+    expect(chainsOf(r.payload).filter((ch) => TOP.includes(ch))).toEqual([]);
+    expect(r.staleChains).toHaveLength(1);
+    expect(deletes(r.payload)).toEqual(r.staleChains);
+    // A new Service without endpoints: a REJECT in filter KUBE-SERVICES, nothing in nat.
+    r = c.update({ services: { upsert: [svc(4)] } });
+    expect(r.changedServices).toEqual([]);
+    expect(r.payload.tables.map((t) => [t.name, t.chains.map((ch) => ch.name)])).toEqual([['filter', ['KUBE-SERVICES']]]);
+    expect(r.payload.tables[0]!.commands.map((x) => (x as AppendCommand).args.at(-1))).toEqual(['REJECT']);
+    // Its endpoints arrive: the REJECT goes, nat KUBE-SERVICES gains the jump to its new chains.
+    r = c.update({ endpointSlices: { upsert: [eps(4, ['10.180.4.1'])] } });
+    expect(r.payload.tables.map((t) => [t.name, t.chains.map((ch) => ch.name).filter((n) => !/^KUBE-(SVC|SEP)-/.test(n))])).toEqual([
+      ['filter', ['KUBE-SERVICES']],
+      ['nat', ['KUBE-SERVICES']],
+    ]);
+    expect(rulesIn(r.payload, 'KUBE-SERVICES')).toHaveLength(4 + 1); // all four jumps and the node-ports tail
+    // Nothing changed: an empty payload.
+    r = c.update({});
+    expect(r.payload.tables).toEqual([]);
+    expect(render(r.payload)).toBe('');
+  });
+
   it('snapshots with Pods: slices derived as compile() derives them, also after Pod changes', () => {
     const pod = (name: string, ip: string) => ({
       namespace: 'ns1',
