@@ -1,0 +1,265 @@
+/**
+ * `pnpm bench`: synthetic clusters written as kubectl JSON under bench/data/ (gitignored), loaded
+ * through the real loader, compiled, rendered and streamed, plus the incremental compiler and, as
+ * root, restores in network namespaces. Prints tables and writes bench/results.json.
+ *
+ *   pnpm bench [--sizes 1k×10,10k×10] [--runs 5] [--updates 21] [--no-apply] [--apply-size 10k×10] [--no-cli]
+ *
+ * Each measurement runs in its own child process (so peak RSS is per size and per phase) whose
+ * stdout is /dev/null (so streaming costs what `svcrules compile ... > /dev/null` costs).
+ */
+import { fork, spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, openSync, closeSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { SIZES, syntheticSnapshotText } from './generate.js';
+import type { Size } from './generate.js';
+import { applySkipReason, measureApply } from './apply.js';
+import type { ApplyBackend, ApplyResult, ApplySkip } from './apply.js';
+import { measureIncremental, measureLoad, measurePipeline, measureRss } from './measure.js';
+import type { IncrementalResult, LoadResult, PipelineResult, RssResult } from './measure.js';
+import { mb, ms, ratio, table, timed } from './stats.js';
+
+const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+const DATA = join(ROOT, 'bench', 'data');
+const MAIN = fileURLToPath(import.meta.url);
+/** Bump when the generator changes, so stale data files are not reused. */
+const DATA_VERSION = 1;
+
+const slug = (s: Size) => s.name.replace('×', 'x');
+const dataFile = (s: Size) => join(DATA, `${slug(s)}.v${DATA_VERSION}.json`);
+const modelFile = (s: Size) => join(DATA, `${slug(s)}.model.json`);
+
+interface Options {
+  sizes: Size[];
+  runs: number;
+  updates: number;
+  apply: boolean;
+  applySize: Size;
+  cli: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Options {
+  const o: Options = { sizes: [...SIZES], runs: 5, updates: 21, apply: true, applySize: SIZES[1]!, cli: true };
+  const size = (name: string) => {
+    const s = SIZES.find((x) => x.name === name || slug(x) === name);
+    if (!s) throw new Error(`unknown size ${name}; known: ${SIZES.map((x) => x.name).join(', ')}`);
+    return s;
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--sizes') o.sizes = argv[++i]!.split(',').map(size);
+    else if (a === '--runs') o.runs = Number(argv[++i]);
+    else if (a === '--updates') o.updates = Number(argv[++i]);
+    else if (a === '--no-apply') o.apply = false;
+    else if (a === '--apply-size') o.applySize = size(argv[++i]!);
+    else if (a === '--no-cli') o.cli = false;
+    else throw new Error(`unknown argument ${a}`);
+  }
+  return o;
+}
+
+type ChildMode = 'load' | 'pipeline' | 'rss' | 'incremental' | 'apply';
+
+/** Runs one measurement in a fresh process with stdout on /dev/null; resolves with what it sends back. */
+function child<T>(mode: ChildMode, args: readonly string[]): Promise<T> {
+  const devnull = openSync('/dev/null', 'w');
+  return new Promise<T>((resolvePromise, reject) => {
+    const p = fork(MAIN, ['--child', mode, ...args], { stdio: ['ignore', devnull, 'inherit', 'ipc'], execArgv: ['--max-old-space-size=8192'] });
+    let message: { ok: true; value: T } | { ok: false; error: string } | undefined;
+    p.on('message', (m) => (message = m as typeof message));
+    p.on('error', reject);
+    p.on('exit', (code) => {
+      closeSync(devnull);
+      if (message?.ok) resolvePromise(message.value);
+      else reject(new Error(`bench child ${mode} ${args.join(' ')} failed (exit ${code}): ${message && !message.ok ? message.error : 'no result'}`));
+    });
+  });
+}
+
+async function runChild(mode: ChildMode, args: readonly string[]): Promise<unknown> {
+  switch (mode) {
+    case 'load':
+      return measureLoad(args[0]!, args[1]!);
+    case 'pipeline':
+      return measurePipeline(args[0]!, Number(args[1]));
+    case 'rss':
+      return measureRss(args[0]!);
+    case 'incremental':
+      return measureIncremental(args[0]!, Number(args[1]), args[2] as 'always' | 'when-changed');
+    case 'apply':
+      return measureApply(args[0]!, args[1] as ApplyBackend, Number(args[2]), Number(args[3]));
+  }
+}
+
+/** `svcrules compile FILE > /dev/null`, end to end (wall time), when the CLI is built. */
+function cliEndToEnd(file: string): { ms: number } | { skipped: string } {
+  const bin = join(ROOT, 'packages', 'cli', 'bin', 'svcrules.js');
+  if (!existsSync(bin)) return { skipped: 'the CLI is not built' };
+  const [r, t] = timed(() => spawnSync(process.execPath, ['--max-old-space-size=8192', bin, 'compile', file], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' }));
+  if (r.status !== 0) return { skipped: `svcrules compile exited ${r.status}: ${(r.stderr ?? '').split('\n')[0]}` };
+  return { ms: t };
+}
+
+interface SizeResult {
+  readonly size: Size;
+  readonly loadavg: readonly number[];
+  readonly load: LoadResult;
+  readonly pipeline: PipelineResult;
+  readonly rss: RssResult;
+  readonly incremental: readonly IncrementalResult[];
+  readonly cli?: { ms: number } | { skipped: string };
+}
+
+async function main(argv: readonly string[]): Promise<void> {
+  if (argv[0] === '--child') {
+    try {
+      const value = await runChild(argv[1] as ChildMode, argv.slice(2));
+      process.send!({ ok: true, value }, () => process.exit(0));
+    } catch (e) {
+      process.send!({ ok: false, error: e instanceof Error ? (e.stack ?? e.message) : String(e) }, () => process.exit(1));
+    }
+    return;
+  }
+  const o = parseArgs(argv);
+  mkdirSync(DATA, { recursive: true });
+  const log = (s: string) => process.stderr.write(s);
+  log(`svcrules bench: node ${process.version}, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), load ${loadavg().map((x) => x.toFixed(1)).join(' ')}\n`);
+
+  const results: SizeResult[] = [];
+  for (const size of o.sizes) {
+    const file = dataFile(size);
+    if (!existsSync(file)) {
+      log(`${size.name}: generating ${file}\n`);
+      writeFileSync(file, syntheticSnapshotText(size));
+    }
+    const before = loadavg();
+    log(`${size.name}: load`);
+    const load = await child<LoadResult>('load', [file, modelFile(size)]);
+    log(` ${ms(load.loadMs)} ms; compile ×${o.runs}`);
+    const pipeline = await child<PipelineResult>('pipeline', [modelFile(size), String(o.runs)]);
+    log(` ${ms(pipeline.compileMs)} ms; rss`);
+    const rss = await child<RssResult>('rss', [modelFile(size)]);
+    log(` ${rss.peakRssMB.toFixed(0)} MB; incremental`);
+    const incremental: IncrementalResult[] = [];
+    for (const mode of ['always', 'when-changed'] as const) incremental.push(await child<IncrementalResult>('incremental', [modelFile(size), String(o.updates), mode]));
+    log(` ${incremental.map((i) => ms(i.updateMs)).join(' / ')} ms`);
+    let cli: SizeResult['cli'];
+    if (o.cli) {
+      log('; cli');
+      cli = cliEndToEnd(file);
+      log(` ${'ms' in cli ? ms(cli.ms) + ' ms' : cli.skipped}`);
+    }
+    log('\n');
+    results.push({ size, loadavg: [...before, ...loadavg()], load, pipeline, rss, incremental, ...(cli ? { cli } : {}) });
+  }
+
+  const apply: (ApplyResult | ApplySkip)[] = [];
+  if (o.apply) {
+    const size = o.applySize;
+    if (!existsSync(modelFile(size))) {
+      if (!existsSync(dataFile(size))) writeFileSync(dataFile(size), syntheticSnapshotText(size));
+      await child<LoadResult>('load', [dataFile(size), modelFile(size)]);
+    }
+    for (const backend of ['nft', 'legacy'] as const) {
+      const skip = applySkipReason(backend);
+      if (skip) {
+        log(`apply ${backend}: skipped: ${skip}\n`);
+        apply.push({ backend, skipped: skip });
+        continue;
+      }
+      log(`apply ${backend} (${size.name}): full and partial restores in a network namespace\n`);
+      apply.push(await child<ApplyResult>('apply', [modelFile(size), backend, '3', '8']));
+    }
+  }
+
+  const out = report(results, apply, o);
+  process.stdout.write(out);
+  const json = { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, date: new Date().toISOString(), sizes: results, apply };
+  writeFileSync(join(ROOT, 'bench', 'results.json'), JSON.stringify(json, null, 2) + '\n');
+  process.stdout.write(`\nwritten: bench/results.json\n`);
+}
+
+function report(results: readonly SizeResult[], apply: readonly (ApplyResult | ApplySkip)[], o: Options): string {
+  const parts: string[] = [];
+  parts.push(
+    'Full compile (compile: median of ' + o.runs + '; render/stream/floor: median of 3/3/5; times in ms)\n' +
+      table(
+        ['size', 'lines', 'MB', 'load', 'compile', 'render', 'stream', 'c+s', 'floor', 'c+s / floor', 'buffer floor', 'RSS c+s MB', 'RSS load MB', 'cli e2e'],
+        results.map((r) => {
+          const p = r.pipeline;
+          const cs = p.compileMs + p.streamMs;
+          return [
+            r.size.name,
+            String(p.lines),
+            mb(p.bytes),
+            ms(r.load.loadMs),
+            ms(p.compileMs),
+            ms(p.renderMs),
+            ms(p.streamMs),
+            ms(cs),
+            ms(p.floorMs),
+            ratio(cs, p.floorMs),
+            ms(p.bufferFloorMs),
+            r.rss.peakRssMB.toFixed(0),
+            r.load.loadPeakRssMB.toFixed(0),
+            r.cli === undefined ? '-' : 'ms' in r.cli ? ms(r.cli.ms) : 'n/a',
+          ];
+        }),
+      ),
+  );
+  parts.push(
+    'Incremental compiler (one Service changes: its slice\'s first endpoint moves; median of ' + o.updates + ' warm updates)\n' +
+      table(
+        ['size', 'top-level chains', 'first (full) sync', 'first update', 'update', 'payload KB', 'payload / full', 'render payload', 'full ruleset (lazy)'],
+        results.flatMap((r) =>
+          r.incremental.map((i) => [
+            r.size.name,
+            i.mode,
+            ms(i.initialMs),
+            ms(i.firstUpdateMs),
+            ms(i.updateMs),
+            (i.payloadBytes / 1000).toFixed(1),
+            `${((100 * i.payloadBytes) / i.fullBytes).toFixed(2)} %`,
+            ms(i.payloadRenderMs),
+            ms(i.fullRulesetMs),
+          ]),
+        ),
+      ),
+  );
+  if (apply.length > 0) {
+    parts.push(
+      `Apply in a network namespace (${o.applySize.name}; iptables-restore --noflush --counters; full: median of 3 fresh namespaces, partial: median of 8)\n` +
+        table(
+          ['backend', 'full lines', 'full restore', 'partial lines', 'partial restore', 'full / partial', "'when-changed' lines", 'restore', 'full / it', 'host matches'],
+          apply.map((a) =>
+            'skipped' in a
+              ? [a.backend, '-', `skipped: ${a.skipped}`, '-', '-', '-', '-', '-', '-', '-']
+              : [
+                  a.backend,
+                  String(a.fullLines),
+                  ms(a.fullRestoreMs),
+                  String(a.partialLines),
+                  ms(a.partialRestoreMs),
+                  ratio(a.fullRestoreMs, a.partialRestoreMs),
+                  String(a.minimalLines),
+                  ms(a.minimalRestoreMs),
+                  ratio(a.fullRestoreMs, a.minimalRestoreMs),
+                  a.verified ? 'yes' : 'NO',
+                ],
+          ),
+        ),
+    );
+  }
+  const notes = results.map((r) => {
+    const skipped = r.cli && 'skipped' in r.cli ? ` cli: ${r.cli.skipped}.` : '';
+    return `${r.size.name}: ${r.pipeline.servicePorts} service ports, ${r.pipeline.endpoints} endpoints${r.pipeline.largeClusterMode ? ' (large-cluster mode)' : ''}; compile runs ${r.pipeline.compileRunsMs.map((x) => x.toFixed(0)).join(', ')}; load average ${r.loadavg.map((x) => x.toFixed(1)).join(' → ')}.${skipped}`;
+  });
+  return parts.join('\n\n') + '\n\n' + notes.join('\n') + '\n';
+}
+
+main(process.argv.slice(2)).catch((e: unknown) => {
+  process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exitCode = 1;
+});
