@@ -284,7 +284,8 @@ export function createIncrementalCompiler(options: IncrementalOptions = {}): Inc
 
   // What we believe the kernel's nat table holds (service chains only), and the sync state.
   let hostChains = new Set<string>((existingNatChains ?? []).filter(isServiceChain));
-  let previousHostChains: Set<string> | undefined;
+  /** What the last payload deleted: still there if that restore failed. */
+  let lastStale: readonly string[] = [];
   let needFullSync: 'first-sync' | 'requested' | undefined = 'first-sync';
 
   // Services to recompile: `true` when their endpoints must be rebuilt from their slices too.
@@ -545,28 +546,25 @@ export function createIncrementalCompiler(options: IncrementalOptions = {}): Inc
 
     // Chains that go away: all not needed for a full sync, the changed Services' old ones otherwise.
     let stale: string[];
-    const nextHost = new Set(hostChains);
     if (fullSyncReason !== undefined) {
       const active = new Set<string>();
       for (const e of entries.values()) for (const ch of e.chains) active.add(ch);
       stale = [...hostChains].filter((ch) => !active.has(ch));
-      nextHost.clear();
-      for (const ch of active) nextHost.add(ch);
+      hostChains = active;
     } else {
       const gone = new Set<string>();
       for (const k of changed) for (const ch of before.get(k)?.chains ?? []) gone.add(ch);
       for (const k of changed) {
         for (const ch of entries.get(k)?.chains ?? []) {
           gone.delete(ch);
-          nextHost.add(ch);
+          hostChains.add(ch);
         }
       }
       stale = [...gone].filter((ch) => hostChains.has(ch));
-      for (const ch of stale) nextHost.delete(ch);
+      for (const ch of stale) hostChains.delete(ch);
     }
     stale.sort(compareBytes);
-    previousHostChains = hostChains;
-    hostChains = nextHost;
+    lastStale = stale;
     needFullSync = undefined;
 
     const snapshotRefs = refs.slice();
@@ -653,7 +651,7 @@ export function createIncrementalCompiler(options: IncrementalOptions = {}): Inc
     requestFullSync(hostNatChains) {
       needFullSync = 'requested';
       if (hostNatChains !== undefined) hostChains = new Set(hostNatChains.filter(isServiceChain));
-      else if (previousHostChains !== undefined) for (const ch of previousHostChains) hostChains.add(ch);
+      else for (const ch of lastStale) hostChains.add(ch);
     },
     snapshot: currentSnapshot,
   };
