@@ -288,6 +288,12 @@ export function createIncrementalCompiler(options: IncrementalOptions = {}): Inc
   let lastStale: readonly string[] = [];
   let needFullSync: 'first-sync' | 'requested' | undefined = 'first-sync';
 
+  /**
+   * The top-level rules of all service ports in order (what every partial payload rewrites), kept
+   * while no Service's top-level rules change: an endpoint change then costs two array copies.
+   */
+  let topCache: TopLevelRules | undefined;
+
   // Services to recompile: `true` when their endpoints must be rebuilt from their slices too.
   const dirty = new Map<string, boolean>();
   const markDirty = (key: string, endpoints: boolean) => dirty.set(key, endpoints || (dirty.get(key) ?? false));
@@ -568,10 +574,12 @@ export function createIncrementalCompiler(options: IncrementalOptions = {}): Inc
     needFullSync = undefined;
 
     const snapshotRefs = refs.slice();
+    const topChanged = fullSyncReason !== undefined ? undefined : changedTopChains(before);
+    if (topChanged === undefined || topChanged.size > 0) topCache = undefined;
     let payload: Ruleset;
-    if (fullSyncReason !== undefined) payload = assemble(c, snapshotRefs, undefined, stale);
-    else if (topLevelChains === 'always') payload = assemble(c, snapshotRefs, new Set(changed), stale);
-    else payload = assembleMinimal(c, snapshotRefs, changed, stale, changedTopChains(before));
+    if (fullSyncReason !== undefined || topChanged === undefined) payload = assemble(c, snapshotRefs, stale);
+    else if (topLevelChains === 'always') payload = assemblePartial(c, snapshotRefs, (topCache ??= topLevelRules(snapshotRefs)), changed, stale);
+    else payload = assembleMinimal(c, snapshotRefs, changed, stale, topChanged);
     let ruleset: Ruleset | undefined = fullSyncReason !== undefined && stale.length === 0 ? payload : undefined;
     let allDiagnostics: Diagnostic[] | undefined;
     const prologue = filterPrologue(c);
@@ -587,7 +595,7 @@ export function createIncrementalCompiler(options: IncrementalOptions = {}): Inc
       sync: fullSyncReason !== undefined ? 'full' : 'partial',
       ...(fullSyncReason !== undefined ? { fullSyncReason } : {}),
       get ruleset() {
-        return (ruleset ??= assemble(c, snapshotRefs, undefined, []));
+        return (ruleset ??= assemble(c, snapshotRefs, []));
       },
       payload,
       changedServices: changed,
@@ -674,23 +682,73 @@ export function createIncrementalCompiler(options: IncrementalOptions = {}): Inc
   }
 }
 
+/** Every service port's rules in the top-level chains, flattened in order, with each port's nat offset. */
+interface TopLevelRules {
+  readonly filter: readonly AppendCommand[];
+  readonly nat: readonly AppendCommand[];
+  /** `nat` index of the first top-level nat rule of port i; `natOffsets[refs.length]` = nat.length. */
+  readonly natOffsets: Int32Array;
+}
+
+function topLevelRules(refs: readonly PortRef[]): TopLevelRules {
+  const filter: AppendCommand[] = [];
+  const nat: AppendCommand[] = [];
+  const natOffsets = new Int32Array(refs.length + 1);
+  for (let i = 0; i < refs.length; i++) {
+    const piece = refs[i]!.piece;
+    natOffsets[i] = nat.length;
+    for (const r of piece.rules.filterRules) filter.push(r);
+    for (const r of piece.natTop) nat.push(r);
+  }
+  natOffsets[refs.length] = nat.length;
+  return { filter, nat, natOffsets };
+}
+
 /**
- * The full ruleset (`changed` undefined) or a partial payload (only the `changed` Services' chains),
- * in kube-proxy's buffer order (spec §8.1), with `stale` chains declared and deleted.
+ * The partial payload kube-proxy writes (every top-level chain, the changed Services' chains), in
+ * its buffer order, from the cached top-level rules: unchanged ports' rules are copied as slices,
+ * a changed port contributes all its nat rules (its top-level ones are equal to the cached ones).
  */
-function assemble(c: CompileContext, refs: readonly PortRef[], changed: ReadonlySet<string> | undefined, stale: readonly string[]): Ruleset {
+function assemblePartial(c: CompileContext, refs: readonly PortRef[], top: TopLevelRules, changed: readonly string[], stale: readonly string[]): Ruleset {
+  const filter = filterPrologue(c);
+  const changedSet = new Set(changed);
+  const indices: number[] = [];
+  if (changedSet.size > 0) {
+    for (let i = 0; i < refs.length; i++) if (changedSet.has(refs[i]!.svcKey)) indices.push(i);
+  }
+  const natChains: ChainDecl[] = NAT_FIXED_CHAINS.map(chainDecl);
+  let natCommands: Command[] = natPrologue(c);
+  let from = 0;
+  for (const i of indices) {
+    const piece = refs[i]!.piece;
+    natCommands = natCommands.concat(top.nat.slice(from, top.natOffsets[i]!), piece.rules.natRules);
+    from = top.natOffsets[i + 1]!;
+    for (const d of piece.chainDecls) natChains.push(d);
+  }
+  natCommands = natCommands.concat(top.nat.slice(from));
+  for (const ch of stale) {
+    natChains.push(chainDecl(ch));
+    natCommands.push({ kind: 'delete', chain: ch });
+  }
+  for (const r of nodePortsTail(c)) natCommands.push(r);
+  return {
+    tables: [
+      { name: 'filter', chains: filter.chains.map(chainDecl), commands: ([] as Command[]).concat(filter.head, top.filter, filter.tail) },
+      { name: 'nat', chains: natChains, commands: natCommands },
+    ],
+  };
+}
+
+/** The full ruleset in kube-proxy's buffer order (spec §8.1), with `stale` chains declared and deleted. */
+function assemble(c: CompileContext, refs: readonly PortRef[], stale: readonly string[]): Ruleset {
   const filter = filterPrologue(c);
   const filterCommands: Command[] = [...filter.head];
   const natChains: ChainDecl[] = NAT_FIXED_CHAINS.map(chainDecl);
   const natCommands: Command[] = natPrologue(c);
-  for (const { svcKey, piece } of refs) {
+  for (const { piece } of refs) {
     for (const r of piece.rules.filterRules) filterCommands.push(r);
-    if (changed === undefined || changed.has(svcKey)) {
-      for (const d of piece.chainDecls) natChains.push(d);
-      for (const r of piece.rules.natRules) natCommands.push(r);
-    } else {
-      for (const r of piece.natTop) natCommands.push(r);
-    }
+    for (const d of piece.chainDecls) natChains.push(d);
+    for (const r of piece.rules.natRules) natCommands.push(r);
   }
   for (const r of filter.tail) filterCommands.push(r);
   for (const ch of stale) {
