@@ -14,13 +14,13 @@ export interface ServiceChainNames {
 
 /** SVC/SVL/EXT/FW chains of one service port; `protocol` is lower case. */
 export function serviceChainNames(servicePortName: string, protocol: string): ServiceChainNames {
-  const h = hash16(servicePortName + protocol);
+  const h = sha256Base32Prefix16(servicePortName, protocol);
   return { svc: `KUBE-SVC-${h}`, svl: `KUBE-SVL-${h}`, ext: `KUBE-EXT-${h}`, fw: `KUBE-FW-${h}` };
 }
 
 /** KUBE-SEP chain of one endpoint; `endpoint` is `ip:port` (`[ip6]:port`). */
 export function endpointChainName(servicePortName: string, protocol: string, endpoint: string): string {
-  return `KUBE-SEP-${hash16(servicePortName + protocol + endpoint)}`;
+  return 'KUBE-SEP-' + sha256Base32Prefix16(servicePortName, protocol, endpoint);
 }
 
 const SERVICE_CHAIN_PREFIXES = ['KUBE-SVC-', 'KUBE-SVL-', 'KUBE-EXT-', 'KUBE-FW-', 'KUBE-SEP-'];

@@ -17,13 +17,17 @@ const K = new Int32Array([
 const W = new Int32Array(64);
 let block = new Uint8Array(256);
 
-const BASE32 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZ234567';
+const BASE32_CODES = Uint8Array.from('ABCDEFGHIJKLMNOPQRSTUVWXYZ234567', (ch) => ch.charCodeAt(0));
 
-/** UTF-8 bytes of `s` into `block` (lone surrogates as U+FFFD, as Buffer and TextEncoder do); returns the length. */
-function encode(s: string): number {
-  if (block.length < s.length * 3 + 72) block = new Uint8Array(s.length * 3 + 72);
+/** UTF-8 bytes of `s` into `block` from `n` (lone surrogates as U+FFFD, as Buffer does); returns the new length. */
+function encode(s: string, start: number): number {
+  if (block.length < start + s.length * 3 + 72) {
+    const bigger = new Uint8Array(2 * (start + s.length * 3 + 72));
+    bigger.set(block.subarray(0, start));
+    block = bigger;
+  }
   const b = block;
-  let n = 0;
+  let n = start;
   for (let i = 0; i < s.length; i++) {
     let c = s.charCodeAt(i);
     if (c < 0x80) {
@@ -55,9 +59,14 @@ function encode(s: string): number {
   return n;
 }
 
-/** base32(sha256(utf8(s)))[0:16]. */
-export function sha256Base32Prefix16(s: string): string {
-  const n = encode(s);
+/**
+ * base32(sha256(utf8(a + b + c)))[0:16], as one flat string. Taking the input in parts spares the
+ * caller a concatenated (cons) string that would be flattened here.
+ */
+export function sha256Base32Prefix16(a: string, b2 = '', c2 = ''): string {
+  let n = encode(a, 0);
+  if (b2 !== '') n = encode(b2, n);
+  if (c2 !== '') n = encode(c2, n);
   const b = block;
   const total = ((n + 9 + 63) >> 6) << 6;
   b[n] = 0x80;
@@ -121,23 +130,23 @@ export function sha256Base32Prefix16(s: string): string {
     h7 = (h7 + h) | 0;
   }
   // 80 bits = h0 (32) + h1 (32) + the top 16 of h2, 5 bits per character.
-  const B = BASE32;
-  return (
-    B[(h0 >>> 27) & 31]! +
-    B[(h0 >>> 22) & 31]! +
-    B[(h0 >>> 17) & 31]! +
-    B[(h0 >>> 12) & 31]! +
-    B[(h0 >>> 7) & 31]! +
-    B[(h0 >>> 2) & 31]! +
-    B[((h0 & 3) << 3) | (h1 >>> 29)]! +
-    B[(h1 >>> 24) & 31]! +
-    B[(h1 >>> 19) & 31]! +
-    B[(h1 >>> 14) & 31]! +
-    B[(h1 >>> 9) & 31]! +
-    B[(h1 >>> 4) & 31]! +
-    B[((h1 & 15) << 1) | (h2 >>> 31)]! +
-    B[(h2 >>> 26) & 31]! +
-    B[(h2 >>> 21) & 31]! +
-    B[(h2 >>> 16) & 31]!
+  const C = BASE32_CODES;
+  return String.fromCharCode(
+    C[(h0 >>> 27) & 31]!,
+    C[(h0 >>> 22) & 31]!,
+    C[(h0 >>> 17) & 31]!,
+    C[(h0 >>> 12) & 31]!,
+    C[(h0 >>> 7) & 31]!,
+    C[(h0 >>> 2) & 31]!,
+    C[((h0 & 3) << 3) | (h1 >>> 29)]!,
+    C[(h1 >>> 24) & 31]!,
+    C[(h1 >>> 19) & 31]!,
+    C[(h1 >>> 14) & 31]!,
+    C[(h1 >>> 9) & 31]!,
+    C[(h1 >>> 4) & 31]!,
+    C[((h1 & 15) << 1) | (h2 >>> 31)]!,
+    C[(h2 >>> 26) & 31]!,
+    C[(h2 >>> 21) & 31]!,
+    C[(h2 >>> 16) & 31]!,
   );
 }
