@@ -1,5 +1,5 @@
 import type { AppendCommand, PlanCurrent, Ruleset, TableName } from '@svcrules/iptables';
-import { chainsOf, jumpTarget, parseRuleset, SaveFormError, toSaveForm } from '@svcrules/iptables';
+import { chainsOf, parseRuleset, referenceIndex, SaveFormError, toSaveForm } from '@svcrules/iptables';
 import type { Family, Netfilter } from './netfilter.js';
 
 /**
@@ -65,11 +65,7 @@ export function hostViewFromSave(saveText: string, family: Family, saveForm: Sav
       }
       return true;
     },
-    referencedBy(t, chain) {
-      const refs: string[] = [];
-      for (const [name, rules] of chains.get(t) ?? []) if (rules.some((r) => jumpTarget(r.args) === chain)) refs.push(name);
-      return refs;
-    },
+    referencedBy: referenceIndex(chains),
   };
 }
 

@@ -155,7 +155,8 @@ export function plan(current: PlanCurrent, desired: Ruleset, policy: PlanPolicy,
 
     const chains: ChainDecl[] = [...write, ...drop.map((c) => ({ name: c, policy: '-', counters: '0:0' }))];
     const commands: Command[] = [];
-    if (source) for (const c of source.commands) if (c.kind === 'append' && rewritten.has(c.chain)) commands.push(c);
+    // Chain by chain (a chain's rules keep their order; the order between chains does not matter).
+    for (const d of write) for (const c of want.rules.get(d.name) ?? []) commands.push(c);
     for (const c of drop) commands.push({ kind: 'delete', chain: c });
     tables.push({ name, chains, commands });
     for (const d of write) {
@@ -178,11 +179,32 @@ export function currentFromChains(chains: ReadonlyMap<TableName, ReadonlyMap<str
       for (let i = 0; i < rules.length; i++) if (!sameRule(have[i]!, rules[i]!)) return false;
       return true;
     },
-    referencedBy(t, chain) {
-      const refs: string[] = [];
-      for (const [name, rules] of chains.get(t) ?? []) if (rules.some((r) => jumpTarget(r.args) === chain)) refs.push(name);
-      return refs;
-    },
+    referencedBy: referenceIndex(chains),
+  };
+}
+
+/**
+ * `referencedBy` over grouped chains: the reverse index (target -> referring chains) is built on the
+ * first question, once, so asking about many stale chains stays linear in the rules.
+ */
+export function referenceIndex(chains: ReadonlyMap<TableName, ReadonlyMap<string, readonly AppendCommand[]>>): (table: TableName, chain: string) => readonly string[] {
+  const index = new Map<TableName, Map<string, string[]>>();
+  return (table, chain) => {
+    let byTarget = index.get(table);
+    if (!byTarget) {
+      byTarget = new Map();
+      for (const [name, rules] of chains.get(table) ?? []) {
+        for (const r of rules) {
+          const target = jumpTarget(r.args);
+          if (target === undefined) continue;
+          const refs = byTarget.get(target);
+          if (!refs) byTarget.set(target, [name]);
+          else if (refs[refs.length - 1] !== name) refs.push(name);
+        }
+      }
+      index.set(table, byTarget);
+    }
+    return byTarget.get(chain) ?? [];
   };
 }
 
