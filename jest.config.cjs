@@ -10,4 +10,5 @@ module.exports = {
   testMatch: ['<rootDir>/packages/*/test/**/*.test.ts'],
   setupFiles: ['<rootDir>/jest.setup.cjs'],
   testTimeout: 60000,
+  reporters: ['default', '<rootDir>/jest.summary-reporter.cjs'],
 };
