@@ -1,4 +1,6 @@
-import { sha256Base32Prefix16 } from './sha256.js';
+import { prefixedHash16, prefixedHashes16, sha256Base32Prefix16 } from './sha256.js';
+
+const SERVICE_PREFIXES = ['KUBE-SVC-', 'KUBE-SVL-', 'KUBE-EXT-', 'KUBE-FW-'];
 
 /** First 16 characters of base32(StdEncoding) of sha256(input): kube-proxy's portProtoHash. */
 export function hash16(input: string): string {
@@ -14,13 +16,13 @@ export interface ServiceChainNames {
 
 /** SVC/SVL/EXT/FW chains of one service port; `protocol` is lower case. */
 export function serviceChainNames(servicePortName: string, protocol: string): ServiceChainNames {
-  const h = sha256Base32Prefix16(servicePortName, protocol);
-  return { svc: `KUBE-SVC-${h}`, svl: `KUBE-SVL-${h}`, ext: `KUBE-EXT-${h}`, fw: `KUBE-FW-${h}` };
+  const [svc, svl, ext, fw] = prefixedHashes16(SERVICE_PREFIXES, servicePortName, protocol) as [string, string, string, string];
+  return { svc, svl, ext, fw };
 }
 
 /** KUBE-SEP chain of one endpoint; `endpoint` is `ip:port` (`[ip6]:port`). */
 export function endpointChainName(servicePortName: string, protocol: string, endpoint: string): string {
-  return 'KUBE-SEP-' + sha256Base32Prefix16(servicePortName, protocol, endpoint);
+  return prefixedHash16('KUBE-SEP-', servicePortName, protocol, endpoint);
 }
 
 const SERVICE_CHAIN_PREFIXES = ['KUBE-SVC-', 'KUBE-SVL-', 'KUBE-EXT-', 'KUBE-FW-', 'KUBE-SEP-'];

@@ -59,11 +59,11 @@ function encode(s: string, start: number): number {
   return n;
 }
 
-/**
- * base32(sha256(utf8(a + b + c)))[0:16], as one flat string. Taking the input in parts spares the
- * caller a concatenated (cons) string that would be flattened here.
- */
-export function sha256Base32Prefix16(a: string, b2 = '', c2 = ''): string {
+/** The 16 base32 character codes of the last digest. */
+const H = new Uint8Array(16);
+
+/** Computes base32(sha256(utf8(a + b + c)))[0:16] into H. */
+function digest(a: string, b2: string, c2: string): void {
   let n = encode(a, 0);
   if (b2 !== '') n = encode(b2, n);
   if (c2 !== '') n = encode(c2, n);
@@ -131,22 +131,54 @@ export function sha256Base32Prefix16(a: string, b2 = '', c2 = ''): string {
   }
   // 80 bits = h0 (32) + h1 (32) + the top 16 of h2, 5 bits per character.
   const C = BASE32_CODES;
-  return String.fromCharCode(
-    C[(h0 >>> 27) & 31]!,
-    C[(h0 >>> 22) & 31]!,
-    C[(h0 >>> 17) & 31]!,
-    C[(h0 >>> 12) & 31]!,
-    C[(h0 >>> 7) & 31]!,
-    C[(h0 >>> 2) & 31]!,
-    C[((h0 & 3) << 3) | (h1 >>> 29)]!,
-    C[(h1 >>> 24) & 31]!,
-    C[(h1 >>> 19) & 31]!,
-    C[(h1 >>> 14) & 31]!,
-    C[(h1 >>> 9) & 31]!,
-    C[(h1 >>> 4) & 31]!,
-    C[((h1 & 15) << 1) | (h2 >>> 31)]!,
-    C[(h2 >>> 26) & 31]!,
-    C[(h2 >>> 21) & 31]!,
-    C[(h2 >>> 16) & 31]!,
-  );
+  H[0] = C[(h0 >>> 27) & 31]!;
+  H[1] = C[(h0 >>> 22) & 31]!;
+  H[2] = C[(h0 >>> 17) & 31]!;
+  H[3] = C[(h0 >>> 12) & 31]!;
+  H[4] = C[(h0 >>> 7) & 31]!;
+  H[5] = C[(h0 >>> 2) & 31]!;
+  H[6] = C[((h0 & 3) << 3) | (h1 >>> 29)]!;
+  H[7] = C[(h1 >>> 24) & 31]!;
+  H[8] = C[(h1 >>> 19) & 31]!;
+  H[9] = C[(h1 >>> 14) & 31]!;
+  H[10] = C[(h1 >>> 9) & 31]!;
+  H[11] = C[(h1 >>> 4) & 31]!;
+  H[12] = C[((h1 & 15) << 1) | (h2 >>> 31)]!;
+  H[13] = C[(h2 >>> 26) & 31]!;
+  H[14] = C[(h2 >>> 21) & 31]!;
+  H[15] = C[(h2 >>> 16) & 31]!;
+}
+
+/** Reused argument arrays for String.fromCharCode, by length (kept packed). */
+const codeArrays = new Map<number, number[]>();
+
+/** `prefix` + the last digest, built as one flat string (a concatenation would be a rope). */
+function named(prefix: string): string {
+  const n = prefix.length + 16;
+  let codes = codeArrays.get(n);
+  if (codes === undefined) codeArrays.set(n, (codes = new Array<number>(n).fill(0)));
+  for (let i = 0; i < prefix.length; i++) codes[i] = prefix.charCodeAt(i);
+  for (let i = 0; i < 16; i++) codes[prefix.length + i] = H[i]!;
+  return String.fromCharCode.apply(null, codes);
+}
+
+/**
+ * base32(sha256(utf8(a + b + c)))[0:16]. Taking the input in parts spares the caller a
+ * concatenated (cons) string that would be flattened here.
+ */
+export function sha256Base32Prefix16(a: string, b = '', c = ''): string {
+  digest(a, b, c);
+  return named('');
+}
+
+/** `prefix` + sha256Base32Prefix16(a, b, c), as one flat string. */
+export function prefixedHash16(prefix: string, a: string, b = '', c = ''): string {
+  digest(a, b, c);
+  return named(prefix);
+}
+
+/** The same hash behind each of `prefixes` (one digest). */
+export function prefixedHashes16(prefixes: readonly string[], a: string, b = ''): string[] {
+  digest(a, b, '');
+  return prefixes.map(named);
 }

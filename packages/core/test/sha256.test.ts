@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import fc from 'fast-check';
-import { sha256Base32Prefix16 } from '../src/sha256.js';
+import { prefixedHash16, prefixedHashes16, sha256Base32Prefix16 } from '../src/sha256.js';
 
 /** The reference: node:crypto's sha256 of the UTF-8 bytes, first 10 bytes in base32. */
 function reference(s: string): string {
@@ -38,6 +38,17 @@ describe('sha256Base32Prefix16 in parts', () => {
       fc.property(fc.string({ maxLength: 90 }), fc.string({ maxLength: 90 }), fc.string({ unit: 'binary', maxLength: 90 }), (a, b, c) => {
         const whole = reference(a + b + c);
         return sha256Base32Prefix16(a, b, c) === whole && sha256Base32Prefix16(a + b, c) === whole;
+      }),
+    );
+  });
+});
+
+describe('prefixed hashes', () => {
+  it('are the prefix followed by the hash, as flat strings', () => {
+    fc.assert(
+      fc.property(fc.string({ maxLength: 60 }), fc.string({ maxLength: 60 }), fc.constantFrom('', 'KUBE-SEP-', 'KUBE-FW-', 'x'), (a, b, prefix) => {
+        const h = reference(a + b);
+        return prefixedHash16(prefix, a, b) === prefix + h && prefixedHashes16([prefix, 'P-', ''], a, b).join('|') === `${prefix}${h}|P-${h}|${h}`;
       }),
     );
   });
