@@ -24,19 +24,26 @@ export interface CompileFlags {
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
-export function addCompileFlags(cmd: Command): Command {
+/** Flags about the snapshot's point of view, shared by every command that compiles (host facts aside). */
+export function addSnapshotFlags(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--family <family>', 'IP family of the rules (dual-stack is two runs)').choices(['ipv4', 'ipv6']).default('ipv4'))
     .option('--node <name>', 'the node the rules are for (default: hostnameOverride, else the only Node)')
-    .option('--existing <file>', "an iptables-save dump of the host: its stale service chains get '-X'")
-    .option('--no-random-fully', 'the host iptables lacks --random-fully (< 1.6.2)')
-    .option('--no-nfacct', 'the host has no nfacct counters (no -m nfacct matches)')
-    .option('--tcp-be-liberal', 'net.netfilter.nf_conntrack_tcp_be_liberal is set (no INVALID drop rule)')
     .option('--masquerade-mark <hex>', "the mark text instead of one derived from masqueradeBit (kube-proxy's test fake: 0x4000)")
     .option('--interface-address <ip>', "a local interface address, for per-IP nodePortAddresses (repeatable; default: the Node's addresses and loopback)", collect)
     .option('--node-ip <ip>', "the node IP (repeatable, one per family; default: the Node's InternalIP)", collect)
     .option('--skip-invalid', 'compile everything valid and report invalid objects as warnings')
     .option('--verbose', 'report ignored objects and statistics on stderr');
+}
+
+/** The snapshot flags plus the host facts kube-proxy probes at run time, given by hand. */
+export function addCompileFlags(cmd: Command): Command {
+  cmd
+    .addOption(new Option('--family <family>', 'IP family of the rules (dual-stack is two runs)').choices(['ipv4', 'ipv6']).default('ipv4'))
+    .option('--existing <file>', "an iptables-save dump of the host: its stale service chains get '-X'")
+    .option('--no-random-fully', 'the host iptables lacks --random-fully (< 1.6.2)')
+    .option('--no-nfacct', 'the host has no nfacct counters (no -m nfacct matches)')
+    .option('--tcp-be-liberal', 'net.netfilter.nf_conntrack_tcp_be_liberal is set (no INVALID drop rule)');
+  return addSnapshotFlags(cmd);
 }
 
 function checkIPs(values: string[] | undefined, flag: string): string[] | undefined {

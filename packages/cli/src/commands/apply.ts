@@ -25,7 +25,7 @@ import {
 } from '@svcrules/applier';
 import type { CliIO } from '../io.js';
 import { ExitError, UserError } from '../errors.js';
-import { compileOptionsFrom, loadInputs, printDiagnostics, type CompileFlags } from '../compile-input.js';
+import { addSnapshotFlags, compileOptionsFrom, loadInputs, printDiagnostics, type CompileFlags } from '../compile-input.js';
 
 /** Flags shared by `apply` and `diff`: where the host is, and the compile flags the host does not decide. */
 export interface HostFlags {
@@ -41,20 +41,13 @@ export interface HostFlags {
   verbose?: boolean;
 }
 
-const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
-
 export function addHostFlags(cmd: Command): Command {
-  return cmd
+  cmd
     .addOption(new Option('--family <family>', 'IP family to work on').choices(['ipv4', 'ipv6', 'both']).default('ipv4'))
     .option('--netns <name>', 'work inside this network namespace (ip netns exec NAME ...)')
     .addOption(new Option('--backend <backend>', 'iptables binaries to run: the default iptables, or iptables-nft / iptables-legacy').choices(['default', 'nft', 'legacy']).default('default'))
-    .option('--wait <seconds>', 'how long to wait for the xtables lock', '5')
-    .option('--node <name>', 'the node the rules are for (default: hostnameOverride, else the only Node)')
-    .option('--masquerade-mark <hex>', 'the mark text instead of one derived from masqueradeBit')
-    .option('--interface-address <ip>', 'a local interface address, for per-IP nodePortAddresses (repeatable)', collect)
-    .option('--node-ip <ip>', "the node IP (repeatable, one per family; default: the Node's InternalIP)", collect)
-    .option('--skip-invalid', 'compile everything valid and report invalid objects as warnings')
-    .option('--verbose', 'report ignored objects on stderr');
+    .option('--wait <seconds>', 'how long to wait for the xtables lock', '5');
+  return addSnapshotFlags(cmd);
 }
 
 export function familiesOf(flags: HostFlags): Family[] {
