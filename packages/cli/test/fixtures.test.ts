@@ -53,3 +53,24 @@ describe('CLI golden fixtures (fixtures/**/cmd, examples/**/cmd)', () => {
     expect(orphans).toEqual([]);
   });
 });
+
+describe('fixtures/divergences.txt (where svcrules deliberately differs from kube-proxy)', () => {
+  const lines = readFileSync(join(FIXTURES, 'divergences.txt'), 'utf8')
+    .split('\n')
+    .filter((l) => l !== '' && !l.startsWith('#'));
+  const names = lines.map((l) => l.slice(0, l.indexOf(':')));
+
+  test('every entry names an existing case and gives a reason', () => {
+    const root = repoRoot();
+    for (const l of lines) {
+      const name = l.slice(0, l.indexOf(':'));
+      const dir = name.startsWith('examples/') ? join(root, name) : join(FIXTURES, name);
+      expect([name, existsSync(dir)]).toEqual([name, true]);
+      expect(l.slice(name.length + 1).trim().length).toBeGreaterThan(10);
+    }
+  });
+
+  test('entries are sorted and unique', () => {
+    expect(names).toEqual([...new Set(names)].sort());
+  });
+});
