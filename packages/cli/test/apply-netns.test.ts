@@ -42,7 +42,8 @@ const sources = (rs: readonly ProbeResult[]) => [...new Set(rs.filter((r) => r.o
 d('svcrules apply in a network-namespace cluster', () => {
   let c: NetnsCluster;
   const node = () => c.node;
-  const save = async (table: string) => (await c.exec(node(), 'iptables-save', ['-t', table])).stdout;
+  // Without iptables-save's '# Generated/Completed on <time>' lines, which change every second.
+  const save = async (table: string) => (await c.exec(node(), 'iptables-save', ['-t', table])).stdout.replace(/^#.*\n/gm, '');
   const tcp = (from: string, host: string, port: number, count = 1, timeoutMs = 1500, localAddress?: string) =>
     c.probe(from, { proto: 'tcp', host, port, count, timeoutMs, ...(localAddress ? { localAddress } : {}) });
 
