@@ -22,6 +22,11 @@ export function processIO(): CliIO {
 }
 
 export async function main(argv: readonly string[]): Promise<void> {
+  // A reader that stops early (`svcrules compile ... | head`) is not an error: end quietly.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+    throw err;
+  });
   const code = await run(argv, processIO());
   // Let stdout drain before exiting: large rulesets are written in many chunks.
   process.exitCode = code;
