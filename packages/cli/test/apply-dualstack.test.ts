@@ -1,22 +1,15 @@
 /** `svcrules apply --family both`: one restore per family, each into its own tables, both idempotent. */
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { execFile, FIXTURES, mustExec, netnsSkipReason, uniqueName } from '@svcrules/testkit';
 import { run } from '../src/program.js';
-import type { CliIO } from '../src/io.js';
+import { runCli } from './run-cli.js';
 
 const DIR = join(FIXTURES, 'apply');
 const skip = netnsSkipReason(['ip', 'iptables', 'ip6tables', 'iptables-restore', 'ip6tables-restore', 'nfacct']);
 if (skip) console.warn(`skipping svcrules apply --family both: ${skip}`);
 const d = skip ? describe.skip : describe;
 
-async function svcrules(argv: string[]): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = { stdout: (s) => void (out += s), stderr: (s) => void (err += s), readFile: (p) => readFile(resolve(DIR, p), 'utf8'), cwd: DIR, stdoutIsTTY: false, env: {} };
-  const code = await run(argv, io);
-  return { out, err, code };
-}
+const svcrules = (argv: string[]) => runCli(argv, DIR);
 
 d('svcrules apply --family both', () => {
   const ns = uniqueName('ds');

@@ -7,33 +7,20 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { compile } from '@svcrules/core';
 import { loadSnapshot } from '@svcrules/snapshot';
 import { createApplier, createExecNetfilter, ensureNfacctCounters, RestoreError, spawnRunner, type Runner } from '@svcrules/applier';
 import { CLIENT_IPS, errorsOf, execFile, FIXTURES, NetnsCluster, NODE_IP, netnsSkipReason, podsOf, type ProbeResult } from '@svcrules/testkit';
 import { run } from '../src/program.js';
-import type { CliIO } from '../src/io.js';
+import { runCli } from './run-cli.js';
 
 const DIR = join(FIXTURES, 'apply');
 const skip = netnsSkipReason(['ip', 'iptables', 'iptables-save', 'iptables-restore', 'conntrack', 'nfacct', 'flock']);
 if (skip) console.warn(`skipping svcrules apply traffic tests: ${skip}`);
 const d = skip ? describe.skip : describe;
 
-async function svcrules(argv: string[], env: Record<string, string> = {}): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = {
-    stdout: (s) => void (out += s),
-    stderr: (s) => void (err += s),
-    readFile: (p) => readFile(resolve(DIR, p), 'utf8'),
-    cwd: DIR,
-    stdoutIsTTY: false,
-    env,
-  };
-  const code = await run(argv, io);
-  return { out, err, code };
-}
+const svcrules = (argv: string[], env: Record<string, string> = {}) => runCli(argv, DIR, { env });
 
 const WEB = ['web-a', 'web-b', 'web-c'];
 const CLIENT_POD_IP = '10.180.0.100';

@@ -1,29 +1,14 @@
 /** `svcrules diff` against a real netns: per-chain +/- lines, colour only on a TTY, exit 0/1/2. */
-import { readFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { execFile, FIXTURES, mustExec, netnsSkipReason, uniqueName } from '@svcrules/testkit';
-import { run } from '../src/program.js';
-import type { CliIO } from '../src/io.js';
+import { runCli } from './run-cli.js';
 
 const DIR = join(FIXTURES, 'apply');
 const skip = netnsSkipReason(['ip', 'iptables', 'iptables-save', 'iptables-restore', 'nfacct']);
 if (skip) console.warn(`skipping svcrules diff tests: ${skip}`);
 const d = skip ? describe.skip : describe;
 
-async function svcrules(argv: string[], tty = false): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = {
-    stdout: (s) => void (out += s),
-    stderr: (s) => void (err += s),
-    readFile: (p) => readFile(resolve(DIR, p), 'utf8'),
-    cwd: DIR,
-    stdoutIsTTY: tty,
-    env: {},
-  };
-  const code = await run(argv, io);
-  return { out, err, code };
-}
+const svcrules = (argv: string[], tty = false) => runCli(argv, DIR, { tty });
 
 d('svcrules diff', () => {
   const ns = uniqueName('diff');

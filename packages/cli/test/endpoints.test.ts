@@ -1,27 +1,9 @@
 import type { EndpointSlice } from '@svcrules/core';
 import { loadSnapshot } from '@svcrules/snapshot';
-import { run } from '../src/program.js';
-import type { CliIO } from '../src/io.js';
+import { runCli } from './run-cli.js';
 
 /** Runs `svcrules <argv>` in process over in-memory files. */
-async function svcrules(argv: string[], files: Record<string, string>): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = {
-    stdout: (s) => void (out += s),
-    stderr: (s) => void (err += s),
-    readFile: async (p) => {
-      const text = files[p];
-      if (text === undefined) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
-      return text;
-    },
-    cwd: '/in-memory',
-    stdoutIsTTY: false,
-    env: {},
-  };
-  const code = await run(argv, io);
-  return { out, err, code };
-}
+const svcrules = (argv: string[], files: Record<string, string>) => runCli(argv, '/in-memory', { files });
 
 const services = `
 apiVersion: v1

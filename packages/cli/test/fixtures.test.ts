@@ -1,24 +1,12 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { FIXTURES, caseName, findCases, readGolden, repoRoot } from '@svcrules/testkit';
 import { run } from '../src/program.js';
-import type { CliIO } from '../src/io.js';
+import { runCli } from './run-cli.js';
 
 /** Runs `svcrules <cmd>` in process with the case folder as working directory. */
 async function runCase(dir: string): Promise<{ out: string; err: string; code: number }> {
-  const argv = readFileSync(join(dir, 'cmd'), 'utf8').trim().split(/\s+/);
-  let out = '';
-  let err = '';
-  const io: CliIO = {
-    stdout: (s) => void (out += s),
-    stderr: (s) => void (err += s),
-    readFile: async (p) => readFileSync(resolve(dir, p), 'utf8'),
-    cwd: dir,
-    stdoutIsTTY: false,
-    env: {},
-  };
-  const code = await run(argv, io);
-  return { out, err, code };
+  return runCli(readFileSync(join(dir, 'cmd'), 'utf8').trim().split(/\s+/), dir);
 }
 
 // The examples are cases too: their compiled output is checked in beside them.

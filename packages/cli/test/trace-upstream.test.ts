@@ -16,28 +16,14 @@
  *   mark-then-masquerade mechanism agrees with kube-proxy's shortcut.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { parseRuleset, tracePacket, type Ruleset, type TraceOutcome, type TraceResult } from '@svcrules/iptables';
 import { FIXTURES, caseName, findCases, readFlows, type PacketFlow } from '@svcrules/testkit';
-import { run } from '../src/program.js';
-import type { CliIO } from '../src/io.js';
+import { runCli } from './run-cli.js';
 
 type Flow = PacketFlow;
 
-async function svcrules(argv: string[], dir: string): Promise<{ out: string; err: string; code: number }> {
-  let out = '';
-  let err = '';
-  const io: CliIO = {
-    stdout: (s) => void (out += s),
-    stderr: (s) => void (err += s),
-    readFile: async (p) => readFileSync(resolve(dir, p), 'utf8'),
-    cwd: dir,
-    stdoutIsTTY: false,
-    env: {},
-  };
-  const code = await run(argv, io);
-  return { out, err, code };
-}
+const svcrules = (argv: string[], dir: string) => runCli(argv, dir);
 
 /**
  * TestTracePacket's hand-written dump has hook rules with unquoted multi-word comments

@@ -1,0 +1,39 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { run } from '../src/program.js';
+import type { CliIO } from '../src/io.js';
+
+export interface CliRun {
+  readonly out: string;
+  readonly err: string;
+  readonly code: number;
+}
+
+/**
+ * Runs `svcrules <argv>` in process. Files come from disk relative to `dir`, or from `options.files` when
+ * given (a path missing from it reads as ENOENT); stdout and stderr are captured.
+ */
+export async function runCli(
+  argv: readonly string[],
+  dir: string,
+  options: { files?: Readonly<Record<string, string>>; env?: Readonly<Record<string, string>>; tty?: boolean } = {},
+): Promise<CliRun> {
+  const { files, env = {}, tty = false } = options;
+  let out = '';
+  let err = '';
+  const io: CliIO = {
+    stdout: (s) => void (out += s),
+    stderr: (s) => void (err += s),
+    readFile: async (p) => {
+      if (!files) return readFile(resolve(dir, p), 'utf8');
+      const text = files[p];
+      if (text === undefined) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
+      return text;
+    },
+    cwd: dir,
+    stdoutIsTTY: tty,
+    env,
+  };
+  const code = await run(argv, io);
+  return { out, err, code };
+}
