@@ -24,6 +24,7 @@ import { ensureChain, ensureHooks, type HookReport } from './hooks.js';
 import { KUBE_PROXY_CANARY } from './host-facts.js';
 import { defaultSaveForm, readHost, type HostView, type SaveForm } from './host-view.js';
 import { chainExists, type Family, type Netfilter } from './netfilter.js';
+import { replacementTables } from './replace.js';
 
 /** Our own marker chain (empty, never in a payload): its absence means someone flushed the tables. */
 export const SVCRULES_CANARY = 'KUBE-SVCRULES-CANARY';
@@ -66,6 +67,13 @@ export interface ApplierOptions {
    * KUBE-SERVICES with one rule per service port (measured: packages/bench/src/apply-bench.ts).
    */
   readonly topLevelChains?: 'always' | 'when-changed';
+  /**
+   * How a full sync loads: `noflush` (default, kube-proxy's way) or `replace`, which re-emits the
+   * tables it just read with its own chains substituted and loads them without --noflush: linear
+   * instead of quadratic on the nft backend (see replace.ts), at the cost of losing a foreign rule
+   * written between the read and the load. Partial syncs always use --noflush.
+   */
+  readonly fullSyncLoad?: 'noflush' | 'replace';
 }
 
 export interface ApplyOptions {
@@ -84,6 +92,8 @@ export interface ApplyResult {
   readonly payload: string;
   /** Whether iptables-restore ran (false for dry runs and no-ops). */
   readonly restored: boolean;
+  /** How the payload was loaded: with --noflush, or replacing whole tables (full syncs with `fullSyncLoad: 'replace'`). */
+  readonly load: 'noflush' | 'replace';
   readonly plan: Plan;
   /** Hook rules inserted (full syncs; dry runs report none). */
   readonly hooks: HookReport | undefined;
@@ -157,13 +167,22 @@ export function createApplier(options: ApplierOptions): Applier {
       // Grouped once: for the plan, the UDP map and, after success, the record (what the host now holds).
       const desiredChains = chainsOf(desired);
       const p = plan(current, desired, policy, desiredChains);
-      const payload = p.payload.tables.length > 0 ? render(p.payload) : '';
+      let payload = p.payload.tables.length > 0 ? render(p.payload) : '';
+      let load: ApplyResult['load'] = 'noflush';
+      if (payload && host && options.fullSyncLoad === 'replace') {
+        const replaced = replacementTables(host.ruleset, p);
+        if (replaced) {
+          payload = render(replaced);
+          load = 'replace';
+        }
+      }
+      const noflush = load === 'noflush';
       const stale = staleUdpFlows(udpServiceMap(before), udpServiceMap(desiredChains));
       if (opts.dryRun) {
-        if (payload) await nf.restore(family, payload, { noflush: true, counters: true, test: true });
-        return { family, mode: 'full', reason, payload, restored: false, plan: p, hooks: undefined, conntrack: [], staleUdpFlows: stale };
+        if (payload) await nf.restore(family, payload, { noflush, counters: true, test: true });
+        return { family, mode: 'full', reason, payload, restored: false, load, plan: p, hooks: undefined, conntrack: [], staleUdpFlows: stale };
       }
-      if (payload) await nf.restore(family, payload, { noflush: true, counters: true });
+      if (payload) await nf.restore(family, payload, { noflush, counters: true });
       record = desiredChains;
       fullReason = undefined;
       if (reason !== undefined) lastFullSync = now;
@@ -174,6 +193,7 @@ export function createApplier(options: ApplierOptions): Applier {
         reason,
         payload,
         restored: payload !== '',
+        load,
         plan: p,
         hooks,
         conntrack: cleaned,

@@ -9,3 +9,4 @@ export * from './host-view.js';
 export * from './conntrack.js';
 export * from './diff.js';
 export * from './applier.js';
+export { replacementTables } from './replace.js';

@@ -1,7 +1,6 @@
 /** `svcrules apply --family both`: one restore per family, each into its own tables, both idempotent. */
 import { join } from 'node:path';
 import { execFile, FIXTURES, mustExec, netnsSkipReason, uniqueName } from '@svcrules/testkit';
-import { run } from '../src/program.js';
 import { runCli } from './run-cli.js';
 
 const DIR = join(FIXTURES, 'apply');

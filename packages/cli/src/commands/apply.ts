@@ -118,6 +118,7 @@ function summary(r: ApplyResult): string {
     if (r.plan.deleted.length > 0) parts.push(`${r.plan.deleted.length} stale chains deleted`);
   }
   if (r.hooks && r.hooks.inserted.length > 0) parts.push(`${r.hooks.inserted.length} jump rules inserted`);
+  if (r.restored && r.load === 'replace') parts.push('tables replaced');
   return `${r.family}: ${parts.join('; ')}\n`;
 }
 
@@ -128,8 +129,12 @@ export function registerApply(program: Command, io: CliIO): void {
     .option('--dry-run', 'print the restore payload and check it with iptables-restore --test; change nothing')
     .option('--explain-host', 'print what was probed on the host (iptables version and backend, nfacct, conntrack sysctl, kube-proxy) and exit')
     .option('--force', "apply even though kube-proxy's KUBE-PROXY-CANARY chain says a live kube-proxy owns the chains")
-    .option('--no-conntrack', 'do not delete stale UDP conntrack entries after the change');
-  addHostFlags(cmd).action(async (files: string[], flags: HostFlags & { dryRun?: boolean; explainHost?: boolean; force?: boolean; conntrack: boolean }) => {
+    .option('--no-conntrack', 'do not delete stale UDP conntrack entries after the change')
+    .option(
+      '--replace-tables',
+      'load the full sync by replacing the filter and nat tables (what was read, our chains substituted) instead of --noflush: linear instead of quadratic on large nft hosts, but a rule another program adds during the apply is lost',
+    );
+  addHostFlags(cmd).action(async (files: string[], flags: HostFlags & { dryRun?: boolean; explainHost?: boolean; force?: boolean; conntrack: boolean; replaceTables?: boolean }) => {
     const families = familiesOf(flags);
     if (flags.explainHost) {
       for (const family of families) io.stdout(explainHost((await openHost(io, flags, family)).facts));
@@ -145,6 +150,7 @@ export function registerApply(program: Command, io: CliIO): void {
         netfilter: host.netfilter,
         family,
         force: flags.force === true,
+        fullSyncLoad: flags.replaceTables ? 'replace' : 'noflush',
         ...(nfacct && !flags.dryRun ? { beforeFullSync: async () => void (await ensureNfacctCounters({ runner: spawnRunner, ...netns })) } : {}),
         ...(flags.conntrack && host.facts.conntrackTool ? { conntrack: (flows) => deleteStaleUdpFlows(flows, { family, runner: spawnRunner, ...netns }) } : {}),
       });
