@@ -227,7 +227,7 @@ function report(results: readonly SizeResult[], apply: readonly (ApplyResult | A
   parts.push(
     'Incremental compiler (one Service changes: its slice\'s first endpoint moves; median of ' + o.updates + ' warm updates)\n' +
       table(
-        ['size', 'top-level chains', 'first (full) sync', 'first update', 'update', 'payload KB', 'payload / full', 'render payload', 'full ruleset (lazy)'],
+        ['size', 'top-level chains', 'first (full) sync', 'first update', 'update', 'payload KB', 'payload / full', 'render payload', 'full ruleset (lazy)', 'replace()'],
         results.flatMap((r) =>
           r.incremental.map((i) => [
             r.size.name,
@@ -239,6 +239,7 @@ function report(results: readonly SizeResult[], apply: readonly (ApplyResult | A
             `${((100 * i.payloadBytes) / i.fullBytes).toFixed(2)} %`,
             ms(i.payloadRenderMs),
             ms(i.fullRulesetMs),
+            ms(i.replaceMs),
           ]),
         ),
       ),

@@ -167,6 +167,8 @@ export interface IncrementalResult {
   readonly updateMs: number;
   /** Rendering the partial payload (what is handed to iptables-restore). */
   readonly payloadRenderMs: number;
+  /** replace() with a whole new snapshot (all objects new) that differs in one Service. */
+  readonly replaceMs: number;
   /** Materialising the new full ruleset (lazy) after one update. */
   readonly fullRulesetMs: number;
   readonly payloadBytes: number;
@@ -190,12 +192,15 @@ export function measureIncremental(modelFile: string, updates: number, mode: 'al
   let sync = '';
   // The first updates run cold (JIT); a node agent's are warm. Report the first, measure after 5.
   let firstUpdateMs = 0;
+  let current = before;
   for (let i = 0; i < 5; i++) {
-    const t = timed(() => inc.update({ endpointSlices: { upsert: [i % 2 === 0 ? after : before] } }))[1];
+    current = i % 2 === 0 ? after : before;
+    const t = timed(() => inc.update({ endpointSlices: { upsert: [current] } }))[1];
     if (i === 0) firstUpdateMs = t;
   }
   for (let i = 0; i < updates; i++) {
     const slice = i % 2 === 0 ? before : after;
+    current = slice;
     const [r, t] = timed(() => inc.update({ endpointSlices: { upsert: [slice] } }));
     if (r.changedServices.length !== 1 || r.sync !== 'partial') throw new Error(`expected a one-Service partial sync, got ${r.sync} ${r.changedServices.length}`);
     updateRunsMs.push(t);
@@ -206,9 +211,16 @@ export function measureIncremental(modelFile: string, updates: number, mode: 'al
     changedServices = r.changedServices.length;
     sync = r.sync;
   }
+  // The same one-Service change given as a whole new snapshot (new objects, compared by value).
+  const fresh = readModel(modelFile);
+  const target = current === after ? before : after;
+  const changedSnapshot = { ...fresh, endpointSlices: fresh.endpointSlices.map((s) => (s.namespace === target.namespace && s.name === target.name ? target : s)) };
+  const [replaced, replaceMs] = timed(() => inc.replace(changedSnapshot));
+  if (replaced.changedServices.length !== 1) throw new Error(`replace: expected one changed Service, got ${replaced.changedServices.length}`);
   return {
     mode,
     initialMs,
+    replaceMs,
     firstUpdateMs,
     updateRunsMs,
     updateMs: median(updateRunsMs),
