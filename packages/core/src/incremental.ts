@@ -16,7 +16,7 @@
  * chains with every rule; nat: KUBE-SERVICES, KUBE-NODEPORTS, KUBE-POSTROUTING, KUBE-MARK-MASQ);
  * the changed Services' chains, declared and written; `:CHAIN` + `-X CHAIN` for each service chain
  * that existed and no longer does. Unchanged Services' chains are not mentioned, so the kernel
- * keeps them. The top-level chains alone are ~9 % of a full ruleset at 10 endpoints per Service;
+ * keeps them. The top-level chains alone are 7-9 % of a full ruleset at 10 endpoints per Service;
  * the opt-in `topLevelChains: 'when-changed'` rewrites only those whose rules changed.
  *
  * When the sync is full (every chain written, like `compile()`, plus `-X` for stale chains):
@@ -37,7 +37,8 @@
  *
  * Cost. `update()` recomputes only the Services it touches (their endpoints from their slices,
  * their plans, their rules) and compares their chains with the previous ones; the payload costs
- * the top-level rules (one pass over the service ports) plus the changed Services' chains. The full
+ * the top-level rules (two array copies from a cache kept while no Service's top-level rules
+ * change, else one pass over the service ports) plus the changed Services' chains. The full
  * `ruleset` is assembled lazily from the cached pieces on first access. `replace()` (a whole new
  * snapshot) first finds what differs, which is linear in the snapshot, then does the same.
  * Snapshots with Pods (EndpointSlices derived by the controller model) re-derive all slices on
