@@ -1,4 +1,5 @@
 import type { TableName } from '@svcrules/iptables';
+import { KUBE_PROXY_HOOK_RULES } from '@svcrules/iptables';
 import { NetfilterCommandError } from './errors.js';
 import type { Family, Netfilter } from './netfilter.js';
 
@@ -14,25 +15,17 @@ export interface HookRule {
   readonly extraArgs: readonly string[];
 }
 
-const NEW = ['-m', 'conntrack', '--ctstate', 'NEW'] as const;
-
-/** `iptablesJumpChains` then `iptablesKubeletJumpChains`, in kube-proxy's order. */
-export const HOOK_RULES: readonly HookRule[] = [
-  { table: 'filter', dstChain: 'KUBE-EXTERNAL-SERVICES', srcChain: 'INPUT', comment: 'kubernetes externally-visible service portals', extraArgs: NEW },
-  { table: 'filter', dstChain: 'KUBE-EXTERNAL-SERVICES', srcChain: 'FORWARD', comment: 'kubernetes externally-visible service portals', extraArgs: NEW },
-  { table: 'filter', dstChain: 'KUBE-NODEPORTS', srcChain: 'INPUT', comment: 'kubernetes health check service ports', extraArgs: [] },
-  { table: 'filter', dstChain: 'KUBE-SERVICES', srcChain: 'FORWARD', comment: 'kubernetes service portals', extraArgs: NEW },
-  { table: 'filter', dstChain: 'KUBE-SERVICES', srcChain: 'OUTPUT', comment: 'kubernetes service portals', extraArgs: NEW },
-  { table: 'filter', dstChain: 'KUBE-FORWARD', srcChain: 'FORWARD', comment: 'kubernetes forwarding rules', extraArgs: [] },
-  { table: 'filter', dstChain: 'KUBE-PROXY-FIREWALL', srcChain: 'INPUT', comment: 'kubernetes load balancer firewall', extraArgs: NEW },
-  { table: 'filter', dstChain: 'KUBE-PROXY-FIREWALL', srcChain: 'OUTPUT', comment: 'kubernetes load balancer firewall', extraArgs: NEW },
-  { table: 'filter', dstChain: 'KUBE-PROXY-FIREWALL', srcChain: 'FORWARD', comment: 'kubernetes load balancer firewall', extraArgs: NEW },
-  { table: 'nat', dstChain: 'KUBE-SERVICES', srcChain: 'OUTPUT', comment: 'kubernetes service portals', extraArgs: [] },
-  { table: 'nat', dstChain: 'KUBE-SERVICES', srcChain: 'PREROUTING', comment: 'kubernetes service portals', extraArgs: [] },
-  { table: 'nat', dstChain: 'KUBE-POSTROUTING', srcChain: 'POSTROUTING', comment: 'kubernetes postrouting rules', extraArgs: [] },
-  { table: 'filter', dstChain: 'KUBE-FIREWALL', srcChain: 'INPUT', comment: '', extraArgs: [] },
-  { table: 'filter', dstChain: 'KUBE-FIREWALL', srcChain: 'OUTPUT', comment: '', extraArgs: [] },
-];
+/**
+ * `iptablesJumpChains` then `iptablesKubeletJumpChains`, in kube-proxy's order: the tracer's table
+ * (`@svcrules/iptables`), named for how the applier installs them.
+ */
+export const HOOK_RULES: readonly HookRule[] = KUBE_PROXY_HOOK_RULES.map((h) => ({
+  table: h.table,
+  dstChain: h.target,
+  srcChain: h.chain,
+  comment: h.comment,
+  extraArgs: h.extraArgs,
+}));
 
 /** The rule's arguments: extraArgs, then the comment (if any), then `-j dst` (kube-proxy's order). */
 export function hookArgs(h: HookRule): string[] {
