@@ -1,3 +1,4 @@
+import { ipv6Groups } from '@svcrules/iptables';
 import type { IPFamily } from './model.js';
 
 /**
@@ -33,42 +34,16 @@ function parseIPv4Bytes(s: string): Uint8Array | null {
 
 function parseIPv6Bytes(s: string): Uint8Array | null {
   if (s.includes('%')) return null; // zones are not IPs for kube-proxy
-  let head = s;
-  let tail4: Uint8Array | null = null;
-  const lastColon = s.lastIndexOf(':');
-  if (lastColon >= 0 && s.indexOf('.', lastColon) > 0) {
-    tail4 = parseIPv4Bytes(s.slice(lastColon + 1));
-    if (!tail4) return null;
-    head = s.slice(0, lastColon + 1) + '0:0';
-  }
-  const dbl = head.indexOf('::');
-  if (dbl !== head.lastIndexOf('::')) return null;
-  const groups = (x: string): number[] | null => {
-    if (x === '') return [];
-    const out: number[] = [];
-    for (const g of x.split(':')) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-      out.push(parseInt(g, 16));
-    }
-    return out;
-  };
-  let all: number[];
-  if (dbl >= 0) {
-    const left = groups(head.slice(0, dbl));
-    const right = groups(head.slice(dbl + 2));
-    if (!left || !right || left.length + right.length > 7) return null;
-    all = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
-  } else {
-    const g = groups(head);
-    if (!g || g.length !== 8) return null;
-    all = g;
-  }
+  const groups = ipv6Groups(s, (tail) => {
+    const b = parseIPv4Bytes(tail);
+    return b ? [...b] : null;
+  });
+  if (!groups) return null;
   const out = new Uint8Array(16);
-  all.forEach((g, i) => {
+  groups.forEach((g, i) => {
     out[2 * i] = g >> 8;
     out[2 * i + 1] = g & 0xff;
   });
-  if (tail4) out.set(tail4, 12);
   return out;
 }
 

@@ -2,8 +2,11 @@
  * Addresses as the tracer compares them: an IP is a bigint (32 or 128 bits) with its family, a
  * network is an address and a mask. Parsing accepts what iptables-restore accepts and iptables-save
  * prints (`10.0.0.0/8`, `10.180.0.1`, `10.180.0.1/32`, `10.0.0.0/255.0.0.0`, IPv6 in both forms).
- * `@svcrules/iptables` does not depend on `@svcrules/core`, so this is its own small parser.
+ * `@svcrules/iptables` does not depend on `@svcrules/core`, so this is its own small parser (the IPv6
+ * group syntax is shared with core's, in ipv6-text.ts).
  */
+
+import { ipv6Groups } from './ipv6-text.js';
 
 export type Family = 'IPv4' | 'IPv6';
 
@@ -39,39 +42,13 @@ function parseV4(text: string): bigint | null {
 }
 
 function parseV6(text: string): bigint | null {
-  let head = text;
-  let tail: bigint | null = null;
-  const lastColon = text.lastIndexOf(':');
-  if (lastColon >= 0 && text.indexOf('.', lastColon) > 0) {
-    tail = parseV4(text.slice(lastColon + 1));
-    if (tail === null) return null;
-    head = text.slice(0, lastColon + 1) + '0:0';
-  }
-  const dbl = head.indexOf('::');
-  if (dbl !== head.lastIndexOf('::')) return null;
-  const groups = (x: string): number[] | null => {
-    if (x === '') return [];
-    const out: number[] = [];
-    for (const g of x.split(':')) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-      out.push(parseInt(g, 16));
-    }
-    return out;
-  };
-  let all: number[];
-  if (dbl >= 0) {
-    const left = groups(head.slice(0, dbl));
-    const right = groups(head.slice(dbl + 2));
-    if (!left || !right || left.length + right.length > 7) return null;
-    all = [...left, ...new Array<number>(8 - left.length - right.length).fill(0), ...right];
-  } else {
-    const g = groups(head);
-    if (!g || g.length !== 8) return null;
-    all = g;
-  }
+  const groups = ipv6Groups(text, (tail) => {
+    const v = parseV4(tail);
+    return v === null ? null : [Number((v >> 24n) & 255n), Number((v >> 16n) & 255n), Number((v >> 8n) & 255n), Number(v & 255n)];
+  });
+  if (!groups) return null;
   let v = 0n;
-  for (const g of all) v = (v << 16n) | BigInt(g);
-  if (tail !== null) v = (v & ~0xffffffffn) | tail;
+  for (const g of groups) v = (v << 16n) | BigInt(g);
   return v;
 }
 
