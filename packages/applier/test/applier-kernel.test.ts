@@ -3,13 +3,12 @@
  * iptables-nft too (a second full sync finds nothing to change, the record-based partial apply lands
  * exactly the full ruleset, foreign rules survive), and for the legacy backend.
  */
-import { execFile, mustExec, netnsSkipReason, uniqueName } from '@svcrules/testkit';
+import { execFile, mustExec, kernelGate, uniqueName } from '@svcrules/testkit';
 import { createApplier, createExecNetfilter, ensureNfacctCounters, type Backend } from '../src/index.js';
 import { endpoints, expectedKubeChains, liveKubeChains, rules, service, slice, snapshot } from './helpers.js';
 
-const skip = netnsSkipReason(['ip', 'iptables', 'iptables-save', 'iptables-restore', 'nfacct']);
-if (skip) console.warn(`skipping real-kernel applier tests: ${skip}`);
-const d = skip ? describe.skip : describe;
+const kernel = kernelGate(['ip', 'iptables', 'iptables-save', 'iptables-restore', 'iptables-legacy', 'iptables-legacy-save', 'iptables-legacy-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore', 'nfacct']);
+const d = kernel.describe;
 
 async function withNetns<T>(fn: (ns: string) => Promise<T>): Promise<T> {
   const ns = uniqueName('ap');

@@ -5,7 +5,7 @@
  * FC_SEED=<n> replays a run; SAVEFORM_EXHAUSTIVE=1 also checks --probability for k = 1..100000.
  */
 import fc from 'fast-check';
-import { mustRunIn, netnsSkipReason, runIn, withNetns } from '@svcrules/testkit';
+import { mustRunIn, kernelGate, runIn, withNetns } from '@svcrules/testkit';
 import type { Ruleset } from '../src/ir.js';
 import { append, chainDecl } from '../src/ir.js';
 import { render } from '../src/render.js';
@@ -19,9 +19,8 @@ const BACKENDS = {
 } as const;
 type BackendName = keyof typeof BACKENDS;
 
-const skip = netnsSkipReason(['ip', 'nfacct', ...Object.values(BACKENDS).flatMap((b) => [...b.IPv4, ...b.IPv6])]);
-if (skip) console.warn(`save-form.netns: skipped: ${skip}`);
-const d = skip ? describe.skip : describe;
+const kernel = kernelGate(['ip', 'nfacct', ...Object.values(BACKENDS).flatMap((b) => [...b.IPv4, ...b.IPv6])]);
+const d = kernel.describe;
 
 const seed = Number(process.env['FC_SEED'] ?? Date.now() % 2147483647);
 
