@@ -4,7 +4,7 @@
  * after each run both agree on success and on the whole state (iptables-save → parse → state).
  */
 import fc from 'fast-check';
-import { createNetns, deleteNetns, mustRunIn, kernelGate, runIn } from '@svcrules/testkit';
+import { createNetns, deleteNetns, kernelGate, mustRunIn, runIn, scaledRuns } from '@svcrules/testkit';
 import type { Ruleset } from '../src/ir.js';
 import { parseRuleset } from '../src/parse.js';
 import { render } from '../src/render.js';
@@ -56,7 +56,8 @@ d('applyRestore agrees with the real iptables-restore', () => {
             deleteNetns(ns);
           }
         }),
-        { numRuns: 8 },
+        // One network namespace per case: few runs, scaled with FC_NUM_RUNS.
+        { numRuns: scaledRuns(8, 2) },
       );
     });
   }

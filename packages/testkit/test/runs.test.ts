@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { DEFAULT_NUM_RUNS, numRuns, parseNumRuns, parseSeed, repoRoot, scaledRuns } from '../src/index.js';
@@ -53,4 +54,21 @@ test('a whole jest run with an empty FC_NUM_RUNS fails before running any proper
   expect(r.status).not.toBe(0);
   expect(r.stdout + r.stderr).toContain('FC_NUM_RUNS must be a positive integer');
   expect(r.stdout + r.stderr).not.toMatch(/Tests:.*passed/);
+});
+
+test('no property test fixes its run count or seed (each follows FC_NUM_RUNS / FC_SEED)', () => {
+  const root = repoRoot();
+  const fixed: string[] = [];
+  for (const pkg of readdirSync(join(root, 'packages'))) {
+    const dir = join(root, 'packages', pkg, 'test');
+    if (!existsSync(dir)) continue;
+    for (const f of readdirSync(dir).filter((x) => x.endsWith('.ts'))) {
+      readFileSync(join(dir, f), 'utf8')
+        .split('\n')
+        .forEach((line, i) => {
+          if (/\b(numRuns|seed)\s*:\s*-?\d/.test(line)) fixed.push(`packages/${pkg}/test/${f}:${i + 1}: ${line.trim()}`);
+        });
+    }
+  }
+  expect(fixed).toEqual([]);
 });
