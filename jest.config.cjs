@@ -8,6 +8,7 @@ module.exports = {
   },
   moduleNameMapper: { '^(\\.{1,2}/.*)\\.js$': '$1' },
   testMatch: ['<rootDir>/packages/*/test/**/*.test.ts'],
+  globalSetup: '<rootDir>/jest.global-setup.cjs',
   setupFiles: ['<rootDir>/jest.setup.cjs'],
   testTimeout: 60000,
   reporters: ['default', '<rootDir>/jest.summary-reporter.cjs'],

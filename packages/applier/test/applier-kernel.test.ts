@@ -3,13 +3,13 @@
  * iptables-nft too (a second full sync finds nothing to change, the record-based partial apply lands
  * exactly the full ruleset, foreign rules survive), and for the legacy backend.
  */
-import { execFile, mustExec, netnsSkipReason, uniqueName } from '@svcrules/testkit';
+import { execFile, mustExec, kernelGate, uniqueName } from '@svcrules/testkit';
+import { endpointChainName, serviceChainNames } from '@svcrules/core';
 import { createApplier, createExecNetfilter, ensureNfacctCounters, type Backend } from '../src/index.js';
 import { endpoints, expectedKubeChains, liveKubeChains, rules, service, slice, snapshot } from './helpers.js';
 
-const skip = netnsSkipReason(['ip', 'iptables', 'iptables-save', 'iptables-restore', 'nfacct']);
-if (skip) console.warn(`skipping real-kernel applier tests: ${skip}`);
-const d = skip ? describe.skip : describe;
+const kernel = kernelGate(['ip', 'iptables', 'iptables-save', 'iptables-restore', 'iptables-legacy', 'iptables-legacy-save', 'iptables-legacy-restore', 'ip6tables', 'ip6tables-save', 'ip6tables-restore', 'nfacct']);
+const d = kernel.describe;
 
 async function withNetns<T>(fn: (ns: string) => Promise<T>): Promise<T> {
   const ns = uniqueName('ap');
@@ -66,6 +66,30 @@ for (const backend of ['default', 'legacy'] as Backend[]) {
         // And the full host read of v1 after v2 reproduces v1 exactly.
         await createApplier({ netfilter: nf, family: 'ipv4', beforeFullSync }).apply(v1);
         expect(await liveKubeChains(nf, 'ipv4')).toEqual(expectedKubeChains(v1, 'ipv4'));
+      }));
+
+    test('a full sync whose only change is deleting leftover service chains deletes them', () =>
+      withNetns(async (ns) => {
+        const nf = createExecNetfilter({ netns: ns, backend });
+        const beforeFullSync = async () => void (await ensureNfacctCounters({ netns: ns }));
+        const a = createApplier({ netfilter: nf, family: 'ipv4', beforeFullSync });
+        await a.apply(v2);
+        // Chains of a Service that no longer exists, as a crashed apply or an earlier kube-proxy leaves them.
+        const goneSvc = serviceChainNames('ns9/old:p80', 'tcp').svc;
+        const goneSep = endpointChainName('ns9/old:p80', 'tcp', '10.180.0.9:80');
+        const iptables = backend === 'legacy' ? 'iptables-legacy' : 'iptables';
+        for (const args of [['-N', goneSvc], ['-N', goneSep], ['-A', goneSvc, '-j', goneSep], ['-A', goneSep, '-p', 'tcp', '-j', 'DNAT', '--to-destination', '10.180.0.9:80']]) {
+          await mustExec('ip', ['netns', 'exec', ns, iptables, '-w', '5', '-t', 'nat', ...args]);
+        }
+        expect(await nf.save('ipv4', 'nat')).toContain(`:${goneSvc} `);
+        const r = await a.apply(v2, { full: true });
+        expect(r.plan.changed).toEqual([]);
+        expect(r.plan.deleted.map((d) => d.chain).sort()).toEqual([goneSep, goneSvc].sort());
+        expect(r.restored).toBe(true);
+        const nat = await nf.save('ipv4', 'nat');
+        expect(nat).not.toContain(goneSvc);
+        expect(nat).not.toContain(goneSep);
+        expect(await liveKubeChains(nf, 'ipv4')).toEqual(expectedKubeChains(v2, 'ipv4'));
       }));
   });
 }

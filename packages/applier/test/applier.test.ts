@@ -268,3 +268,59 @@ test("topLevelChains 'when-changed': a one-service change loads only that servic
   expect(gone.plan.written.map((w) => w.chain)).toEqual(['KUBE-SERVICES']);
   await converged(nf, v3);
 });
+
+describe('deletion-only applies: stale chains go even when nothing else changes', () => {
+  // What a crashed apply or an earlier kube-proxy leaves behind: the chains of a Service that no longer exists.
+  const goneSvc = serviceChainNames('ns9/old:p80', 'tcp').svc;
+  const goneSep = endpointChainName('ns9/old:p80', 'tcp', '10.180.0.9:80');
+  const leftovers = `*nat\n:${goneSvc} - [0:0]\n:${goneSep} - [0:0]\n-A ${goneSvc} -j ${goneSep}\n-A ${goneSep} -p tcp -j DNAT --to-destination 10.180.0.9:80\nCOMMIT\n`;
+  const gone = [goneSep, goneSvc].sort().map((chain) => ({ table: 'nat', chain }));
+
+  test('a full sync finds only leftovers: it deletes them, and the host equals the ruleset', async () => {
+    const nf = new FakeNetfilter();
+    const a = createApplier({ netfilter: nf, family: 'ipv4' });
+    await a.apply(v1);
+    await nf.restore('ipv4', leftovers, { noflush: true });
+    const r = await a.apply(v1, { full: true });
+    expect(r.plan.changed).toEqual([]);
+    expect(r.plan.deleted).toEqual(gone);
+    expect(r.restored).toBe(true);
+    expect(r.payload).toContain(`-X ${goneSvc}\n`);
+    await converged(nf, v1);
+    expect(await nf.save('ipv4', 'nat')).not.toContain(goneSvc);
+    // Nothing left to do afterwards.
+    expect((await a.apply(v1, { full: true })).payload).toBe('');
+  });
+
+  test("topLevelChains 'when-changed': the payload is the deletions alone", async () => {
+    const nf = new FakeNetfilter();
+    const a = createApplier({ netfilter: nf, family: 'ipv4', topLevelChains: 'when-changed' });
+    await a.apply(v1);
+    await nf.restore('ipv4', leftovers, { noflush: true });
+    const r = await a.apply(v1, { full: true });
+    expect(r.payload).toBe(`*nat\n${gone.map((g) => `:${g.chain} - [0:0]\n`).join('')}${gone.map((g) => `-X ${g.chain}\n`).join('')}COMMIT\n`);
+    await converged(nf, v1);
+  });
+
+  test('a stale chain kept while a foreign rule jumps to it is deleted by the next full sync once the rule is gone', async () => {
+    const nf = new FakeNetfilter();
+    let now = 0;
+    const a = createApplier({ netfilter: nf, family: 'ipv4', clock: () => now, fullSyncIntervalMs: 1000 });
+    await nf.run('ipv4', ['-t', 'nat', '-N', 'MY-CHAIN']);
+    await a.apply(v1);
+    const svc2Chain = serviceChainNames('ns2/svc2:p80', 'tcp').svc;
+    await nf.run('ipv4', ['-t', 'nat', '-A', 'MY-CHAIN', '-j', svc2Chain]);
+    a.invalidate('test: re-read the host');
+    const kept = await a.apply(v3);
+    expect(kept.plan.kept.map((k) => k.chain)).toContain(svc2Chain);
+    await nf.run('ipv4', ['-t', 'nat', '-D', 'MY-CHAIN', '-j', svc2Chain]);
+    // The same ruleset again: a partial apply has nothing to do; the periodic full sync deletes them.
+    expect((await a.apply(v3)).payload).toBe('');
+    now = 1000;
+    const r = await a.apply(v3);
+    expect(r).toMatchObject({ mode: 'full', reason: 'periodic full sync', restored: true });
+    expect(r.plan.changed).toEqual([]);
+    expect(r.plan.deleted.map((d) => d.chain).sort()).toEqual([endpointChainName('ns2/svc2:p80', 'tcp', '10.180.0.4:80'), svc2Chain].sort());
+    await converged(nf, v3);
+  });
+});

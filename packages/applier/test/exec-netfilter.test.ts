@@ -6,16 +6,15 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFile, mustExec, netnsSkipReason, uniqueName } from '@svcrules/testkit';
+import { execFile, mustExec, kernelGate, uniqueName } from '@svcrules/testkit';
 import { createExecNetfilter } from '../src/exec-netfilter.js';
 import { RestoreError, XtablesLockError } from '../src/errors.js';
 import { ensureHooks, HOOK_RULES } from '../src/hooks.js';
 import { compileOptionsFromFacts, ensureNfacctCounters, explainHost, probeHost } from '../src/host-facts.js';
 import { chainExists, listChain } from '../src/netfilter.js';
 
-const skip = netnsSkipReason();
-if (skip) console.warn(`skipping real-kernel netfilter tests: ${skip}`);
-const d = skip ? describe.skip : describe;
+const kernel = kernelGate(['ip', 'iptables', 'iptables-save', 'iptables-restore', 'iptables-legacy', 'iptables-legacy-restore', 'ip6tables-save', 'ip6tables-restore', 'nfacct', 'flock']);
+const d = kernel.describe;
 
 async function withNetns<T>(fn: (ns: string) => Promise<T>): Promise<T> {
   const ns = uniqueName('nf');

@@ -79,6 +79,5 @@ test('property: any two snapshots applied in full syncs leave the same host in b
       const [x, y] = await Promise.all([host(steps, 'noflush'), host(steps, 'replace')]);
       expect(await saveAll(y.nf)).toBe(await saveAll(x.nf));
     }),
-    { numRuns: Number(process.env['FC_NUM_RUNS'] ?? 100) },
   );
 });

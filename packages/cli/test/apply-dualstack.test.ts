@@ -1,12 +1,11 @@
 /** `svcrules apply --family both`: one restore per family, each into its own tables, both idempotent. */
 import { join } from 'node:path';
-import { execFile, FIXTURES, mustExec, netnsSkipReason, uniqueName } from '@svcrules/testkit';
+import { execFile, FIXTURES, mustExec, kernelGate, uniqueName } from '@svcrules/testkit';
 import { runCli } from './run-cli.js';
 
 const DIR = join(FIXTURES, 'apply');
-const skip = netnsSkipReason(['ip', 'iptables', 'ip6tables', 'iptables-restore', 'ip6tables-restore', 'nfacct']);
-if (skip) console.warn(`skipping svcrules apply --family both: ${skip}`);
-const d = skip ? describe.skip : describe;
+const kernel = kernelGate(['ip', 'iptables', 'ip6tables', 'iptables-save', 'ip6tables-save', 'iptables-restore', 'ip6tables-restore', 'nfacct']);
+const d = kernel.describe;
 
 const svcrules = (argv: string[]) => runCli(argv, DIR);
 

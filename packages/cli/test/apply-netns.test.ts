@@ -11,14 +11,13 @@ import { join } from 'node:path';
 import { compile } from '@svcrules/core';
 import { loadSnapshot } from '@svcrules/snapshot';
 import { createApplier, createExecNetfilter, ensureNfacctCounters, RestoreError, spawnRunner, type Runner } from '@svcrules/applier';
-import { CLIENT_IPS, errorsOf, execFile, FIXTURES, NetnsCluster, NODE_IP, netnsSkipReason, podsOf, type ProbeResult } from '@svcrules/testkit';
+import { CLIENT_IPS, errorsOf, execFile, FIXTURES, NetnsCluster, NODE_IP, kernelGate, podsOf, type ProbeResult } from '@svcrules/testkit';
 import { run } from '../src/program.js';
 import { runCli } from './run-cli.js';
 
 const DIR = join(FIXTURES, 'apply');
-const skip = netnsSkipReason(['ip', 'iptables', 'iptables-save', 'iptables-restore', 'conntrack', 'nfacct', 'flock']);
-if (skip) console.warn(`skipping svcrules apply traffic tests: ${skip}`);
-const d = skip ? describe.skip : describe;
+const kernel = kernelGate(['ip', 'iptables', 'iptables-save', 'iptables-restore', 'iptables-legacy', 'conntrack', 'nfacct', 'flock']);
+const d = kernel.describe;
 
 const svcrules = (argv: string[], env: Record<string, string> = {}) => runCli(argv, DIR, { env });
 

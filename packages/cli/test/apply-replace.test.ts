@@ -3,18 +3,17 @@
  * host is byte for byte what the default --noflush load leaves, foreign rules included, on both backends.
  */
 import { join } from 'node:path';
-import { execFile, FIXTURES, mustExec, netnsSkipReason, uniqueName } from '@svcrules/testkit';
+import { execFile, FIXTURES, mustExec, kernelGate, uniqueName } from '@svcrules/testkit';
 import { runCli } from './run-cli.js';
 
 const DIR = join(FIXTURES, 'apply');
-const skip = netnsSkipReason(['ip', 'iptables', 'iptables-restore', 'iptables-legacy-restore', 'nfacct']);
-if (skip) console.warn(`skipping svcrules apply --replace-tables: ${skip}`);
-const d = skip ? describe.skip : describe;
+const kernel = kernelGate(['ip', 'iptables', 'iptables-save', 'iptables-restore', 'iptables-legacy-save', 'iptables-legacy-restore', 'nfacct']);
+const d = kernel.describe;
 
 const FOREIGN = '*nat\n:MY-CHAIN - [0:0]\n-A MY-CHAIN -s 198.51.100.7/32 -j RETURN\n-A PREROUTING -j MY-CHAIN\nCOMMIT\n*filter\n-A INPUT -s 198.51.100.8/32 -j ACCEPT\nCOMMIT\n';
 const STEPS = ['traffic/snapshot.yaml', 'sequence/step1.yaml', 'sequence/step2.yaml', 'sequence/step3.yaml'];
 
-d.each(['nft', 'legacy'] as const)('svcrules apply --replace-tables (%s backend)', (backend) => {
+for (const backend of ['nft', 'legacy'] as const) d(`svcrules apply --replace-tables (${backend} backend)`, () => {
   const plain = uniqueName('rp');
   const replaced = uniqueName('rr');
   const saveBin = backend === 'legacy' ? 'iptables-legacy-save' : 'iptables-save';

@@ -1,12 +1,11 @@
 /** `svcrules diff` against a real netns: per-chain +/- lines, colour only on a TTY, exit 0/1/2. */
 import { join } from 'node:path';
-import { execFile, FIXTURES, mustExec, netnsSkipReason, uniqueName } from '@svcrules/testkit';
+import { execFile, FIXTURES, mustExec, kernelGate, uniqueName } from '@svcrules/testkit';
 import { runCli } from './run-cli.js';
 
 const DIR = join(FIXTURES, 'apply');
-const skip = netnsSkipReason(['ip', 'iptables', 'iptables-save', 'iptables-restore', 'nfacct']);
-if (skip) console.warn(`skipping svcrules diff tests: ${skip}`);
-const d = skip ? describe.skip : describe;
+const kernel = kernelGate(['ip', 'iptables', 'iptables-save', 'iptables-restore', 'nfacct']);
+const d = kernel.describe;
 
 const svcrules = (argv: string[], tty = false) => runCli(argv, DIR, { tty });
 

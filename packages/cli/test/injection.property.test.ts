@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { checkRuleset, parseRuleset } from '@svcrules/iptables';
+import { scaledRuns } from '@svcrules/testkit';
 import { run } from '../src/program.js';
 import type { CliIO } from '../src/io.js';
 
@@ -136,7 +137,7 @@ describe('no input can inject into the restore text', () => {
         expect(r.out).not.toContain('6.6.6.6');
         expect(lines.filter((l) => / -j ACCEPT$/.test(l)).every((l) => /KUBE-(FORWARD|NODEPORTS) /.test(l))).toBe(true);
       }),
-      { numRuns: Math.max(200, Number(process.env['FC_NUM_RUNS'] ?? 100)) },
+      { numRuns: scaledRuns(200, 50) },
     );
   });
 });

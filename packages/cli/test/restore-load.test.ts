@@ -1,20 +1,19 @@
 /**
  * Every compile golden (fixtures/compile/** and examples/*, sorted or not: the order does not matter to
  * iptables-restore), with kube-proxy's hook rules added, loads with the REAL iptables-restore
- * (ip6tables-restore for `--family ipv6` cases) in one network namespace this file creates and always
+ * (ip6tables-restore for `--family ipv6` cases) in one network namespace per family, which it creates and always
  * deletes. Each case is a full restore (no --noflush) of its filter and nat tables, so it starts from
  * empty tables whatever the previous case left; afterwards iptables-save must show exactly the chains
  * the payload leaves (declared minus `-X`) and as many rules per table as the payload appends.
  *
  * nfacct: `-m nfacct --nfacct-name X` needs the accounting object X to exist (the kernel refuses the
  * rule with ENOENT otherwise). nfacct objects are per network namespace, so the two counters kube-proxy
- * ensures are created inside the test namespace with `nfacct add`. Only if the `nfacct` command is
- * missing are those matches stripped from the payload (and a warning says so).
+ * ensures are created inside the test namespace with `nfacct add`.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HOOK_RULES, hookLine, type HookRule } from '@svcrules/applier';
-import { FIXTURES, caseName, createNetns, deleteNetns, findCases, mustRunIn, netnsSkipReason, repoRoot, runIn } from '@svcrules/testkit';
+import { FIXTURES, caseName, createNetns, deleteNetns, findCases, kernelGate, mustRunIn, repoRoot, runIn, type KernelGate } from '@svcrules/testkit';
 
 type Family = 'ipv4' | 'ipv6';
 
@@ -60,14 +59,13 @@ interface TableSummary {
  * node ports, or for IPv6), and the jumps are appended in reverse order, which gives the order `-I` leaves
  * on a fresh host. Also returns what iptables-save must show afterwards.
  */
-function withHooks(golden: string, stripNfacct: boolean): { payload: string; tables: Map<string, TableSummary> } {
+function withHooks(golden: string): { payload: string; tables: Map<string, TableSummary> } {
   const tables = new Map<string, TableSummary>();
   const out: string[] = [];
   let table = '';
   let head = 0; // index in `out` just after the `*table` line
   let summary: { chains: Set<string>; appends: number } = { chains: new Set(), appends: 0 };
-  for (let line of golden.split('\n')) {
-    if (stripNfacct) line = line.replace(/ -m nfacct --nfacct-name \S+/, '');
+  for (const line of golden.split('\n')) {
     if (line.startsWith('*')) {
       table = line.slice(1);
       summary = { chains: new Set(), appends: 0 };
@@ -105,64 +103,58 @@ function parseSave(text: string): Map<string, TableSummary> {
 }
 
 const cases = compileCases();
-const baseSkip = netnsSkipReason(['ip']);
-const familySkip: Record<Family, string | undefined> = {
-  ipv4: baseSkip ?? netnsSkipReason(['ip', TOOLS.ipv4.restore, TOOLS.ipv4.save]),
-  ipv6: baseSkip ?? netnsSkipReason(['ip', TOOLS.ipv6.restore, TOOLS.ipv6.save]),
+// The nfacct command is needed too: without the counters the kernel refuses kube-proxy's nfacct rules.
+const gates: Record<Family, KernelGate> = {
+  ipv4: kernelGate(['ip', 'nfacct', TOOLS.ipv4.restore, TOOLS.ipv4.save]),
+  ipv6: kernelGate(['ip', 'nfacct', TOOLS.ipv6.restore, TOOLS.ipv6.save]),
 };
-for (const family of ['ipv4', 'ipv6'] as const) {
-  const why = familySkip[family];
-  if (why) console.warn(`restore-load: skipping the ${family} compile goldens: ${why}`);
-}
-const noNfacct = !baseSkip && netnsSkipReason(['ip', 'nfacct']) !== undefined;
-if (noNfacct) console.warn('restore-load: the nfacct command is missing: "-m nfacct --nfacct-name X" matches are stripped before loading');
 
 describe('compile goldens load with the real iptables-restore (hook rules added, fresh netns)', () => {
-  let ns: string | undefined;
-
-  beforeAll(() => {
-    if (baseSkip) return;
-    ns = createNetns('restore-load');
-    if (!noNfacct) for (const c of NFACCT_COUNTERS) mustRunIn(ns, 'nfacct', ['add', c]);
-  });
-
-  afterAll(() => {
-    if (ns) deleteNetns(ns);
-  });
-
   test('there are compile goldens of both families', () => {
     expect(cases.length).toBeGreaterThan(40);
     expect(cases.some((c) => c.family === 'ipv6')).toBe(true);
   });
 
-  test('the nfacct counters exist in the test namespace (nfacct objects are per namespace)', () => {
-    if (baseSkip || noNfacct || !ns) return;
-    const list = mustRunIn(ns, 'nfacct', ['list']);
-    for (const c of NFACCT_COUNTERS) expect(list).toContain(`= ${c};`);
-  });
+  for (const family of ['ipv4', 'ipv6'] as const) {
+    gates[family].describe(family, () => {
+      const { restore, save } = TOOLS[family];
+      let ns = '';
 
-  test('control: a payload jumping to an undeclared chain is refused (the load check can fail)', () => {
-    const c = cases.find((x) => x.family === 'ipv4');
-    if (familySkip.ipv4 || !ns || !c) return;
-    const { payload } = withHooks(c.golden, noNfacct);
-    const broken = payload.replace(/\nCOMMIT\n$/, '\n-A KUBE-SERVICES -j KUBE-SVC-UNDECLARED000000\nCOMMIT\n');
-    expect(broken).not.toBe(payload);
-    expect(runIn(ns, TOOLS.ipv4.restore, [], { input: broken }).status).not.toBe(0);
-  });
+      beforeAll(() => {
+        ns = createNetns(`restore-load-${family}`);
+        for (const c of NFACCT_COUNTERS) mustRunIn(ns, 'nfacct', ['add', c]);
+      });
 
-  test.each(cases.map((c) => [c.name, c] as const))('%s', (_name, c) => {
-    if (familySkip[c.family] || !ns) return;
-    const { restore, save } = TOOLS[c.family];
-    const { payload, tables } = withHooks(c.golden, noNfacct);
-    const r = runIn(ns, restore, [], { input: payload });
-    expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+      afterAll(() => {
+        if (ns) deleteNetns(ns);
+      });
 
-    const saved = parseSave(mustRunIn(ns, save, []));
-    expect(saved.get('nat')?.chains.has('KUBE-SERVICES')).toBe(true);
-    expect(saved.get('filter')?.chains.has('KUBE-SERVICES')).toBe(true);
-    for (const [table, want] of tables) {
-      const got = saved.get(table);
-      expect([table, got && [...got.chains].sort(), got?.appends]).toEqual([table, [...want.chains].sort(), want.appends]);
-    }
-  });
+      test('the nfacct counters exist in the test namespace (nfacct objects are per namespace)', () => {
+        const list = mustRunIn(ns, 'nfacct', ['list']);
+        for (const c of NFACCT_COUNTERS) expect(list).toContain(`= ${c};`);
+      });
+
+      test('control: a payload jumping to an undeclared chain is refused (the load check can fail)', () => {
+        const c = cases.find((x) => x.family === family)!;
+        const { payload } = withHooks(c.golden);
+        const broken = payload.replace(/\nCOMMIT\n$/, '\n-A KUBE-SERVICES -j KUBE-SVC-UNDECLARED000000\nCOMMIT\n');
+        expect(broken).not.toBe(payload);
+        expect(runIn(ns, restore, [], { input: broken }).status).not.toBe(0);
+      });
+
+      test.each(cases.filter((c) => c.family === family).map((c) => [c.name, c] as const))('%s', (_name, c) => {
+        const { payload, tables } = withHooks(c.golden);
+        const r = runIn(ns, restore, [], { input: payload });
+        expect({ status: r.status, stderr: r.stderr }).toEqual({ status: 0, stderr: '' });
+
+        const saved = parseSave(mustRunIn(ns, save, []));
+        expect(saved.get('nat')?.chains.has('KUBE-SERVICES')).toBe(true);
+        expect(saved.get('filter')?.chains.has('KUBE-SERVICES')).toBe(true);
+        for (const [table, want] of tables) {
+          const got = saved.get(table);
+          expect([table, got && [...got.chains].sort(), got?.appends]).toEqual([table, [...want.chains].sort(), want.appends]);
+        }
+      });
+    });
+  }
 });

@@ -9,9 +9,9 @@
 import { compile } from '@svcrules/core';
 import { KUBE_PROXY_HOOK_RULES, hookRuleArgs, render, tracePacket, type TraceFrom, type TraceResult } from '@svcrules/iptables';
 import { loadSnapshot } from '@svcrules/snapshot';
-import { CLIENT_IPS, NODE_IP, NetnsCluster, netnsSkipReason, type ProbeResult } from '@svcrules/testkit';
+import { CLIENT_IPS, NODE_IP, NetnsCluster, kernelGate, type ProbeResult } from '@svcrules/testkit';
 
-const skip = netnsSkipReason(['ip', 'iptables', 'iptables-restore', 'nfacct']);
+const kernel = kernelGate(['ip', 'iptables', 'iptables-restore', 'nfacct']);
 
 const PODS = [
   { name: 'a', ip: '10.180.0.1', tcpPorts: [8080], udpPorts: [5353] },
@@ -121,7 +121,7 @@ function expectation(r: TraceResult): Expectation {
   return { pods, failure, sticky: r.outcomes.some((o) => o.affinity.some((a) => a.op === 'set' && a.matched)) };
 }
 
-(skip ? describe.skip : describe)('tracer predictions hold on the real kernel (netns cluster)', () => {
+kernel.describe('tracer predictions hold on the real kernel (netns cluster)', () => {
   let cluster: NetnsCluster;
   const ruleset = compiled();
 
@@ -192,4 +192,3 @@ function expectation(r: TraceResult): Expectation {
   });
 });
 
-if (skip) test.skip(`kernel cross-check skipped: ${skip}`, () => undefined);

@@ -19,7 +19,7 @@ import {
   type Ruleset,
   type TraceResult,
 } from '@svcrules/iptables';
-import { FIXTURES, caseName, createNetns, deleteNetns, findCases, mustRunIn, netnsSkipReason, readFlows, type PacketFlow } from '@svcrules/testkit';
+import { FIXTURES, caseName, createNetns, deleteNetns, findCases, mustRunIn, kernelGate, readFlows, type PacketFlow } from '@svcrules/testkit';
 import { run } from '../src/program.js';
 import type { CliIO } from '../src/io.js';
 
@@ -28,7 +28,7 @@ const BACKENDS = [
   { name: 'legacy', v4: 'iptables-legacy', v6: 'ip6tables-legacy' },
 ] as const;
 
-const skip = netnsSkipReason([
+const kernel = kernelGate([
   'ip',
   'nfacct',
   ...BACKENDS.flatMap((b) => [b.v4, `${b.v4}-save`, `${b.v4}-restore`, b.v6, `${b.v6}-save`, `${b.v6}-restore`]),
@@ -117,7 +117,7 @@ const OVERALL_FLOWS: PacketFlow[] = [
 
 const cases = findCases(join(FIXTURES, 'trace', 'upstream'), 'flows.yaml').filter((d) => existsSync(join(d, 'input.yaml')));
 
-(skip ? describe.skip : describe).each(BACKENDS.map((b) => [b.name, b]))('tracer over iptables-save of our rules in a netns (%s backend)', (_name, backend) => {
+for (const backend of BACKENDS) kernel.describe(`tracer over iptables-save of our rules in a netns (${backend.name} backend)`, () => {
   let ns = '';
   beforeAll(() => {
     ns = createNetns('trace');
@@ -158,5 +158,4 @@ const cases = findCases(join(FIXTURES, 'trace', 'upstream'), 'flows.yaml').filte
   });
 });
 
-if (skip) test.skip(`netns tests skipped: ${skip}`, () => undefined);
 

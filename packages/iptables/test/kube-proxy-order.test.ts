@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { scaledRuns } from '@svcrules/testkit';
 import { goSliceStable, sortLikeKubeProxyTests } from '../src/kube-proxy-order.js';
 import { parseRuleset } from '../src/parse.js';
 import { render } from '../src/render.js';
@@ -262,7 +263,7 @@ describe('sortLikeKubeProxyTests on the upstream goldens (fixtures/compile/upstr
         });
         expect(render(sortLikeKubeProxyTests({ tables }))).toBe(golden);
       }),
-      { numRuns: 25 },
+      { numRuns: scaledRuns(25, 5) },
     );
   });
 });

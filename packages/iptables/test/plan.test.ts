@@ -116,3 +116,48 @@ test('a pre-grouped desired ruleset gives the same plan; an incomplete one is st
   extra.get('nat')!.set('KUBE-UNDECLARED', []);
   expect(() => plan(current, after, kubePolicy, extra)).toThrow(/KUBE-UNDECLARED/);
 });
+
+describe('a plan whose only change is deleting stale chains', () => {
+  // Leftovers (a crashed apply, an earlier kube-proxy): a service chain and its endpoint chain that
+  // nothing desired references; every desired chain is already as wanted.
+  const leftovers = { 'KUBE-SVC-GONE': [['-j', 'KUBE-SEP-GONE']], 'KUBE-SEP-GONE': [['-j', 'DNAT', '--to-destination', '10.0.0.9:80']] };
+  const desired = ruleset(base);
+  const current = currentFromChains(chainsOf(ruleset({ ...base, ...leftovers })));
+
+  test('the table is still in the payload: flush and -X of each stale chain, after the top-level rewrite', () => {
+    const p = plan(current, desired, kubePolicy);
+    expect(p.changed).toEqual([]);
+    expect(p.deleted).toEqual([
+      { table: 'nat', chain: 'KUBE-SEP-GONE' },
+      { table: 'nat', chain: 'KUBE-SVC-GONE' },
+    ]);
+    expect(p.payload.tables).toEqual([
+      {
+        name: 'nat',
+        chains: ['KUBE-SERVICES', 'KUBE-MARK-MASQ', 'KUBE-SEP-GONE', 'KUBE-SVC-GONE'].map(chainDecl),
+        commands: [
+          append('KUBE-SERVICES', ['-d', '172.30.0.1', '-j', 'KUBE-SVC-A']),
+          append('KUBE-MARK-MASQ', ['-j', 'MARK', '--or-mark', '0x4000']),
+          { kind: 'delete', chain: 'KUBE-SEP-GONE' },
+          { kind: 'delete', chain: 'KUBE-SVC-GONE' },
+        ],
+      },
+    ]);
+  });
+
+  test('with no chain written every time, the payload is the deletions alone', () => {
+    const p = plan(current, desired, { ...kubePolicy, alwaysWrite: () => false });
+    expect(p.written).toEqual([]);
+    expect(p.payload.tables).toEqual([
+      { name: 'nat', chains: ['KUBE-SEP-GONE', 'KUBE-SVC-GONE'].map(chainDecl), commands: [{ kind: 'delete', chain: 'KUBE-SEP-GONE' }, { kind: 'delete', chain: 'KUBE-SVC-GONE' }] },
+    ]);
+  });
+
+  test('a table the desired ruleset does not have at all still loses its stale chains', () => {
+    const filterOnly: Ruleset = { tables: [{ name: 'filter', chains: [chainDecl('KUBE-FORWARD')], commands: [] }] };
+    const now = currentFromChains(chainsOf(ruleset(leftovers, { 'KUBE-FORWARD': [] })));
+    const p = plan(now, filterOnly, kubePolicy);
+    expect(p.payload.tables.map((t) => t.name)).toEqual(['nat']);
+    expect(p.deleted.map((d) => d.chain)).toEqual(['KUBE-SEP-GONE', 'KUBE-SVC-GONE']);
+  });
+});

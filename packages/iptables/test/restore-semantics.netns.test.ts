@@ -4,7 +4,7 @@
  * after each run both agree on success and on the whole state (iptables-save → parse → state).
  */
 import fc from 'fast-check';
-import { createNetns, deleteNetns, mustRunIn, netnsSkipReason, runIn } from '@svcrules/testkit';
+import { createNetns, deleteNetns, kernelGate, mustRunIn, runIn, scaledRuns } from '@svcrules/testkit';
 import type { Ruleset } from '../src/ir.js';
 import { parseRuleset } from '../src/parse.js';
 import { render } from '../src/render.js';
@@ -17,9 +17,8 @@ const TOOLS: Record<Backend, [string, string]> = {
   legacy: ['iptables-legacy-restore', 'iptables-legacy-save'],
 };
 
-const skip = netnsSkipReason(['ip', ...Object.values(TOOLS).flat()]);
-if (skip) console.warn(`restore-semantics.netns: skipped: ${skip}`);
-const d = skip ? describe.skip : describe;
+const kernel = kernelGate(['ip', ...Object.values(TOOLS).flat()]);
+const d = kernel.describe;
 
 /** A state as text, rules in the form iptables-save prints them, tables sorted by name. */
 function canonical(state: NetfilterState): string {
@@ -57,7 +56,8 @@ d('applyRestore agrees with the real iptables-restore', () => {
             deleteNetns(ns);
           }
         }),
-        { numRuns: 8 },
+        // One network namespace per case: few runs, scaled with FC_NUM_RUNS.
+        { numRuns: scaledRuns(8, 2) },
       );
     });
   }

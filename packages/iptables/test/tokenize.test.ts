@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { scaledRuns } from '@svcrules/testkit';
 import { TokenizeError, tokenize } from '../src/tokenize.js';
 
 describe('tokenize (iptables-restore add_param_to_argv)', () => {
@@ -96,7 +97,7 @@ describe('tokenize equals a character-by-character transcription of add_param_to
         }
         expect(ours).toEqual(reference(line));
       }),
-      { numRuns: 2000 },
+      { numRuns: scaledRuns(2000, 200) },
     );
   });
 });

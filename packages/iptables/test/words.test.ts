@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { MAX_COMMENT_LENGTH, MAX_WORD_LENGTH, assertSafeWord, isSafeWord, isValidChainName, quoteWord, wordProblem } from '../src/words.js';
-import { HOSTILE_WORDS, TRICKY_SAFE_WORDS } from './arb.js';
+import { HOSTILE_WORDS, TRICKY_SAFE_WORDS, hostileWord } from './arb.js';
 
 describe('quoteWord', () => {
   it('quotes exactly the words holding a space, as kube-proxy writes comments', () => {
@@ -32,6 +33,20 @@ describe('safe words', () => {
     expect(isSafeWord('c'.repeat(MAX_COMMENT_LENGTH), true)).toBe(true);
     expect(wordProblem('c'.repeat(MAX_COMMENT_LENGTH + 1), true)).toMatch(/comment longer than 255/);
     expect(isSafeWord('c'.repeat(MAX_COMMENT_LENGTH + 1))).toBe(true);
+  });
+
+  it('accepts exactly printable ASCII without quotes and backslash, for every UTF-16 code unit', () => {
+    // The rule stated here, independently of the validator: 0x20..0x7e except " ' and \\.
+    const wrong: string[] = [];
+    for (let c = 0; c <= 0xffff; c++) {
+      const expected = c >= 0x20 && c <= 0x7e && c !== 0x22 && c !== 0x27 && c !== 0x5c;
+      if (isSafeWord(`a${String.fromCharCode(c)}b`) !== expected) wrong.push(`U+${c.toString(16).padStart(4, '0')}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('rejects every generated hostile word (unsafe by construction)', () => {
+    fc.assert(fc.property(hostileWord, (w) => expect(isSafeWord(w)).toBe(false)));
   });
 
   it('rejects every control character and every non-ASCII code unit', () => {

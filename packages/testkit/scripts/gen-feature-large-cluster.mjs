@@ -9,37 +9,12 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { featureHeader } from './feature-objects.mjs';
 
 const root = fileURLToPath(new URL('../../../fixtures/compile/', import.meta.url));
 const PER_SLICE = 100; // the EndpointSlice controller's default maxEndpointsPerSlice
 
-const header = (comment) => `${comment.map((l) => `# ${l}`).join('\n')}
-apiVersion: kubeproxy.config.k8s.io/v1alpha1
-kind: KubeProxyConfiguration
-mode: iptables
-hostnameOverride: test-node
-clusterCIDR: 10.0.0.0/8
-detectLocalMode: ClusterCIDR
----
-apiVersion: v1
-kind: Node
-metadata:
-  name: test-node
-  labels:
-    kubernetes.io/hostname: test-node
-    kubernetes.io/os: linux
-    topology.kubernetes.io/zone: zone-a
-spec:
-  podCIDR: 10.180.0.0/24
-  podCIDRs:
-  - 10.180.0.0/24
-status:
-  addresses:
-  - type: InternalIP
-    address: 192.168.0.2
-  - type: Hostname
-    address: test-node
-`;
+const header = (comment) => featureHeader(comment, { labels: { 'kubernetes.io/os': 'linux', 'topology.kubernetes.io/zone': 'zone-a' }, hostnameAddress: true });
 
 const endpoint = (ip, ready, node) => `- addresses:
   - ${ip}

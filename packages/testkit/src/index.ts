@@ -4,3 +4,5 @@ export * from './arbitraries.js';
 export * from './cluster.js';
 export * from './netns.js';
 export * from './flows.js';
+export * from './kernel.js';
+export * from './runs.js';
