@@ -2,6 +2,7 @@ import { isAlias, isMap, isNode, isScalar, isSeq, parseAllDocuments } from 'yaml
 import type { Document, Node } from 'yaml';
 import type { Origin } from '@svcrules/core';
 import { looksLikeJson, parseJson } from './json.js';
+import { bareListMessage, findPasteMistake } from './paste.js';
 import type { JsonPos } from './json.js';
 import type { Path } from './schemas/kind.js';
 import { isMapping, setOwn } from './schemas/metadata.js';
@@ -175,6 +176,13 @@ function collect(value: unknown, locate: Locator, out: RawObject[], sink: Sink, 
   out.push({ kind: k, apiVersion: apiVersion as string, value, locate, ...(index !== undefined ? { index } : {}) });
 }
 
+/** A document's root: a bare list of objects without kind gets its own message, the rest is collected. */
+function collectRoot(value: unknown, locate: Locator, out: RawObject[], sink: Sink, json: boolean): void {
+  const bare = Array.isArray(value) ? bareListMessage(value, json) : undefined;
+  if (bare !== undefined) sink.error(locate([]), undefined, undefined, 'not-an-object', bare);
+  else collect(value, locate, out, sink, 0);
+}
+
 /** Reads one source text (YAML stream or JSON) into RawObjects; syntax errors go to the sink. */
 export function readSource(source: { readonly name: string; readonly text: string }, sourceIndex: number, sink: Sink): RawObject[] {
   const out: RawObject[] = [];
@@ -185,10 +193,17 @@ export function readSource(source: { readonly name: string; readonly text: strin
     sink.error({ origin: { file: source.name, line: p.line, column: p.column }, key: [sourceIndex, offset] }, undefined, undefined, 'syntax', message);
   };
 
-  if (looksLikeJson(text)) {
+  const json = looksLikeJson(text);
+  const mistake = findPasteMistake(text, json || /^\uFEFF?[ \t\r\n]*\[/.test(text));
+  if (mistake) {
+    const p = pos(mistake.offset);
+    sink.error({ origin: { file: source.name, line: p.line, column: p.column }, key: [sourceIndex, mistake.offset] }, undefined, undefined, 'paste-mistake', mistake.message);
+    return out;
+  }
+  if (json) {
     const r = parseJson(text);
     if ('error' in r) syntaxAt(r.error.offset, `invalid JSON: ${r.error.message}`);
-    else for (const d of r.documents) collect(d.value, jsonLocator(d.pos, pos, source.name, sourceIndex), out, sink, 0);
+    else for (const d of r.documents) collectRoot(d.value, jsonLocator(d.pos, pos, source.name, sourceIndex), out, sink, true);
     return out;
   }
 
@@ -207,7 +222,7 @@ export function readSource(source: { readonly name: string; readonly text: strin
       syntaxAt(root.range?.[0] ?? 0, `invalid YAML: ${oneLine((e as Error).message)}`);
       continue;
     }
-    collect(value, yamlLocator(root, doc, pos, source.name, sourceIndex), out, sink, 0);
+    collectRoot(value, yamlLocator(root, doc, pos, source.name, sourceIndex), out, sink, /^\uFEFF?[ \t\r\n]*\[/.test(text));
   }
   return out;
 }
