@@ -302,7 +302,7 @@ describe('snapshotFromObjects', () => {
 });
 
 describe('EndpointSlice, Node, Pod, KubeProxyConfiguration', () => {
-  test('EndpointSlice: conditions and hints as written, absent port fields as null, FQDN accepted', () => {
+  test('EndpointSlice: conditions and hints as written, an absent port name "" and an absent port null, FQDN accepted', () => {
     const r = load(`apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata:
@@ -337,7 +337,7 @@ endpoints: [{addresses: [example.com]}]
       addressType: 'IPv6',
       ports: [
         { name: 'p80', port: 8080, protocol: 'TCP' },
-        { name: null, port: 8081, protocol: 'UDP' },
+        { name: '', port: 8081, protocol: 'UDP' },
         { name: 'p82', port: null, protocol: 'TCP' },
       ],
       endpoints: [
