@@ -130,7 +130,8 @@ function validate(raws: readonly RawObject[], sink: Sink): { loaded: Loaded[]; i
       if (known) {
         sink.warning(raw.locate(['apiVersion']), `${displayName(raw.kind)} ${object}`, 'apiVersion', 'unsupported-api-version', `expected apiVersion ${known.apiVersion} for ${known.kind}, got ${show(raw.apiVersion)}; the object is ignored`);
         ignored.push({ raw, object, reason: `apiVersion ${displayName(raw.apiVersion)} is not read (svcrules reads ${known.apiVersion})` });
-      } else ignored.push({ raw, object, reason: 'svcrules does not read this kind' });
+      } else if (raw.kind === 'ConfigMap') ignored.push({ raw, object, reason: 'not kube-proxy\'s ConfigMap (svcrules reads a ConfigMap only for its data["config.conf"])' });
+      else ignored.push({ raw, object, reason: 'svcrules does not read this kind' });
       continue;
     }
     const ref = mod.kind === kubeProxyConfigKind.kind ? mod.kind : `${mod.kind} ${describeObject(raw.value, mod.namespaced)}`;

@@ -26,7 +26,7 @@ describe('Service defaulting (SetDefaults_Service)', () => {
     ['sessionAffinity', 'sessionAffinity', 'None'],
     ['externalTrafficPolicy', 'externalTrafficPolicy', 'Cluster'],
     ['internalTrafficPolicy', 'internalTrafficPolicy', 'Cluster'],
-  ] as const)('spec.%s: absent, null and "" are %s', (field, key, expected) => {
+  ] as const)('spec.%s: absent, null and "" read as the default', (field, key, expected) => {
     for (const value of [undefined, null, '']) {
       const s = loadOne([svc(value === undefined ? {} : { [field]: value })]).services[0]!;
       expect([field, value, s[key]]).toEqual([field, value, expected]);
