@@ -493,7 +493,7 @@ ${body
     expect(load(cm('apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: "iptables')).diagnostics.map(formatDiagnostic)).toEqual(['in.yaml:10:20: invalid YAML: Missing closing "quote [syntax]']);
     const json = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-proxy', namespace: 'kube-system' }, data: { 'config.conf': 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\niptables: {masqueradeBit: 99}' } }, null, 2);
     const r = load(json);
-    expect(r.diagnostics.map(formatDiagnostic)).toEqual([`in.yaml:7:20: KubeProxyConfiguration: iptables.masqueradeBit: expected an integer from 0 to 31, got 99 [invalid-masquerade-bit]`]);
+    expect(r.diagnostics.map(formatDiagnostic)).toEqual([`in.yaml:9:20: KubeProxyConfiguration: iptables.masqueradeBit: expected an integer from 0 to 31, got 99 [invalid-masquerade-bit]`]);
   });
 
   test("EKS's kube-proxy-config keeps it under data.config; other ConfigMaps are ignored", () => {
