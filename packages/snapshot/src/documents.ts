@@ -199,7 +199,7 @@ function readText(text: string, sink: Sink, place: Placer): RawObject[] {
   const syntaxAt = (offset: number, message: string) => sink.error(place(offset), undefined, undefined, 'syntax', message);
 
   const json = looksLikeJson(text);
-  const mistake = findPasteMistake(text, json || /^\uFEFF?[ \t\r\n]*\[/.test(text));
+  const mistake = findPasteMistake(text, json);
   if (mistake) {
     sink.error(place(mistake.offset), undefined, undefined, 'paste-mistake', mistake.message);
     return out;

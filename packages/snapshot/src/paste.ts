@@ -12,32 +12,38 @@ export interface PasteMistake {
 /** Deeper than any Kubernetes object; beyond it the parsers would recurse without need. */
 export const MAX_NESTING = 100;
 
-/** A shell prompt and command at the start of a line: `$ kubectl ...`, `user@host:~# kubectl ...`, `PS C:\> kubectl ...`. */
-const PROMPT = /^(?:PS [^\n>]*>|[\w.@:~/[\]-]*[$%>]|[\w.@:~/[\]-]+#)[ \t]*kubectl[ \t][^\n]*/m;
+/** A shell prompt and command: `$ kubectl ...`, `user@host:~# kubectl ...`, `PS C:\> kubectl ...`. */
+const PROMPT = /^(?:PS [^\n>]*>|[\w.@:~/[\]-]*[$%>]|[\w.@:~/[\]-]+#)[ \t]*kubectl[ \t]/;
 /** The header of a `kubectl get` table (default or `-o wide` output). */
-const TABLE = /^(?:NAMESPACE|NAME)(?: {2,}[A-Z][A-Z0-9()/_-]*(?: [A-Z][A-Z0-9()/_-]*)?)+ *\r?$/m;
+const TABLE = /^(?:NAMESPACE|NAME)(?: {2,}[A-Z][A-Z0-9()/_-]*(?: [A-Z][A-Z0-9()/_-]*)?)+ *\r?$/;
 /** `kubectl describe` output starts with these two lines. */
 const DESCRIBE = /^Name:[ \t]+\S+\r?\nNamespace:[ \t]/;
 /** A line a blog or issue put where it left part of the output out. */
-const ELISION = /^([ \t]*)(?:\.\.\.|…|\[\.\.\.\]|\(\.\.\.\)|<snip(?:ped)?>|\[snip(?:ped)?\])[ \t]*\r?$/gm;
+const ELISION = /^([ \t]*)(?:\.\.\.|…|\[\.\.\.\]|\(\.\.\.\)|<snip(?:ped)?>|\[snip(?:ped)?\])[ \t]*\r?$/;
 
-const firstLine = (text: string, at: number): string => {
+const lineAt = (text: string, at: number): { start: number; line: string } => {
+  const start = text.lastIndexOf('\n', at) + 1;
   const end = text.indexOf('\n', at);
-  return text.slice(at, end < 0 ? undefined : end).replace(/\r$/, '');
+  return { start, line: text.slice(start, end < 0 ? undefined : end) };
 };
 
-/** Deepest `[`/`{` nesting of a JSON text (strings skipped), with where it first got too deep. */
-function tooDeepJson(text: string): number | undefined {
-  let depth = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      for (i++; i < text.length && text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
-    } else if (c === 0x5b || c === 0x7b) {
-      if (++depth > MAX_NESTING) return i;
-    } else if (c === 0x5d || c === 0x7d) depth--;
+/**
+ * The first line holding `needle` that matches `re`, found with indexOf (these scans run on dumps of
+ * tens of megabytes, where a multi-line regex costs as much as parsing).
+ */
+function findLine(text: string, needles: readonly string[], re: RegExp): { offset: number } | undefined {
+  let best: { offset: number } | undefined;
+  for (const needle of needles) {
+    for (let i = text.indexOf(needle); i >= 0 && (best === undefined || i < best.offset); i = text.indexOf(needle, i + needle.length)) {
+      const { start, line } = lineAt(text, i);
+      if (re.test(line)) {
+        best = { offset: start };
+        break;
+      }
+      i = Math.max(i, start + line.length);
+    }
   }
-  return undefined;
+  return best;
 }
 
 /** Deepest block nesting of a YAML text, by indentation steps and flow brackets (roughly: comments and quotes aside). */
@@ -45,55 +51,66 @@ function tooDeepYaml(text: string): number | undefined {
   const indents: number[] = [];
   let offset = 0;
   for (const line of text.split('\n')) {
-    const m = /^( *)(- +)*(\S)?/.exec(line)!;
-    if (m[3] !== undefined && m[3] !== '#') {
+    const m = /^( *)((?:-[ \t]+|-$)*)(\S)?/.exec(line)!;
+    const dashes = m[2]!.split('-').length - 1;
+    if ((m[3] !== undefined && m[3] !== '#') || dashes > 0) {
       const indent = m[1]!.length;
       while (indents.length > 0 && indents[indents.length - 1]! >= indent) indents.pop();
       indents.push(indent);
-      let flow = 0;
+      let flow = dashes;
       for (let i = 0; i < line.length; i++) {
         const c = line[i];
         if (c === '[' || c === '{') flow++;
+        else if (c === ']' || c === '}') flow--;
         if (indents.length + flow > MAX_NESTING) return offset + i;
       }
-      if (indents.length > MAX_NESTING) return offset;
     }
     offset += line.length + 1;
   }
   return undefined;
 }
 
-/** The first paste mistake in a text, or undefined. `json` says the text is meant as JSON. */
+/** The message for input nested deeper than `limit` levels (here, and from the JSON parser). */
+export const nestingTooDeep = (limit: number): string => `nesting too deep: more than ${limit} levels (no Kubernetes object is nested this deep)`;
+
+/** The first paste mistake in a text, or undefined. `json`: the text is read as JSON (kubectl's rule: it starts with `{`). */
 export function findPasteMistake(text: string, json: boolean): PasteMistake | undefined {
-  const prompt = PROMPT.exec(text);
+  // A prompt character right before the command (or the bare command on the first line): needles
+  // with a rare first character keep this scan cheap on large dumps.
+  const prompt = findLine(text, ['$ kubectl', '# kubectl', '> kubectl', '% kubectl', '$kubectl', '#kubectl', '>kubectl'], PROMPT) ?? (/^\s*kubectl[ \t]/.test(text) ? { offset: text.search(/\S/) } : undefined);
   if (prompt) {
     return {
-      offset: prompt.index,
-      message: `a shell prompt and command (${JSON.stringify(prompt[0].trim().slice(0, 80))}), not kubectl's output: delete this line and keep only what the command printed`,
+      offset: prompt.offset,
+      message: `a shell prompt and command (${JSON.stringify(lineAt(text, prompt.offset).line.trim().slice(0, 80))}), not kubectl's output: delete this line and keep only what the command printed`,
     };
   }
-  const table = TABLE.exec(text);
+  const table = findLine(text, ['NAME '], TABLE);
   if (table) {
     return {
-      offset: table.index,
-      message: `a kubectl table (${JSON.stringify(firstLine(text, table.index).replace(/ {2,}/g, ' ').slice(0, 80))}), which leaves out what the rules need: run kubectl get with -o yaml or -o json, e.g. kubectl get svc,endpointslices -A -o yaml`,
+      offset: table.offset,
+      message: `a kubectl table (${JSON.stringify(lineAt(text, table.offset).line.trim().replace(/ {2,}/g, ' ').slice(0, 80))}), which leaves out what the rules need: run kubectl get with -o yaml or -o json, e.g. kubectl get svc,endpointslices -A -o yaml`,
     };
   }
   if (DESCRIBE.test(text)) {
     return { offset: 0, message: 'kubectl describe output, which leaves out what the rules need: run kubectl get with -o yaml or -o json instead, e.g. kubectl get svc,endpointslices -A -o yaml' };
   }
-  if (!json) {
-    for (const m of text.matchAll(ELISION)) {
+  if (json) return undefined; // JSON nesting is bounded by the JSON parser itself (nestingTooDeep)
+  for (const needle of ['...', '…', 'snip']) {
+    for (let i = text.indexOf(needle); i >= 0; i = text.indexOf(needle, i + needle.length)) {
+      const { start, line } = lineAt(text, i);
+      const m = ELISION.exec(line);
+      if (!m) continue;
       // `...` at column 0 is YAML's document end marker: valid when a new document or the end follows.
-      if (m[1] === '' && m[0].trim() === '...' && /^(?:[ \t]*(?:#[^\n]*)?\r?\n)*(?:---|$)/.test(text.slice(m.index + m[0].length + 1))) continue;
+      const after = text.slice(start + line.length + 1, start + line.length + 4096);
+      if (m[1] === '' && m[0].trim() === '...' && /^(?:[ \t]*(?:#[^\n]*)?\r?\n)*(?:---|$)/.test(after)) continue;
       return {
-        offset: m.index + m[1]!.length,
+        offset: start + m[1]!.length,
         message: `an elision (${JSON.stringify(m[0].trim())}) where part of the output was left out: svcrules needs the objects complete; paste kubectl's whole output`,
       };
     }
   }
-  const deep = json ? tooDeepJson(text) : tooDeepYaml(text);
-  if (deep !== undefined) return { offset: deep, message: `nesting too deep: more than ${MAX_NESTING} levels (no Kubernetes object is nested this deep)` };
+  const deep = tooDeepYaml(text);
+  if (deep !== undefined) return { offset: deep, message: nestingTooDeep(MAX_NESTING) };
   return undefined;
 }
 
