@@ -232,6 +232,10 @@ function assemble(raws: readonly RawObject[], sink: Sink, options: LoadOptions):
       // Not the mirroring controller's: unless strict, it stands in for the slices of the families
       // the input has none of (a leader-election record or an Endpoints without Service never does).
       if (options.endpointsAsMirrored !== true && service && !ep.annotationKeys.includes(LEADER_ANNOTATION)) {
+        if (service.clusterIP === 'None' || service.type === 'ExternalName') {
+          ignored.push({ raw: l.raw, object: key, reason: `its Service is ${service.type === 'ExternalName' ? 'of type ExternalName' : 'headless'}: kube-proxy writes no rules for it` });
+          continue;
+        }
         const given = explicitFamilies.get(key);
         const families = endpointsFamilies(ep, service).filter((f) => !given?.has(f));
         if (families.length > 0) {

@@ -248,3 +248,13 @@ describe('Endpoints standing in for missing EndpointSlices (kubectl get svc,ep)'
     expect(deriveEndpointSlices(r.snapshot)).toEqual([]);
   });
 });
+
+describe('Endpoints of Services kube-proxy never programs', () => {
+  test.each([
+    ['headless', { clusterIP: 'None', selector: { app: 'db' } }, 'its Service is headless: kube-proxy writes no rules for it'],
+    ['ExternalName (with a selector)', { type: 'ExternalName', externalName: 'db.example.com', clusterIP: '', selector: { app: 'db' } }, 'its Service is of type ExternalName: kube-proxy writes no rules for it'],
+  ])('%s: no stand-in, ignored with the reason', (_what, spec, reason) => {
+    const r = snapshotFromObjects([service('svc1', spec), endpoints('svc1', [{ addresses: [{ ip: '10.0.0.2' }], ports: [{ name: 'p80', port: 80 }] }])]);
+    expect([r.snapshot.endpointSlices, r.standIns, r.ignored.map((i) => i.reason)]).toEqual([[], [], [reason]]);
+  });
+});
