@@ -148,7 +148,7 @@ export function note(io: CliIO, flags: Pick<InputFlags, 'quiet'>, text: string):
   if (flags.quiet !== true) io.stderr(`svcrules: note: ${text}\n`);
 }
 
-const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
+export const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
 /**
  * Reads and validates the snapshot files. Invalid objects stop the command (exit 1, nothing on stdout)

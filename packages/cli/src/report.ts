@@ -3,10 +3,9 @@ import { serviceSkipReason } from '@svcrules/core';
 import type { LoadResult } from '@svcrules/snapshot';
 import type { CliIO } from './io.js';
 import { UserError } from './errors.js';
-import { note, type InputFlags } from './compile-input.js';
+import { note, plural, type InputFlags } from './compile-input.js';
 
 const at = (o: Origin | undefined) => (o ? `${o.file}:${o.line}:${o.column}: ` : '');
-const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 const SKIP_LABELS = ['service.kubernetes.io/service-proxy-name', 'service.kubernetes.io/headless'];
 
 /** Why kube-proxy would not use a slice, or undefined when it does. */
