@@ -3,10 +3,10 @@ import { resolve } from 'node:path';
 import { run } from './program.js';
 import type { CliIO } from './io.js';
 
-async function readStdin(): Promise<string> {
+async function readStdin(): Promise<Buffer> {
   const chunks: Buffer[] = [];
   for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks).toString('utf8');
+  return Buffer.concat(chunks);
 }
 
 /** The real IO: the only place that touches process.* */
@@ -14,7 +14,8 @@ export function processIO(): CliIO {
   return {
     stdout: (s) => void process.stdout.write(s),
     stderr: (s) => void process.stderr.write(s),
-    readFile: (p) => (p === '-' ? readStdin() : readFile(resolve(process.cwd(), p), 'utf8')),
+    readFile: async (p) => (p === '-' ? (await readStdin()).toString('utf8') : readFile(resolve(process.cwd(), p), 'utf8')),
+    readBytes: (p) => (p === '-' ? readStdin() : readFile(resolve(process.cwd(), p))),
     cwd: process.cwd(),
     stdoutIsTTY: process.stdout.isTTY === true,
     env: process.env,

@@ -16,20 +16,22 @@ export interface CliRun {
 export async function runCli(
   argv: readonly string[],
   dir: string,
-  options: { files?: Readonly<Record<string, string>>; env?: Readonly<Record<string, string>>; tty?: boolean } = {},
+  options: { files?: Readonly<Record<string, string | Uint8Array>>; env?: Readonly<Record<string, string>>; tty?: boolean } = {},
 ): Promise<CliRun> {
   const { files, env = {}, tty = false } = options;
   let out = '';
   let err = '';
+  const readBytes = async (p: string): Promise<Uint8Array> => {
+    if (!files) return readFile(resolve(dir, p));
+    const content = files[p];
+    if (content === undefined) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
+    return typeof content === 'string' ? Buffer.from(content, 'utf8') : content;
+  };
   const io: CliIO = {
     stdout: (s) => void (out += s),
     stderr: (s) => void (err += s),
-    readFile: async (p) => {
-      if (!files) return readFile(resolve(dir, p), 'utf8');
-      const text = files[p];
-      if (text === undefined) throw Object.assign(new Error(`ENOENT: ${p}`), { code: 'ENOENT' });
-      return text;
-    },
+    readFile: async (p) => Buffer.from(await readBytes(p)).toString('utf8'),
+    readBytes,
     cwd: dir,
     stdoutIsTTY: tty,
     env,

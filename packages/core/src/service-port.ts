@@ -38,6 +38,18 @@ export function shouldSkipService(svc: Service): boolean {
   return svc.clusterIP === 'None' || svc.clusterIP === '' || svc.type === 'ExternalName' || hasProxySkipLabel(svc.labels);
 }
 
+/** Why a Service yields no rules for a family (kube-proxy skips it or it has no port), or undefined. */
+export function serviceSkipReason(svc: Service, family: IPFamily): string | undefined {
+  if (svc.type === 'ExternalName') return 'type ExternalName (a DNS name only; kube-proxy writes no rules)';
+  const label = SKIP_LABELS.find((l) => Object.prototype.hasOwnProperty.call(svc.labels, l));
+  if (label !== undefined) return `labelled ${label} (kube-proxy does not watch it${label === SKIP_LABELS[0] ? '; another proxy serves it' : ''})`;
+  if (svc.clusterIP === 'None') return 'headless (clusterIP None: DNS only, kube-proxy writes no rules)';
+  if (svc.clusterIP === '') return 'no clusterIP allocated yet (a manifest: the API server allocates it on creation)';
+  if (clusterIPForFamily(svc, family) === '') return `no ${family} cluster IP (ipFamilies ${svc.ipFamilies.join(', ') || ipFamilyOf(svc.clusterIP)})`;
+  if (svc.ports.length === 0) return 'no ports';
+  return undefined;
+}
+
 /** `GetClusterIPByFamily`; `''` when the Service has no cluster IP of this family. */
 export function clusterIPForFamily(svc: Service, family: IPFamily): string {
   if (svc.ipFamilies.length === 0) {

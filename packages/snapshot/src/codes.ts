@@ -4,6 +4,7 @@
  */
 export const DIAGNOSTIC_CODES = {
   syntax: 'the text is not valid YAML or JSON',
+  'paste-mistake': 'the text is something pasted by mistake: a shell prompt line, a kubectl table or describe output, an elision (...), or nesting too deep',
   'not-an-object': 'a document or list item is not a mapping',
   'missing-kind': 'a document has no kind (or a kind that is not a string)',
   'missing-api-version': 'a document has no apiVersion (or one that is not a string)',

@@ -2,6 +2,7 @@ import { isAlias, isMap, isNode, isScalar, isSeq, parseAllDocuments } from 'yaml
 import type { Document, Node } from 'yaml';
 import type { Origin } from '@svcrules/core';
 import { looksLikeJson, parseJson } from './json.js';
+import { bareListMessage, findPasteMistake } from './paste.js';
 import type { JsonPos } from './json.js';
 import type { Path } from './schemas/kind.js';
 import { isMapping, setOwn } from './schemas/metadata.js';
@@ -60,7 +61,10 @@ function lineIndex(text: string): (offset: number) => { line: number; column: nu
 
 const keyText = (k: unknown): string | undefined => (isScalar(k) ? String(k.value) : undefined);
 
-function yamlLocator(root: Node, doc: Document, pos: (o: number) => { line: number; column: number }, file: string, source: number): Locator {
+/** Offset in a text -> where that is for diagnostics (file, line, column and an ordering key). */
+type Placer = (offset: number) => Located;
+
+function yamlLocator(root: Node, doc: Document, place: Placer): Locator {
   return (path, atKey = false) => {
     let offset = root.range?.[0] ?? 0;
     let node: unknown = root;
@@ -78,12 +82,11 @@ function yamlLocator(root: Node, doc: Document, pos: (o: number) => { line: numb
       node = next;
       offset = next.range[0];
     }
-    const p = pos(offset);
-    return { origin: { file, line: p.line, column: p.column }, key: [source, offset] };
+    return place(offset);
   };
 }
 
-function jsonLocator(root: JsonPos, pos: (o: number) => { line: number; column: number }, file: string, source: number): Locator {
+function jsonLocator(root: JsonPos, place: Placer): Locator {
   return (path, atKey = false) => {
     let node = root;
     let offset = root.offset;
@@ -101,8 +104,7 @@ function jsonLocator(root: JsonPos, pos: (o: number) => { line: number; column: 
       else break;
       offset = node.offset;
     }
-    const p = pos(offset);
-    return { origin: { file, line: p.line, column: p.column }, key: [source, offset] };
+    return place(offset);
   };
 }
 
@@ -175,21 +177,38 @@ function collect(value: unknown, locate: Locator, out: RawObject[], sink: Sink, 
   out.push({ kind: k, apiVersion: apiVersion as string, value, locate, ...(index !== undefined ? { index } : {}) });
 }
 
+/** A document's root: a bare list of objects without kind gets its own message, the rest is collected. */
+function collectRoot(value: unknown, locate: Locator, out: RawObject[], sink: Sink, json: boolean): void {
+  const bare = Array.isArray(value) ? bareListMessage(value, json) : undefined;
+  if (bare !== undefined) sink.error(locate([]), undefined, undefined, 'not-an-object', bare);
+  else collect(value, locate, out, sink, 0);
+}
+
 /** Reads one source text (YAML stream or JSON) into RawObjects; syntax errors go to the sink. */
 export function readSource(source: { readonly name: string; readonly text: string }, sourceIndex: number, sink: Sink): RawObject[] {
-  const out: RawObject[] = [];
-  const text = source.text;
-  const pos = lineIndex(text);
-  const syntaxAt = (offset: number, message: string) => {
+  const pos = lineIndex(source.text);
+  return readText(source.text, sink, (offset) => {
     const p = pos(offset);
-    sink.error({ origin: { file: source.name, line: p.line, column: p.column }, key: [sourceIndex, offset] }, undefined, undefined, 'syntax', message);
-  };
+    return { origin: { file: source.name, line: p.line, column: p.column }, key: [sourceIndex, offset] };
+  });
+}
 
-  if (looksLikeJson(text)) {
+/** A text placed by `place` (a file, or a text embedded in one): its objects, embedded configurations read. */
+function readText(text: string, sink: Sink, place: Placer): RawObject[] {
+  const out: RawObject[] = [];
+  const syntaxAt = (offset: number, message: string) => sink.error(place(offset), undefined, undefined, 'syntax', message);
+
+  const json = looksLikeJson(text);
+  const mistake = findPasteMistake(text, json);
+  if (mistake) {
+    sink.error(place(mistake.offset), undefined, undefined, 'paste-mistake', mistake.message);
+    return out;
+  }
+  if (json) {
     const r = parseJson(text);
     if ('error' in r) syntaxAt(r.error.offset, `invalid JSON: ${r.error.message}`);
-    else for (const d of r.documents) collect(d.value, jsonLocator(d.pos, pos, source.name, sourceIndex), out, sink, 0);
-    return out;
+    else for (const d of r.documents) collectRoot(d.value, jsonLocator(d.pos, place), out, sink, true);
+    return readEmbedded(out, text, sink);
   }
 
   for (const doc of parseAllDocuments(text, { prettyErrors: false, customTags: (tags) => [AMBIGUOUS_NUMBER, ...tags] })) {
@@ -207,9 +226,48 @@ export function readSource(source: { readonly name: string; readonly text: strin
       syntaxAt(root.range?.[0] ?? 0, `invalid YAML: ${oneLine((e as Error).message)}`);
       continue;
     }
-    collect(value, yamlLocator(root, doc, pos, source.name, sourceIndex), out, sink, 0);
+    collectRoot(value, yamlLocator(root, doc, place), out, sink, /^\uFEFF?[ \t\r\n]*\[/.test(text));
   }
-  return out;
+  return readEmbedded(out, text, sink);
+}
+
+/**
+ * kube-proxy's ConfigMap (`kubectl get cm -n kube-system kube-proxy -o yaml`): the configuration is
+ * the text of `data["config.conf"]` (kubeadm; `data.config` in EKS's kube-proxy-config). The
+ * ConfigMap is replaced by the objects of that text, located inside the outer file: line for line
+ * in a block scalar (`config.conf: |`), else at the value.
+ */
+export const KUBE_PROXY_CONFIG_KEYS = ['config.conf', 'config'] as const;
+
+function embeddedConfigKey(raw: RawObject): string | undefined {
+  if (raw.kind !== 'ConfigMap' || raw.apiVersion !== 'v1' || !isMapping(raw.value.data)) return undefined;
+  const data = raw.value.data;
+  if (typeof data['config.conf'] === 'string') return 'config.conf';
+  const meta = isMapping(raw.value.metadata) ? raw.value.metadata : {};
+  return meta.name === 'kube-proxy-config' && typeof data.config === 'string' ? 'config' : undefined;
+}
+
+function readEmbedded(raws: RawObject[], outer: string, sink: Sink): RawObject[] {
+  if (!raws.some((r) => embeddedConfigKey(r) !== undefined)) return raws;
+  return raws.flatMap((raw) => {
+    const key = embeddedConfigKey(raw);
+    if (key === undefined) return [raw];
+    const inner = (raw.value.data as Record<string, string>)[key]!;
+    const at = raw.locate(['data', key]);
+    const innerPos = lineIndex(inner);
+    const outerOffset = at.key[1] ?? 0;
+    // A block scalar: its content starts on the next line, every line indented the same.
+    const block = /^[|>]/.test(outer.slice(outerOffset, outerOffset + 1));
+    const next = outer.indexOf('\n', outerOffset);
+    const indent = block && next >= 0 ? (/^(?:[ \t]*\r?\n)*( *)/.exec(outer.slice(next + 1))?.[1]?.length ?? 0) : 0;
+    const place: Placer = (offset) => {
+      const p = innerPos(offset);
+      if (!at.origin) return { key: [...at.key, offset] };
+      // A quoted or JSON string does not keep its lines: the value itself is the place.
+      return { origin: block ? { ...at.origin, line: at.origin.line + p.line, column: p.column + indent } : at.origin, key: [...at.key, offset] };
+    };
+    return readText(inner, sink, place);
+  });
 }
 
 /** Objects already parsed (no positions): each is located by its index only. */
@@ -219,5 +277,5 @@ export function readObjects(objects: readonly unknown[], sink: Sink): RawObject[
     const locate: Locator = () => ({ key: [0, index] });
     collect(clean(o), locate, out, sink, 0, index);
   });
-  return out;
+  return readEmbedded(out, '', sink);
 }

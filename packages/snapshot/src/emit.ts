@@ -1,8 +1,8 @@
 import { stringify } from 'yaml';
 import type { Endpoint, EndpointSlice } from '@svcrules/core';
 
-/** An endpoint may carry the Pod it came from (derived slices do). */
-type EmittableEndpoint = Endpoint & { readonly targetRef?: { readonly kind: string; readonly namespace: string; readonly name: string } };
+/** An endpoint may carry the Pod it came from (derived slices do) and a hostname (Endpoints stand-ins). */
+type EmittableEndpoint = Endpoint & { readonly hostname?: string; readonly targetRef?: { readonly kind: string; readonly namespace: string; readonly name: string } };
 
 function sortedRecord(r: Readonly<Record<string, string>>): Record<string, string> {
   const out: Record<string, string> = {};
@@ -17,6 +17,7 @@ function endpointObject(e: EmittableEndpoint): Record<string, unknown> {
   if (e.serving !== undefined) conditions.serving = e.serving;
   if (e.terminating !== undefined) conditions.terminating = e.terminating;
   o.conditions = conditions;
+  if (e.hostname !== undefined) o.hostname = e.hostname;
   if (e.nodeName !== undefined) o.nodeName = e.nodeName;
   if (e.zone !== undefined) o.zone = e.zone;
   if (e.targetRef) o.targetRef = { kind: e.targetRef.kind, namespace: e.targetRef.namespace, name: e.targetRef.name };

@@ -4,6 +4,8 @@
  * 1 MB/s here); kubectl reads a JSON file with a strict JSON decoder, and so does this (about 30x
  * faster than the yaml path). Values come with a position tree for diagnostics.
  */
+import { nestingTooDeep } from './paste.js';
+
 export interface JsonSyntaxError {
   readonly offset: number;
   readonly message: string;
@@ -90,7 +92,7 @@ export function parseJson(text: string): { readonly documents: readonly JsonDocu
     }
   };
   const value = (depth: number): [unknown, JsonPos] => {
-    if (depth > MAX_DEPTH) throw new Fail(i, `nesting deeper than ${MAX_DEPTH} levels`);
+    if (depth > MAX_DEPTH) throw new Fail(i, nestingTooDeep(MAX_DEPTH));
     ws();
     const offset = i;
     const c = text[i];

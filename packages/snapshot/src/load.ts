@@ -1,9 +1,9 @@
-import type { Diagnostic, EndpointSlice, NodeInfo, Origin, Pod, ProxyConfig, Service, Snapshot } from '@svcrules/core';
+import type { Diagnostic, EndpointSlice, IPFamily, NodeInfo, Origin, Pod, ProxyConfig, Service, Snapshot } from '@svcrules/core';
 import type { DiagnosticCode } from './codes.js';
 import { describeObject, readObjects, readSource } from './documents.js';
 import type { RawObject } from './documents.js';
 import { formatPath, fromIssue } from './issues.js';
-import { LABEL_MANAGED_BY, MAX_ENDPOINTS_PER_SUBSET, MIRRORING_CONTROLLER, mirrorEndpoints } from './mirror.js';
+import { endpointsFamilies, LABEL_MANAGED_BY, LEADER_ANNOTATION, MAX_ENDPOINTS_PER_SUBSET, MIRRORING_CONTROLLER, mirrorEndpoints, standInSlices } from './mirror.js';
 import { endpointSliceKind, LABEL_SERVICE_NAME } from './schemas/endpoint-slice.js';
 import { endpointsKind } from './schemas/endpoints.js';
 import type { EndpointsObject } from './schemas/endpoints.js';
@@ -19,6 +19,30 @@ import { displayName, show } from './words.js';
 export interface LoadOptions {
   /** Leave invalid objects out and report them as warnings instead of errors. */
   readonly skipInvalid?: boolean;
+  /**
+   * Read v1 Endpoints strictly as the EndpointSlice mirroring controller does: only those of
+   * selectorless Services without the skip-mirror label. By default the Endpoints of any Service
+   * stand in for the EndpointSlices a dump left out (see `EndpointsStandIn`).
+   */
+  readonly endpointsAsMirrored?: boolean;
+}
+
+/**
+ * A Service whose EndpointSlices (of some families) are missing from the input, so its v1 Endpoints
+ * object was used instead, as the EndpointSlice controller would have published the same addresses.
+ * Precedence per Service and family: EndpointSlices given, then Endpoints, then slices from Pods.
+ */
+export interface EndpointsStandIn {
+  /** `namespace/name` of the Service and of its Endpoints. */
+  readonly object: string;
+  /** The Endpoints object's place: origin for texts, index for objects. */
+  readonly origin?: Origin;
+  readonly index?: number;
+  readonly families: readonly IPFamily[];
+  readonly ready: number;
+  readonly notReady: number;
+  /** Why the mirroring controller would not have mirrored it. */
+  readonly because: string;
 }
 
 /** An object that is not part of the snapshot, and why (unknown kind, Endpoints not mirrored, ...). */
@@ -36,6 +60,7 @@ export interface LoadResult {
   /** In input order. Any `error` means the input is not fit to compile (strict mode). */
   readonly diagnostics: Diagnostic[];
   readonly ignored: IgnoredObject[];
+  readonly standIns: EndpointsStandIn[];
 }
 
 /** Like IgnoredObject, for objects given without positions: `index` is their place in the argument. */
@@ -50,6 +75,7 @@ export interface ObjectsLoadResult {
   readonly snapshot: Snapshot;
   readonly diagnostics: Diagnostic[];
   readonly ignored: IgnoredInput[];
+  readonly standIns: EndpointsStandIn[];
 }
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
@@ -64,6 +90,18 @@ interface Loaded {
   readonly model: unknown;
   valid: boolean;
 }
+
+interface StandIn {
+  readonly l: Loaded;
+  readonly object: string;
+  readonly families: IPFamily[];
+  readonly ready: number;
+  readonly notReady: number;
+  readonly because: string;
+}
+
+const publicStandIn = ({ l, ...rest }: StandIn, withIndex: boolean): EndpointsStandIn =>
+  withIndex ? { ...rest, index: l.raw.index ?? 0 } : { ...rest, ...(l.origin ? { origin: l.origin } : {}) };
 
 interface Ignored {
   readonly raw: RawObject;
@@ -92,7 +130,8 @@ function validate(raws: readonly RawObject[], sink: Sink): { loaded: Loaded[]; i
       if (known) {
         sink.warning(raw.locate(['apiVersion']), `${displayName(raw.kind)} ${object}`, 'apiVersion', 'unsupported-api-version', `expected apiVersion ${known.apiVersion} for ${known.kind}, got ${show(raw.apiVersion)}; the object is ignored`);
         ignored.push({ raw, object, reason: `apiVersion ${displayName(raw.apiVersion)} is not read (svcrules reads ${known.apiVersion})` });
-      } else ignored.push({ raw, object, reason: 'svcrules does not read this kind' });
+      } else if (raw.kind === 'ConfigMap') ignored.push({ raw, object, reason: 'not kube-proxy\'s ConfigMap (svcrules reads a ConfigMap only for its data["config.conf"])' });
+      else ignored.push({ raw, object, reason: 'svcrules does not read this kind' });
       continue;
     }
     const ref = mod.kind === kubeProxyConfigKind.kind ? mod.kind : `${mod.kind} ${describeObject(raw.value, mod.namespaced)}`;
@@ -141,7 +180,7 @@ function withOrigin<T extends object>(model: T, origin: Origin | undefined): T {
   return origin ? { ...model, origin } : model;
 }
 
-function assemble(raws: readonly RawObject[], sink: Sink): { snapshot: Snapshot; ignored: Ignored[] } {
+function assemble(raws: readonly RawObject[], sink: Sink, options: LoadOptions): { snapshot: Snapshot; ignored: Ignored[]; standIns: StandIn[] } {
   const { loaded, ignored } = validate(raws, sink);
   const services: Service[] = [];
   const endpointSlices: EndpointSlice[] = [];
@@ -177,11 +216,38 @@ function assemble(raws: readonly RawObject[], sink: Sink): { snapshot: Snapshot;
   const mirroredFor = new Set(
     endpointSlices.filter((s) => s.labels[LABEL_MANAGED_BY] === MIRRORING_CONTROLLER && s.labels[LABEL_SERVICE_NAME]).map((s) => `${s.namespace}/${s.labels[LABEL_SERVICE_NAME]}`),
   );
+  const explicitFamilies = new Map<string, Set<string>>();
+  for (const s of endpointSlices) {
+    if (s.serviceName === '') continue;
+    const key = `${s.namespace}/${s.serviceName}`;
+    explicitFamilies.set(key, (explicitFamilies.get(key) ?? new Set()).add(s.addressType));
+  }
   const mirrored: EndpointSlice[] = [];
+  const standIns: StandIn[] = [];
   for (const { ep, l } of endpoints) {
     const key = `${ep.namespace}/${ep.name}`;
-    const r = mirrorEndpoints(ep, serviceByKey.get(key), mirroredFor.has(key));
+    const service = serviceByKey.get(key);
+    const r = mirrorEndpoints(ep, service, mirroredFor.has(key));
     if (!r.mirrored) {
+      // Not the mirroring controller's: unless strict, it stands in for the slices of the families
+      // the input has none of (a leader-election record or an Endpoints without Service never does).
+      if (options.endpointsAsMirrored !== true && service && !ep.annotationKeys.includes(LEADER_ANNOTATION)) {
+        if (service.clusterIP === 'None' || service.type === 'ExternalName') {
+          ignored.push({ raw: l.raw, object: key, reason: `its Service is ${service.type === 'ExternalName' ? 'of type ExternalName' : 'headless'}: kube-proxy writes no rules for it` });
+          continue;
+        }
+        const given = explicitFamilies.get(key);
+        const families = endpointsFamilies(ep, service).filter((f) => !given?.has(f));
+        if (families.length > 0) {
+          const slices = standInSlices(ep, service, families);
+          for (const s of slices) mirrored.push(withOrigin(s, l.origin));
+          const eps = slices.flatMap((s) => s.endpoints);
+          standIns.push({ l, object: key, families, ready: eps.filter((e) => e.ready === true).length, notReady: eps.filter((e) => e.ready === false).length, because: r.reason });
+          continue;
+        }
+        ignored.push({ raw: l.raw, object: key, reason: `the input has EndpointSlices of every family of Service ${key}, which take precedence` });
+        continue;
+      }
       ignored.push({ raw: l.raw, object: key, reason: `not mirrored to EndpointSlices: ${r.reason}` });
       continue;
     }
@@ -198,7 +264,7 @@ function assemble(raws: readonly RawObject[], sink: Sink): { snapshot: Snapshot;
     ...(pods.length > 0 ? { pods } : {}),
     ...(config ? { config } : {}),
   };
-  return { snapshot, ignored };
+  return { snapshot, ignored, standIns };
 }
 
 /**
@@ -209,11 +275,12 @@ function assemble(raws: readonly RawObject[], sink: Sink): { snapshot: Snapshot;
 export function loadSnapshot(sources: readonly { readonly name: string; readonly text: string }[], options: LoadOptions = {}): LoadResult {
   const sink = new Sink();
   const raws = sources.flatMap((s, i) => readSource(s, i, sink));
-  const { snapshot, ignored } = assemble(raws, sink);
+  const { snapshot, ignored, standIns } = assemble(raws, sink, options);
   return {
     snapshot,
     diagnostics: sink.diagnostics(options.skipInvalid === true),
     ignored: ignored.map((i) => ({ kind: displayName(i.raw.kind), object: i.object, origin: i.raw.locate([]).origin!, reason: i.reason })),
+    standIns: standIns.map((s) => publicStandIn(s, false)),
   };
 }
 
@@ -221,11 +288,12 @@ export function loadSnapshot(sources: readonly { readonly name: string; readonly
 export function snapshotFromObjects(objects: readonly unknown[], options: LoadOptions = {}): ObjectsLoadResult {
   const sink = new Sink();
   const raws = readObjects(objects, sink);
-  const { snapshot, ignored } = assemble(raws, sink);
+  const { snapshot, ignored, standIns } = assemble(raws, sink, options);
   return {
     snapshot,
     diagnostics: sink.diagnostics(options.skipInvalid === true),
     ignored: ignored.map((i) => ({ kind: displayName(i.raw.kind), object: i.object, index: i.raw.index ?? 0, reason: i.reason })),
+    standIns: standIns.map((s) => publicStandIn(s, true)),
   };
 }
 

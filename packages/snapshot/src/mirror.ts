@@ -1,3 +1,4 @@
+import { ipFamilyOf, sliceLabels } from '@svcrules/core';
 import type { Endpoint, EndpointSlice, IPFamily, Service } from '@svcrules/core';
 import type { EndpointsAddress, EndpointsObject, EndpointsPort } from './schemas/endpoints.js';
 import { LABEL_SERVICE_NAME } from './schemas/endpoint-slice.js';
@@ -111,6 +112,54 @@ export function mirrorSkipReason(ep: EndpointsObject, service: Service | undefin
   return undefined;
 }
 
+interface SliceStyle {
+  /** The slice's name for the n-th slice (1-based). */
+  readonly name: (n: number) => string;
+  readonly labels: Readonly<Record<string, string>>;
+  /** The address cap per repacked subset (the mirroring controller's); none when undefined. */
+  readonly maxPerSubset?: number;
+  readonly families: readonly IPFamily[];
+  readonly endpoint: (a: EndpointsAddress, ready: boolean) => Endpoint;
+}
+
+/** Repacked subsets -> one slice per subset and family (the shape both controllers give). */
+function slicesFrom(ep: EndpointsObject, style: SliceStyle): { slices: EndpointSlice[]; skippedAddresses: number } {
+  const slices: EndpointSlice[] = [];
+  let skippedAddresses = 0;
+  for (const subset of repackSubsets(ep.subsets)) {
+    // EndpointSet: keyed by addresses, hostname and targetRef namespace/name; a later insert replaces.
+    const byFamily: Record<IPFamily, Map<string, Endpoint>> = { IPv4: new Map(), IPv6: new Map() };
+    let added = 0;
+    const add = (a: EndpointsAddress, ready: boolean) => {
+      if (style.maxPerSubset !== undefined && added >= style.maxPerSubset) {
+        skippedAddresses++;
+        return;
+      }
+      added++;
+      const key = [a.canonical, a.hostname ?? '', a.targetRef?.namespace ?? '', a.targetRef?.name ?? ''].join('\u0000');
+      byFamily[a.family].set(key, style.endpoint(a, ready));
+    };
+    for (const a of subset.ready) add(a, true);
+    for (const a of subset.notReady) add(a, false);
+    for (const family of style.families) {
+      const eps = byFamily[family];
+      if (eps.size === 0) continue;
+      slices.push({
+        namespace: ep.namespace,
+        name: style.name(slices.length + 1),
+        serviceName: ep.name,
+        addressType: family,
+        ports: subset.ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })),
+        endpoints: [...eps.values()],
+        labels: style.labels,
+      });
+    }
+  }
+  return { slices, skippedAddresses };
+}
+
+const withNode = (a: EndpointsAddress) => (a.nodeName !== undefined ? { nodeName: a.nodeName } : {});
+
 export function mirrorEndpoints(ep: EndpointsObject, service: Service | undefined, hasMirroredSlices: boolean): MirrorResult {
   const reason = mirrorSkipReason(ep, service, hasMirroredSlices);
   if (reason !== undefined) return { mirrored: false, reason };
@@ -119,37 +168,58 @@ export function mirrorEndpoints(ep: EndpointsObject, service: Service | undefine
   for (const [k, v] of Object.entries(ep.labels)) setOwn(labels, k, v);
   setOwn(labels, LABEL_SERVICE_NAME, ep.name);
   setOwn(labels, LABEL_MANAGED_BY, MIRRORING_CONTROLLER);
+  const r = slicesFrom(ep, {
+    name: (n) => `${ep.name}-mirror-${n}`,
+    labels,
+    maxPerSubset: MAX_ENDPOINTS_PER_SUBSET,
+    families: ['IPv4', 'IPv6'],
+    endpoint: (a, ready) => ({ addresses: [a.canonical], ready, ...withNode(a) }),
+  });
+  return { mirrored: true, ...r };
+}
 
-  const slices: EndpointSlice[] = [];
-  let skippedAddresses = 0;
-  for (const subset of repackSubsets(ep.subsets)) {
-    // EndpointSet: keyed by addresses, hostname and targetRef namespace/name; a later insert replaces.
-    const byFamily: Record<IPFamily, Map<string, Endpoint>> = { IPv4: new Map(), IPv6: new Map() };
-    let added = 0;
-    const add = (a: EndpointsAddress, ready: boolean) => {
-      if (added >= MAX_ENDPOINTS_PER_SUBSET) {
-        skippedAddresses++;
-        return;
-      }
-      added++;
-      const key = [a.canonical, a.hostname ?? '', a.targetRef?.namespace ?? '', a.targetRef?.name ?? ''].join('\u0000');
-      byFamily[a.family].set(key, { addresses: [a.canonical], ready, ...(a.nodeName !== undefined ? { nodeName: a.nodeName } : {}) });
-    };
-    for (const a of subset.ready) add(a, true);
-    for (const a of subset.notReady) add(a, false);
-    for (const family of ['IPv4', 'IPv6'] as const) {
-      const eps = byFamily[family];
-      if (eps.size === 0) continue;
-      slices.push({
-        namespace: ep.namespace,
-        name: `${ep.name}-mirror-${slices.length + 1}`,
-        serviceName: ep.name,
-        addressType: family,
-        ports: subset.ports.map((p) => ({ name: p.name, port: p.port, protocol: p.protocol })),
-        endpoints: [...eps.values()],
-        labels,
-      });
-    }
+/**
+ * The families an Endpoints object speaks for: those of its addresses, and the Service's primary
+ * family (the Endpoints controller writes only primary-family addresses, so an empty Endpoints means
+ * "no endpoints" for that family).
+ */
+export function endpointsFamilies(ep: EndpointsObject, service: Service): IPFamily[] {
+  const out = new Set<IPFamily>();
+  const primary = service.ipFamilies[0] ?? ipFamilyOf(service.clusterIP);
+  if (primary) out.add(primary);
+  for (const s of ep.subsets) for (const a of [...s.addresses, ...s.notReadyAddresses]) out.add(a.family);
+  return (['IPv4', 'IPv6'] as const).filter((f) => out.has(f));
+}
+
+/**
+ * v1 Endpoints standing in for the EndpointSlices a dump left out (`kubectl get svc,ep`): the
+ * addresses as the EndpointSlice controller publishes the same Pods (pkg/controller/endpointslice
+ * via k8s.io/endpointslice utils.go `podToEndpoint`: ready = serving = the Pod's readiness,
+ * terminating false, since the Endpoints controller leaves terminating Pods out; nodeName kept;
+ * ports by name as the Endpoints controller resolved them), labelled as that controller labels them
+ * (`setEndpointSliceLabels`), one slice per repacked subset and family, for `families` only.
+ * Slices are named `<service>-endpoints-<n>` (the controller's names are random).
+ */
+export function standInSlices(ep: EndpointsObject, service: Service, families: readonly IPFamily[]): EndpointSlice[] {
+  const labels = sliceLabels(service);
+  const { slices } = slicesFrom(ep, {
+    name: (n) => `${ep.name}-endpoints-${n}`,
+    labels,
+    families,
+    endpoint: (a, ready): Endpoint & { hostname?: string } => ({
+      addresses: [a.canonical],
+      ready,
+      serving: ready,
+      terminating: false,
+      ...withNode(a),
+      ...(a.hostname !== undefined && a.hostname !== '' ? { hostname: a.hostname } : {}),
+    }),
+  });
+  // A family with no address gets the controller's placeholder (no ports, no endpoints): it says
+  // "no endpoints" and keeps Pod-derived slices from taking over that family.
+  for (const family of families) {
+    if (slices.some((s) => s.addressType === family)) continue;
+    slices.push({ namespace: ep.namespace, name: `${ep.name}-endpoints-${slices.length + 1}`, serviceName: ep.name, addressType: family, ports: [], endpoints: [], labels });
   }
-  return { mirrored: true, slices, skippedAddresses };
+  return slices;
 }

@@ -287,7 +287,7 @@ describe('snapshotFromObjects', () => {
     expect(r.snapshot.services.map((s) => [s.name, s.ports, s.labels, s.selector, s.origin])).toEqual([
       ['svc1', [{ name: '', protocol: 'TCP', port: 80, nodePort: 0, targetPort: 80 }], {}, undefined, undefined],
     ]);
-    expect(r.ignored).toEqual([{ kind: 'ConfigMap', object: 'ns1/c', index: 3, reason: 'svcrules does not read this kind' }]);
+    expect(r.ignored).toEqual([{ kind: 'ConfigMap', object: 'ns1/c', index: 3, reason: 'not kube-proxy\'s ConfigMap (svcrules reads a ConfigMap only for its data["config.conf"])' }]);
   });
 
   test('a __proto__ label key is refused and pollutes nothing', () => {
@@ -302,7 +302,7 @@ describe('snapshotFromObjects', () => {
 });
 
 describe('EndpointSlice, Node, Pod, KubeProxyConfiguration', () => {
-  test('EndpointSlice: conditions and hints as written, absent port fields as null, FQDN accepted', () => {
+  test('EndpointSlice: conditions and hints as written, an absent port name "" and an absent port null, FQDN accepted', () => {
     const r = load(`apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
 metadata:
@@ -337,7 +337,7 @@ endpoints: [{addresses: [example.com]}]
       addressType: 'IPv6',
       ports: [
         { name: 'p80', port: 8080, protocol: 'TCP' },
-        { name: null, port: 8081, protocol: 'UDP' },
+        { name: '', port: 8081, protocol: 'UDP' },
         { name: 'p82', port: null, protocol: 'TCP' },
       ],
       endpoints: [
@@ -457,5 +457,49 @@ nodePortAddresses: [127.0.0.1/8, "fd00::1/64"]
     const empty = load('apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\ndetectLocalMode: ""\nclusterCIDR: ""\nnodePortAddresses: [primary]\n');
     expect(empty.diagnostics).toEqual([]);
     expect({ ...empty.snapshot.config, origin: undefined }).toEqual({ nodePortAddresses: ['primary'], origin: undefined });
+  });
+});
+
+describe("kube-proxy's ConfigMap (kubectl get cm -n kube-system kube-proxy -o yaml)", () => {
+  const cm = (body: string) => `apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: kube-proxy
+  namespace: kube-system
+data:
+  config.conf: |-
+${body
+  .split('\n')
+  .map((l) => `    ${l}`)
+  .join('\n')}
+  kubeconfig.conf: |-
+    apiVersion: v1
+    kind: Config
+`;
+
+  test('data["config.conf"] is read as the KubeProxyConfiguration; the ConfigMap itself is not ignored', () => {
+    const r = load(cm('apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nclusterCIDR: 10.244.0.0/16\nmode: ""\niptables:\n  masqueradeBit: 14'));
+    expect(r.diagnostics).toEqual([]);
+    expect(r.ignored).toEqual([]);
+    expect(r.snapshot.config).toEqual({ clusterCIDRs: ['10.244.0.0/16'], masqueradeBit: 14, origin: { file: 'in.yaml', line: 8, column: 5 } });
+  });
+
+  test('an error inside the embedded text is located at its line in the outer file', () => {
+    const r = load(cm('apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\niptables:\n  masqueradeBit: 40'));
+    expect(r.diagnostics.map(formatDiagnostic)).toEqual(['in.yaml:11:22: KubeProxyConfiguration: iptables.masqueradeBit: expected an integer from 0 to 31, got 40 [invalid-masquerade-bit]']);
+  });
+
+  test('a syntax error in the embedded text too; in JSON output the value is the place', () => {
+    expect(load(cm('apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\nmode: "iptables')).diagnostics.map(formatDiagnostic)).toEqual(['in.yaml:10:20: invalid YAML: Missing closing "quote [syntax]']);
+    const json = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'kube-proxy', namespace: 'kube-system' }, data: { 'config.conf': 'apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\niptables: {masqueradeBit: 99}' } }, null, 2);
+    const r = load(json);
+    expect(r.diagnostics.map(formatDiagnostic)).toEqual([`in.yaml:9:20: KubeProxyConfiguration: iptables.masqueradeBit: expected an integer from 0 to 31, got 99 [invalid-masquerade-bit]`]);
+  });
+
+  test("EKS's kube-proxy-config keeps it under data.config; other ConfigMaps are ignored", () => {
+    const eks = `apiVersion: v1\nkind: ConfigMap\nmetadata: {name: kube-proxy-config, namespace: kube-system}\ndata:\n  config: |\n    apiVersion: kubeproxy.config.k8s.io/v1alpha1\n    kind: KubeProxyConfiguration\n    clusterCIDR: 10.0.0.0/16\n`;
+    expect(load(eks).snapshot.config?.clusterCIDRs).toEqual(['10.0.0.0/16']);
+    const other = load(`apiVersion: v1\nkind: ConfigMap\nmetadata: {name: app, namespace: x}\ndata:\n  config: "a: b"\n`);
+    expect([other.snapshot.config, other.ignored.map((i) => i.reason)]).toEqual([undefined, ['not kube-proxy\'s ConfigMap (svcrules reads a ConfigMap only for its data["config.conf"])']]);
   });
 });

@@ -25,7 +25,8 @@ import {
 } from '@svcrules/applier';
 import type { CliIO } from '../io.js';
 import { ExitError, UserError } from '../errors.js';
-import { addSnapshotFlags, compileOptionsFrom, loadInputs, printDiagnostics, type CompileFlags } from '../compile-input.js';
+import { addSnapshotFlags, compileOptionsFrom, familyOption, loadInputs, printDiagnostics, type CompileFlags } from '../compile-input.js';
+import { refuseEmpty } from '../report.js';
 
 /** Flags shared by `apply` and `diff`: where the host is, and the compile flags the host does not decide. */
 export interface HostFlags {
@@ -39,14 +40,16 @@ export interface HostFlags {
   nodeIp?: string[];
   skipInvalid?: boolean;
   verbose?: boolean;
+  allowEmpty?: boolean;
 }
 
 export function addHostFlags(cmd: Command): Command {
   cmd
-    .addOption(new Option('--family <family>', 'IP family to work on').choices(['ipv4', 'ipv6', 'both']).default('ipv4'))
+    .addOption(familyOption('IP family to work on', ['ipv4', 'ipv6', 'both']))
     .option('--netns <name>', 'work inside this network namespace (ip netns exec NAME ...)')
     .addOption(new Option('--backend <backend>', 'iptables binaries to run: the default iptables, or iptables-nft / iptables-legacy').choices(['default', 'nft', 'legacy']).default('default'))
-    .option('--wait <seconds>', 'how long to wait for the xtables lock', '5');
+    .option('--wait <seconds>', 'how long to wait for the xtables lock', '5')
+    .option('--allow-empty', 'go on with an input without any Service (which deletes every service chain)');
   return addSnapshotFlags(cmd);
 }
 
@@ -141,6 +144,7 @@ export function registerApply(program: Command, io: CliIO): void {
       return;
     }
     const snapshot = await loadInputs(io, files, flags);
+    refuseEmpty(snapshot, flags.allowEmpty);
     for (const family of families) {
       const host = await openHost(io, flags, family);
       const ruleset = compileForHost(io, snapshot, flags, host);

@@ -3,7 +3,8 @@ import { compile } from '@svcrules/core';
 import { renderChunks, sortLikeKubeProxyTests } from '@svcrules/iptables';
 import type { CliIO } from '../io.js';
 import { ExitError } from '../errors.js';
-import { addCompileFlags, compileOptionsFrom, existingNatChains, loadInputs, printDiagnostics } from '../compile-input.js';
+import { addCompileFlags, compileOptionsFrom, existingNatChains, printDiagnostics, readSnapshot } from '../compile-input.js';
+import { reportLeftOut, warnIfEmpty } from '../report.js';
 import type { CompileFlags } from '../compile-input.js';
 
 export function registerCompile(program: Command, io: CliIO): void {
@@ -13,9 +14,12 @@ export function registerCompile(program: Command, io: CliIO): void {
     .option('--sort', "print in the normalised order kube-proxy's unit tests compare with");
   addCompileFlags(cmd).action(async (files: string[], flags: CompileFlags & { sort?: boolean }) => {
     compileOptionsFrom(flags); // usage errors first (exit 2), before any input is read
-    const snapshot = await loadInputs(io, files, flags);
+    const loaded = await readSnapshot(io, files, flags);
+    const snapshot = loaded.snapshot;
     const options = compileOptionsFrom(flags, await existingNatChains(io, flags.existing));
     const result = compile(snapshot, options);
+    reportLeftOut(io, flags, loaded, result.context.family);
+    warnIfEmpty(io, snapshot);
     printDiagnostics(io, result.diagnostics);
     if (result.diagnostics.some((d) => d.severity === 'error')) throw new ExitError(1);
     const ruleset = flags.sort ? sortLikeKubeProxyTests(result.ruleset) : result.ruleset;

@@ -4,6 +4,7 @@ import { diffChains, formatDiff, KUBE_PROXY_POLICY, missingHooks, readHost } fro
 import type { CliIO } from '../io.js';
 import { ExitError, UserError } from '../errors.js';
 import { loadInputs } from '../compile-input.js';
+import { EmptyInputError, refuseEmpty } from '../report.js';
 import { addHostFlags, compileForHost, familiesOf, hostCall, openHost, type HostFlags } from './apply.js';
 
 /**
@@ -18,6 +19,7 @@ export function registerDiff(program: Command, io: CliIO): void {
     let changes = 0;
     try {
       const snapshot = await loadInputs(io, files, flags);
+      refuseEmpty(snapshot, flags.allowEmpty);
       for (const family of familiesOf(flags)) {
         const host = await openHost(io, flags, family);
         if (host.facts.kubeProxyCanary.length > 0) io.stderr(`svcrules: warning: a live kube-proxy owns the ${family} chains (KUBE-PROXY-CANARY); apply would refuse without --force\n`);
@@ -32,6 +34,7 @@ export function registerDiff(program: Command, io: CliIO): void {
         if (diffs.length === 0) io.stderr(`${family}: no changes\n`);
       }
     } catch (e) {
+      if (e instanceof EmptyInputError) throw e;
       // Bad input or a host problem is trouble (2), never "differs" (1).
       if (e instanceof ExitError && e.exitCode === 1) throw new ExitError(2);
       if (e instanceof UserError && e.exitCode === 1) throw new UserError(e.message, 2);

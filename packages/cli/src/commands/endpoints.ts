@@ -2,12 +2,14 @@ import { Command } from 'commander';
 import { deriveEndpointSlices } from '@svcrules/core';
 import { endpointSlicesToYaml } from '@svcrules/snapshot';
 import type { CliIO } from '../io.js';
-import { loadInputs } from '../compile-input.js';
+import { addInputFlags, loadInputs } from '../compile-input.js';
 
 interface EndpointsFlags {
   all?: boolean;
   skipInvalid?: boolean;
   verbose?: boolean;
+  quiet?: boolean;
+  endpointsAsMirrored?: boolean;
 }
 
 /**
@@ -22,12 +24,11 @@ export function registerEndpoints(program: Command, io: CliIO): void {
     )
     .argument('[file...]', 'snapshot files: Services, Pods, Nodes, EndpointSlices, Endpoints (- = stdin)')
     .option('--all', 'also print the EndpointSlices given in the input, before the derived ones')
-    .option('--skip-invalid', 'go on without invalid objects, reporting them as warnings')
-    .option('--verbose', 'report ignored objects on stderr')
-    .action(async (files: string[], flags: EndpointsFlags) => {
-      const snapshot = await loadInputs(io, files, flags);
-      const derived = deriveEndpointSlices(snapshot);
-      io.stdout(endpointSlicesToYaml(flags.all ? [...snapshot.endpointSlices, ...derived] : derived));
-    });
+    .option('--skip-invalid', 'go on without invalid objects, reporting them as warnings');
+  addInputFlags(cmd).action(async (files: string[], flags: EndpointsFlags) => {
+    const snapshot = await loadInputs(io, files, flags);
+    const derived = deriveEndpointSlices(snapshot);
+    io.stdout(endpointSlicesToYaml(flags.all ? [...snapshot.endpointSlices, ...derived] : derived));
+  });
   program.addCommand(cmd);
 }

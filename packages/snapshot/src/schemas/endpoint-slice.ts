@@ -29,8 +29,9 @@ const endpoint = z.object({
 });
 
 const slicePort = z.object({
-  // Absent name / port are kept as null: kube-proxy skips such ports (harmless, so accepted).
-  name: word((s) => s === '' || isDNS1123Label(s), 'invalid-port-name', `${EXPECT.dns1123Label} or ""`).optional(),
+  // An absent name is "" (discovery/v1 SetDefaults_EndpointPort); an absent port is kept as null:
+  // kube-proxy skips such ports (harmless, so accepted).
+  name: word((s) => s === '' || isDNS1123Label(s), 'invalid-port-name', `${EXPECT.dns1123Label} or ""`).default(''),
   port: int(1, 65535, 'invalid-port').optional(),
   protocol: protocol.default('TCP'),
 });

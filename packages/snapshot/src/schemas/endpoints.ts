@@ -1,7 +1,7 @@
 import * as z from 'zod';
 import type { IPFamily, Protocol } from '@svcrules/core';
 import { EXPECT, isDNS1123Label, quote } from '../words.js';
-import { anyString, checkIP, fail, leaf, list, ok, port, protocol, word } from './fields.js';
+import { anyString, checkIP, emptyIsUnset, fail, leaf, list, ok, port, protocol, word } from './fields.js';
 import type { KindModule } from './kind.js';
 import { namespacedMetadata, subdomainName } from './metadata.js';
 import { nodeName } from './endpoint-slice.js';
@@ -57,7 +57,7 @@ const address = z.object({
 const endpointsPort = z.object({
   name: word((s) => s === '' || isDNS1123Label(s), 'invalid-port-name', `${EXPECT.dns1123Label} or ""`).default(''),
   port,
-  protocol: protocol.default('TCP'),
+  protocol: emptyIsUnset(protocol.default('TCP')), // SetDefaults_Endpoints
   appProtocol: anyString.optional(),
 });
 

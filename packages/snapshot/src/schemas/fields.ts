@@ -117,5 +117,13 @@ export function cidr(trim = false): z.ZodType<string, unknown> {
   }, EXPECT_CIDR);
 }
 
+/**
+ * API defaulting of a field whose empty value means unset (pkg/apis/core/v1/defaults.go: `if
+ * x == "" { x = default }`, and targetPort's `intstr.FromInt32(0)` / `FromString("")`): those
+ * values read as absent, so `.default()` or `.optional()` inside applies.
+ */
+export const unsetIf = <T extends z.ZodType>(empty: readonly unknown[], schema: T) => z.preprocess((v) => (empty.includes(v) ? undefined : v), schema);
+export const emptyIsUnset = <T extends z.ZodType>(schema: T) => unsetIf([''], schema);
+
 /** A list; `null` entries and non-lists are reported by zod as invalid-type. */
 export const list = <T extends z.ZodType>(item: T) => z.array(item);

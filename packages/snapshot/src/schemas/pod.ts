@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { ipFamilyOf } from '@svcrules/core';
 import type { Pod, Protocol } from '@svcrules/core';
 import { EXPECT, isIANASvcName, quote } from '../words.js';
-import { anyString, ip, list, oneOf, port, protocol, word } from './fields.js';
+import { anyString, emptyIsUnset, ip, list, oneOf, port, protocol, word } from './fields.js';
 import type { KindModule } from './kind.js';
 import { namespacedMetadata, subdomainName } from './metadata.js';
 import { nodeName } from './endpoint-slice.js';
@@ -10,7 +10,7 @@ import { nodeName } from './endpoint-slice.js';
 const containerPort = z.object({
   name: word(isIANASvcName, 'invalid-port-name', EXPECT.ianaSvcName).optional(),
   containerPort: port,
-  protocol: protocol.default('TCP'),
+  protocol: emptyIsUnset(protocol.default('TCP')), // SetDefaults_ContainerPort
 });
 
 const container = z.object({ ports: list(containerPort).default([]) });

@@ -2,7 +2,7 @@ import * as z from 'zod';
 import { ipFamilyOf } from '@svcrules/core';
 import type { IPFamily, LoadBalancerIngress, Service, ServicePort } from '@svcrules/core';
 import { EXPECT, isDNS1035Label, isIANASvcName, quote } from '../words.js';
-import { bool, checkIP, cidr, fail, int, ip, leaf, list, oneOf, ok, optionalPort, port, portName, protocol, word } from './fields.js';
+import { bool, checkIP, cidr, emptyIsUnset, fail, int, ip, leaf, list, oneOf, ok, optionalPort, port, portName, protocol, unsetIf, word } from './fields.js';
 import type { KindModule } from './kind.js';
 import { labelMap, namespacedMetadata } from './metadata.js';
 
@@ -26,10 +26,11 @@ const clusterIP = leaf<string>((v) => {
 
 const servicePort = z.object({
   name: portName.default(''),
-  protocol: protocol.default('TCP'),
+  protocol: emptyIsUnset(protocol.default('TCP')),
   port,
   nodePort: optionalPort.default(0),
-  targetPort: targetPort.optional(),
+  // 0 and "" are unset: the API defaults them to `port`.
+  targetPort: unsetIf([0, ''], targetPort.optional()),
 });
 
 const trafficPolicy = oneOf(['Cluster', 'Local'], 'invalid-traffic-policy');
@@ -37,7 +38,10 @@ const trafficPolicy = oneOf(['Cluster', 'Local'], 'invalid-traffic-policy');
 export const serviceSchema = z.object({
   metadata: namespacedMetadata(word(isDNS1035Label, 'invalid-name', EXPECT.dns1035Label)),
   spec: z.object({
-    type: oneOf(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'], 'invalid-service-type').default('ClusterIP'),
+    // API defaulting (SetDefaults_Service): "" is unset for type, sessionAffinity and the traffic
+    // policies (an internalTrafficPolicy of "" is not defaulted by the API, but kube-proxy reads
+    // anything but Local as Cluster), as Helm-rendered manifests write them.
+    type: emptyIsUnset(oneOf(['ClusterIP', 'NodePort', 'LoadBalancer', 'ExternalName'], 'invalid-service-type').default('ClusterIP')),
     clusterIP: clusterIP.optional(),
     clusterIPs: list(clusterIP).optional(),
     ipFamilies: list(oneOf<IPFamily>(['IPv4', 'IPv6'], 'invalid-ip-family')).optional(),
@@ -45,14 +49,14 @@ export const serviceSchema = z.object({
     selector: labelMap().optional(),
     externalIPs: list(ip({ unicast: true })).default([]),
     loadBalancerSourceRanges: list(cidr(true)).default([]),
-    sessionAffinity: oneOf(['None', 'ClientIP'], 'invalid-session-affinity').default('None'),
+    sessionAffinity: emptyIsUnset(oneOf(['None', 'ClientIP'], 'invalid-session-affinity').default('None')),
     sessionAffinityConfig: z
       .object({
         clientIP: z.object({ timeoutSeconds: int(1, 86400, 'invalid-affinity-timeout').optional() }).optional(),
       })
       .optional(),
-    externalTrafficPolicy: trafficPolicy.default('Cluster'),
-    internalTrafficPolicy: trafficPolicy.default('Cluster'),
+    externalTrafficPolicy: emptyIsUnset(trafficPolicy.default('Cluster')),
+    internalTrafficPolicy: emptyIsUnset(trafficPolicy.default('Cluster')),
     healthCheckNodePort: optionalPort.default(0),
     publishNotReadyAddresses: bool.optional(),
   }),
