@@ -45,7 +45,7 @@ describe('fixtures/real (real kubectl output)', () => {
   test('the corpus has Services with ready endpoints to check, from several real dumps', () => {
     expect(cases.flatMap(servicesWithReadyEndpoints).length).toBeGreaterThanOrEqual(15);
     const inputs = new Set(cases.filter((c) => servicesWithReadyEndpoints(c).length > 0).map((c) => readFileSync(join(ROOT, c, inputOf(c)), 'utf8')));
-    expect(inputs.size).toBeGreaterThanOrEqual(8);
+    expect(inputs.size).toBeGreaterThanOrEqual(9);
   });
 
   test.each(cases)('%s: no Service with ready endpoints gets a REJECT', async (c) => {
