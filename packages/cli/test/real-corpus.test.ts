@@ -18,12 +18,16 @@ const sources = readFileSync(join(ROOT, 'SOURCES'), 'utf8')
 const argvOf = (c: string) => readFileSync(join(ROOT, c, 'cmd'), 'utf8').trim().split(/\s+/);
 const inputOf = (c: string) => argvOf(c).at(-1)!;
 
-/** `ns/name` of every Service of a case that has at least one ready endpoint in its input (slices or Endpoints). */
+/**
+ * `ns/name` of every Service of a case that has an endpoint kube-proxy would use in its input (slices or
+ * Endpoints): a ready one, or a serving and terminating one, which kube-proxy falls back to when none is ready.
+ */
 function servicesWithReadyEndpoints(c: string): string[] {
   const name = inputOf(c);
   const r = loadSnapshot([{ name, text: readFileSync(join(ROOT, c, name), 'utf8') }]);
   if (r.diagnostics.some((d) => d.severity === 'error')) return [];
-  const ready = new Set(r.snapshot.endpointSlices.filter((s) => s.endpoints.some((e) => e.ready !== false)).map((s) => `${s.namespace}/${s.serviceName}`));
+  const usable = (e: { ready?: boolean; serving?: boolean; terminating?: boolean }) => e.ready !== false || (e.serving === true && e.terminating === true);
+  const ready = new Set(r.snapshot.endpointSlices.filter((s) => s.endpoints.some(usable)).map((s) => `${s.namespace}/${s.serviceName}`));
   return r.snapshot.services.map((s) => `${s.namespace}/${s.name}`).filter((k) => ready.has(k));
 }
 
@@ -38,8 +42,10 @@ describe('fixtures/real (real kubectl output)', () => {
     for (const l of sources) expect(l).toMatch(/^[a-z0-9-]+: https:\/\/github\.com\/\S+ \(.{10,}\)$/);
   });
 
-  test('the corpus has Services with ready endpoints to check', () => {
-    expect(cases.flatMap(servicesWithReadyEndpoints).length).toBeGreaterThan(0);
+  test('the corpus has Services with ready endpoints to check, from several real dumps', () => {
+    expect(cases.flatMap(servicesWithReadyEndpoints).length).toBeGreaterThanOrEqual(15);
+    const inputs = new Set(cases.filter((c) => servicesWithReadyEndpoints(c).length > 0).map((c) => readFileSync(join(ROOT, c, inputOf(c)), 'utf8')));
+    expect(inputs.size).toBeGreaterThanOrEqual(9);
   });
 
   test.each(cases)('%s: no Service with ready endpoints gets a REJECT', async (c) => {

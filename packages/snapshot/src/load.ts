@@ -4,7 +4,7 @@ import { describeObject, readObjects, readSource } from './documents.js';
 import type { RawObject } from './documents.js';
 import { formatPath, fromIssue } from './issues.js';
 import { endpointsFamilies, LABEL_MANAGED_BY, LEADER_ANNOTATION, MAX_ENDPOINTS_PER_SUBSET, MIRRORING_CONTROLLER, mirrorEndpoints, standInSlices } from './mirror.js';
-import { endpointSliceKind, LABEL_SERVICE_NAME } from './schemas/endpoint-slice.js';
+import { endpointSliceKind, endpointSliceV1beta1Kind, LABEL_SERVICE_NAME } from './schemas/endpoint-slice.js';
 import { endpointsKind } from './schemas/endpoints.js';
 import type { EndpointsObject } from './schemas/endpoints.js';
 import type { BuildContext, KindModule, Path } from './schemas/kind.js';
@@ -80,7 +80,7 @@ export interface ObjectsLoadResult {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyKind = KindModule<any, unknown>;
-const KINDS: readonly AnyKind[] = [serviceKind, endpointSliceKind, endpointsKind, nodeKind, podKind, kubeProxyConfigKind];
+const KINDS: readonly AnyKind[] = [serviceKind, endpointSliceKind, endpointSliceV1beta1Kind, endpointsKind, nodeKind, podKind, kubeProxyConfigKind];
 
 interface Loaded {
   readonly raw: RawObject;

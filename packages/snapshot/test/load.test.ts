@@ -198,13 +198,13 @@ items:
 kind: Deployment
 metadata: {name: web, namespace: ns1}
 ---
-apiVersion: discovery.k8s.io/v1beta1
+apiVersion: discovery.k8s.io/v1alpha1
 kind: EndpointSlice
 metadata: {name: s, namespace: ns1}
 `);
     expect(r.ignored).toEqual([
       { kind: 'Deployment', object: 'ns1/web', origin: { file: 'in.yaml', line: 1, column: 1 }, reason: 'svcrules does not read this kind' },
-      { kind: 'EndpointSlice', object: 'ns1/s', origin: { file: 'in.yaml', line: 5, column: 1 }, reason: 'apiVersion discovery.k8s.io/v1beta1 is not read (svcrules reads discovery.k8s.io/v1)' },
+      { kind: 'EndpointSlice', object: 'ns1/s', origin: { file: 'in.yaml', line: 5, column: 1 }, reason: 'apiVersion discovery.k8s.io/v1alpha1 is not read (svcrules reads discovery.k8s.io/v1)' },
     ]);
     expect(r.diagnostics.map((d) => [d.severity, d.code])).toEqual([['warning', 'unsupported-api-version']]);
   });
@@ -348,6 +348,61 @@ endpoints: [{addresses: [example.com]}]
       origin: undefined,
     });
     expect([b!.serviceName, b!.addressType, b!.endpoints]).toEqual(['', 'FQDN', [{ addresses: ['example.com'] }]]);
+  });
+
+  test('EndpointSlice discovery.k8s.io/v1beta1 (kubectl of 1.19-1.20): read as the API server converts it to v1', () => {
+    // From a kind 1.20 dump: topology instead of nodeName/zone. The zone moves to `zone` (v1beta1/conversion.go);
+    // the hostname is the node when nodeName is absent (kube-proxy 1.20 read it there), never over nodeName.
+    const r = load(`apiVersion: discovery.k8s.io/v1beta1
+kind: EndpointSlice
+metadata:
+  name: echo-2j87f
+  namespace: default
+  labels: {kubernetes.io/service-name: echo}
+addressType: IPv6
+endpoints:
+- addresses: [fd00:10:244:2::e073]
+  conditions: {ready: true}
+  topology: {kubernetes.io/hostname: worker2, topology.kubernetes.io/zone: zone-b}
+- addresses: [fd00:10:244:1::ab29]
+  conditions: {ready: false}
+  nodeName: worker
+  topology: {kubernetes.io/hostname: other}
+ports:
+- {name: http, port: 80, protocol: TCP}
+`);
+    expect(r.diagnostics).toEqual([]);
+    expect(r.ignored).toEqual([]);
+    expect(r.snapshot.endpointSlices.map((s) => [s.name, s.serviceName, s.addressType, s.endpoints, s.ports])).toEqual([
+      [
+        'echo-2j87f',
+        'echo',
+        'IPv6',
+        [
+          { addresses: ['fd00:10:244:2::e073'], ready: true, nodeName: 'worker2', zone: 'zone-b' },
+          { addresses: ['fd00:10:244:1::ab29'], ready: false, nodeName: 'worker' },
+        ],
+        [{ name: 'http', port: 80, protocol: 'TCP' }],
+      ],
+    ]);
+  });
+
+  test('EndpointSlice v1beta1: a bad topology zone is an error at its key; the v1 checks apply', () => {
+    const r = load(`apiVersion: discovery.k8s.io/v1beta1
+kind: EndpointSlice
+metadata: {name: s, namespace: ns1}
+addressType: IPv4
+endpoints:
+- addresses: [10.0.0.1]
+  topology: {topology.kubernetes.io/zone: "-bad-", kubernetes.io/hostname: Node_1}
+- addresses: [fd00::1]
+`);
+    expect(lines(r.diagnostics)).toEqual([
+      'in.yaml:7:43: EndpointSlice ns1/s: endpoints[0].topology["topology.kubernetes.io/zone"]: expected a zone name (a non-empty label value: at most 63 letters, digits, \'-\', \'_\', \'.\', starting and ending with a letter or digit), got "-bad-" [invalid-zone]',
+      'in.yaml:7:76: EndpointSlice ns1/s: endpoints[0].topology["kubernetes.io/hostname"]: expected a DNS-1123 subdomain (dot-separated DNS-1123 labels, at most 253 characters), got "Node_1" [invalid-node-name]',
+      'in.yaml:8:15: EndpointSlice ns1/s: endpoints[1].addresses[0]: expected an IPv4 address (the slice\'s addressType), got "fd00::1" [family-mismatch]',
+    ]);
+    expect(r.snapshot.endpointSlices).toEqual([]);
   });
 
   test('Node: canonical IPs and CIDRs, podCIDR as fallback', () => {

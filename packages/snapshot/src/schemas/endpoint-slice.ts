@@ -12,7 +12,9 @@ export const MAX_PORTS = 100;
 export const MAX_ADDRESSES = 100;
 
 export const nodeName = subdomainName('invalid-node-name');
-const zone = word((s) => s !== '' && isLabelValue(s), 'invalid-zone', 'a zone name (a non-empty label value: at most 63 letters, digits, \'-\', \'_\', \'.\', starting and ending with a letter or digit)');
+const ZONE = 'a zone name (a non-empty label value: at most 63 letters, digits, \'-\', \'_\', \'.\', starting and ending with a letter or digit)';
+const isZone = (s: string) => s !== '' && isLabelValue(s);
+const zone = word(isZone, 'invalid-zone', ZONE);
 
 const endpoint = z.object({
   // Checked against addressType in build(): the grammar depends on it.
@@ -44,6 +46,13 @@ export const endpointSliceSchema = z.object({
 });
 
 export type EndpointSliceDoc = z.output<typeof endpointSliceSchema>;
+
+/** v1beta1 endpoints carry `topology` (a label map) where v1 has `zone`. */
+const LABEL_TOPOLOGY_ZONE = 'topology.kubernetes.io/zone';
+const LABEL_HOSTNAME = 'kubernetes.io/hostname';
+const endpointSliceV1beta1Schema = endpointSliceSchema.extend({
+  endpoints: list(endpoint.extend({ topology: z.record(z.string(), anyString).optional() })).default([]),
+});
 
 export const endpointSliceKind: KindModule<EndpointSliceDoc, EndpointSlice> = {
   apiVersion: 'discovery.k8s.io/v1',
@@ -111,5 +120,31 @@ export const endpointSliceKind: KindModule<EndpointSliceDoc, EndpointSlice> = {
       endpoints,
       labels: doc.metadata.labels,
     };
+  },
+};
+
+/**
+ * discovery.k8s.io/v1beta1, served until Kubernetes 1.25 and what kubectl of 1.19-1.20 prints: read as
+ * the API server converts it to v1 (pkg/apis/discovery/v1beta1/conversion.go
+ * Convert_v1beta1_Endpoint_To_discovery_Endpoint: `topology["topology.kubernetes.io/zone"]` becomes
+ * `zone`), except that an absent `nodeName` is taken from `topology["kubernetes.io/hostname"]`: that is
+ * where kube-proxy of those releases looked for the node (pkg/proxy/endpointslicecache.go of 1.20), and
+ * what the EndpointSlice controller of 1.21+ writes into `nodeName` for the same Pods.
+ */
+export const endpointSliceV1beta1Kind: KindModule<z.output<typeof endpointSliceV1beta1Schema>, EndpointSlice> = {
+  ...endpointSliceKind,
+  apiVersion: 'discovery.k8s.io/v1beta1',
+  schema: endpointSliceV1beta1Schema,
+  build(doc, ctx) {
+    const endpoints = doc.endpoints.map(({ topology, ...e }, i) => {
+      const z = topology?.[LABEL_TOPOLOGY_ZONE];
+      const host = topology?.[LABEL_HOSTNAME];
+      if (z !== undefined && !isZone(z)) ctx.error(['endpoints', i, 'topology', LABEL_TOPOLOGY_ZONE], 'invalid-zone', message(ZONE, z));
+      if (e.nodeName === undefined && host !== undefined && !isDNS1123Subdomain(host)) {
+        ctx.error(['endpoints', i, 'topology', LABEL_HOSTNAME], 'invalid-node-name', message(EXPECT.dns1123Subdomain, host));
+      }
+      return { ...e, ...(z !== undefined ? { zone: z } : {}), ...(e.nodeName === undefined && host !== undefined ? { nodeName: host } : {}) };
+    });
+    return endpointSliceKind.build({ ...doc, endpoints }, ctx);
   },
 };
