@@ -377,6 +377,8 @@ class Tracer {
   /** The input interface from --in-interface or the reverse path; null when unknown. */
   readonly inIface: string | null;
   private readonly routeCache = new Map<bigint, string | null>();
+  /** Whether the node state holds routes of the packet's family (else routing is not judged). */
+  private readonly hasRoutes: boolean;
 
   constructor(
     ruleset: Ruleset,
@@ -391,6 +393,7 @@ class Tracer {
   ) {
     this.index = indexRuleset(ruleset);
     this.local = node ? [...local, ...nodeLocalAddresses(node)] : local;
+    this.hasRoutes = node !== undefined && node.routes.some((r) => r.dst.family === family && r.table !== 'local');
     if (packet.inInterface !== undefined) this.inIface = packet.inInterface;
     else if (from === 'node' || !node) this.inIface = null;
     else {
@@ -406,7 +409,7 @@ class Tracer {
 
   /** The interface the route lookup picks for `dst` ('lo' for a local address), or null without routes. */
   private routeDev(dst: Address): string | null {
-    if (!this.node) return null;
+    if (!this.node || !this.hasRoutes) return null;
     const hit = this.routeCache.get(dst.value);
     if (hit !== undefined) return hit;
     let dev: string | null;
@@ -667,7 +670,7 @@ class Tracer {
   /** Routing between phases; ends the branch (accepted) when the packet leaves the path. */
   private route(b: Branch): void {
     const local = this.isLocal(b.pkt.dst) || b.pkt.redirected;
-    if (b.phase === 'prerouting' && !local && this.node && this.routeFailure(b)) return;
+    if (b.phase === 'prerouting' && !local && this.hasRoutes && this.routeFailure(b)) return;
     const next: Record<Phase, Phase | null> = {
       prerouting: local ? 'input' : 'forward',
       forward: 'postrouting-fwd',
@@ -780,7 +783,7 @@ class Tracer {
 
   /** xt_physdev (net/netfilter/xt_physdev.c physdev_mt) with the bridge ports from the node state. */
   private physdevMatch(m: Extract<Match, { kind: 'physdev' }>, b: Branch, hook: Hook): Tri {
-    if (!this.node) return this.ask(b, unmodelled(m.text, "bridge ports are known only from the node's state (--ip-addr)"));
+    if (!this.node || this.node.interfaces.length === 0) return this.ask(b, unmodelled(m.text, "bridge ports are known only from the node's state (--ip-addr)"));
     const bridge = this.bridgeIn(hook, b);
     if (bridge === null) {
       // No bridge information: only fully inverted options match.
@@ -823,7 +826,7 @@ class Tracer {
       if (ip.value >> 28n === 0xen) return 'MULTICAST';
       if (ip.value === 0xffffffffn || ip.value >> 24n === 0n) return 'BROADCAST';
     } else if (ip.value >> 120n === 0xffn) return 'MULTICAST';
-    if (this.node) {
+    if (this.node && this.hasRoutes) {
       if (ip.family === 'IPv6') return 'UNICAST';
       const r = lookupRoute(this.node, ip);
       return r && r.table === 'local' ? r.type.toUpperCase() : 'UNICAST';
@@ -963,7 +966,7 @@ class Tracer {
         const inIface = this.interfaceOf('in', hook, b);
         let ok: boolean | null;
         if (inIface === 'lo' || (m.acceptLocal && this.isLocal(pkt.src))) ok = true;
-        else if (!this.node) ok = null;
+        else if (!this.node || !this.hasRoutes) ok = null;
         else {
           const r = lookupRoute(this.node, pkt.src);
           const usable = r !== null && (r.type === 'unicast' || r.type === 'local');
