@@ -9,7 +9,7 @@
  * (addresses, routes, bridges, ipsets, sysctls; trace-node.ts) most of these are decided instead.
  */
 import type { AppendCommand, Ruleset, TableName } from './ir.js';
-import { formatAddress, formatEndpoint, isLoopback, networkContains, parseAddress, sameAddress, type Address, type Family } from './trace-ip.js';
+import { formatAddress, formatEndpoint, isLoopback, networkContains, parseAddress, parseNetwork, sameAddress, type Address, type Family } from './trace-ip.js';
 import { ONE, complement, isZero, mul, add, type Probability } from './trace-probability.js';
 import { parseRuleSafe, ruleText, type Match, type ParsedRule, type Target } from './trace-rule.js';
 import { withKubeProxyHooks, type HookRule, type HookedRuleset } from './trace-hooks.js';
@@ -600,7 +600,7 @@ class Tracer {
       case 'SNAT':
       case 'MASQUERADE': {
         if (table !== 'nat' || (hook !== 'POSTROUTING' && hook !== 'INPUT')) return this.stop(b, ref, ev, `${t.kind} outside nat POSTROUTING/INPUT is not modelled`);
-        const to = t.kind === 'SNAT' ? formatAddress(t.ip) : null;
+        const to = t.kind === 'SNAT' ? formatAddress(t.ip) : this.masqueradeAddress(b, hook);
         b.pkt.masquerade = { kind: t.kind, to, rule: ref };
         ev(t.kind === 'SNAT' ? 'snat' : 'masquerade', to !== null ? `source -> ${to}` : 'source -> the address of the outgoing interface');
         return 'table-done';
@@ -656,6 +656,26 @@ class Tracer {
       case 'unsupported':
         return this.stop(b, ref, ev, `${t.text}: ${t.why}`);
     }
+  }
+
+  /**
+   * MASQUERADE's source from the node state: the outgoing interface's address on the next hop's
+   * subnet, else its first address of the family (inet_select_addr); null when not known.
+   */
+  private masqueradeAddress(b: Branch, hook: Hook): string | null {
+    if (!this.node || hook !== 'POSTROUTING') return null;
+    const out = this.interfaceOf('out', hook, b);
+    const iface = out ? this.node.interfaces.find((i) => i.name === out) : undefined;
+    if (!iface) return null;
+    const r = lookupRoute(this.node, b.pkt.dst);
+    const hop = (r?.gateway ? parseAddress(r.gateway) : null) ?? b.pkt.dst;
+    const mine = iface.addresses.filter((a) => a.address.family === this.family && !(a.address.family === 'IPv6' && a.address.value >> 118n === 0x3fan));
+    const onLink = mine.find((a) => {
+      const net = parseNetwork(`${formatAddress(a.address)}/${a.prefixlen}`);
+      return net !== null && networkContains(net, hop);
+    });
+    const pick = onLink ?? mine[0];
+    return pick ? formatAddress(pick.address) : null;
   }
 
   /** Ends the branch at a rule whose target is not modelled: the outcome is UNKNOWN, never a guess. */
@@ -776,6 +796,8 @@ class Tracer {
     if (bridgePorts(this.node, this.inIface).length === 0) return null;
     const sysctl = this.node.sysctls?.[this.family === 'IPv4' ? 'net.bridge.bridge-nf-call-iptables' : 'net.bridge.bridge-nf-call-ip6tables'];
     if (sysctl === '0') return null;
+    // A capture that read the sysctls but found none: br_netfilter is not loaded.
+    if (sysctl === undefined && this.node.sysctls !== undefined) return null;
     if (sysctl === undefined) this.usedBrNetfilter = true;
     void hook;
     return this.inIface;
@@ -791,8 +813,10 @@ class Tracer {
       return opts.every((x) => x === undefined || x === false);
     }
     const out = hook === 'FORWARD' || hook === 'POSTROUTING' ? this.interfaceOf('out', hook, b) : '';
-    // Bridged (not routed): the destination is on the bridge's own link and was not translated.
-    const r = this.node && !b.pkt.dnat ? lookupRoute(this.node, b.pkt.dst) : null;
+    // Bridged (not routed): the destination is on the bridge's own link. A DNAT to such a destination
+    // is bridged too (br_netfilter's br_nf_pre_routing_finish: "bridged_dnat" when the new route
+    // leaves by the bridge the packet came in on).
+    const r = lookupRoute(this.node, b.pkt.dst);
     const bridged = out === bridge && r !== null && r.gateway === null && r.type === 'unicast';
     if (m.isBridged !== undefined && bridged !== m.isBridged) return false;
     if (m.isIn !== undefined && !m.isIn) return false;

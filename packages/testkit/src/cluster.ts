@@ -112,7 +112,7 @@ export interface Probe {
 /** One attempt's outcome: the answering pod and the source it saw, or the error (ECONNREFUSED, TIMEOUT, ...). */
 export type ProbeResult = { readonly ok: true; readonly pod: string; readonly source: string } | { readonly ok: false; readonly error: string };
 
-const SERVER_JS = String.raw`
+export const SERVER_JS = String.raw`
 const net = require('net'), dgram = require('dgram');
 const [name, tcp, udp] = process.argv.slice(2);
 const ports = (s) => (s ? s.split(',').filter(Boolean).map(Number) : []);
@@ -132,7 +132,7 @@ for (const p of ports(udp)) {
 if (pending === 0) process.stdout.write('ready\n');
 `;
 
-const CLIENT_JS = String.raw`
+export const CLIENT_JS = String.raw`
 const net = require('net'), dgram = require('dgram');
 const probe = JSON.parse(process.argv[2]);
 const timeout = probe.timeoutMs ?? 1500;

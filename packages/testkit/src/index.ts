@@ -4,3 +4,4 @@ export * from './arbitraries.js';
 export * from './cluster.js';
 export * from './netns.js';
 export * from './flows.js';
+export * from './bridge-node.js';
