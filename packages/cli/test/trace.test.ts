@@ -104,7 +104,7 @@ describe('svcrules trace', () => {
     expect(open.scenarios.map((s) => s.outcomes)).toEqual([[0], [1], [2]]);
     const text = await svcrules(['trace', ...base], EXAMPLE, files);
     expect(text.code).toBe(0);
-    expect(text.out).toContain("  if the packet arrives on cni0 (-i cni0; give --in-interface or the node's routes)   [asked by filter FORWARD rule 1]\n");
+    expect(text.out).toContain("  if the packet arrives on cni0 (unknown: give --in-interface or the node's routes)   [asked by filter FORWARD rule 1]\n");
     const dropped = await traceJson([...base, '--in-interface', 'cni0', '--sport', '40000'], EXAMPLE, files);
     expect(dropped.outcomes.map((o) => o.verdict)).toEqual(['DROP']);
     const marked = await traceJson([...base, '--in-interface', 'cni0', '--sport', '40000', '--mark', '0x1'], EXAMPLE, files);

@@ -211,9 +211,12 @@ function balanceSummary(result: TraceResult): string[] {
   const names = new Set<string>();
   for (const o of dnats) for (const e of o.events) if (e.probability && e.rule?.comment) names.add(C.toEndpoint.exec(e.rule.comment)?.[1] ?? e.rule.chain);
   const who = names.size > 0 ? [...names].join(', ') : 'the rules';
-  const shares = dnats.map((o) => formatPercent(o.probability));
+  // Outcomes that differ only by an assumption repeat an endpoint: count each destination once.
+  const byDestination = new Map<string, TraceOutcome>();
+  for (const o of dnats) if (!byDestination.has(o.destination)) byDestination.set(o.destination, o);
+  const shares = [...byDestination.values()].map((o) => formatPercent(o.probability));
   const even = shares.every((s) => s === shares[0]);
-  return [`${who} load-balances new connections across ${dnats.length} endpoints at random (${even ? `${shares[0]} each` : shares.join(', ')})`];
+  return [`${who} load-balances new connections across ${shares.length} endpoints at random (${even ? `${shares[0]} each` : shares.join(', ')})`];
 }
 
 /**

@@ -669,7 +669,12 @@ class Tracer {
     if (!iface) return null;
     const r = lookupRoute(this.node, b.pkt.dst);
     const hop = (r?.gateway ? parseAddress(r.gateway) : null) ?? b.pkt.dst;
-    const mine = iface.addresses.filter((a) => a.address.family === this.family && !(a.address.family === 'IPv6' && a.address.value >> 118n === 0x3fan));
+    // Host-scope (loopback) and link-local addresses are never picked; with none left on the
+    // interface the kernel takes the first usable address of another one.
+    const usable = (a: { address: Address }) =>
+      a.address.family === this.family && !isLoopback(a.address) && !(a.address.family === 'IPv6' && a.address.value >> 118n === 0x3fan);
+    let mine = iface.addresses.filter(usable);
+    if (mine.length === 0) mine = this.node.interfaces.flatMap((i) => i.addresses.filter(usable)).slice(0, 1);
     const onLink = mine.find((a) => {
       const net = parseNetwork(`${formatAddress(a.address)}/${a.prefixlen}`);
       return net !== null && networkContains(net, hop);
@@ -773,7 +778,9 @@ class Tracer {
     }
     const verb = { in: 'arrives on', out: 'leaves by', physin: 'enters the bridge from port', physout: 'leaves the bridge by port' }[which];
     const what = pattern.endsWith('+') ? `an interface matching ${pattern}` : pattern;
-    const hint = which === 'in' || which === 'out' ? ` (${flag}; give --${which}-interface or the node's routes)` : '';
+    // The flag that asked is on the `given` entry's rule; the label names only the answer.
+    void flag;
+    const hint = which === 'in' || which === 'out' ? ` (unknown: give --${which}-interface or the node's routes)` : '';
     return {
       unknown: {
         code: which === 'in' || which === 'out' ? 'interface' : 'physdev',

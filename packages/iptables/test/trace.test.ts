@@ -349,8 +349,8 @@ describe('netfilter semantics', () => {
     `);
     const r = tracePacket(rs, pkt('10.0.0.1', '10.0.0.2', 80), opts());
     expect(r.outcomes.map((o) => [summary({ ...r, outcomes: [o] })[0], o.given.map((g) => `${g.holds} ${g.text}`)])).toEqual([
-      ['ACCEPT/forward 10.0.0.2:80 100.00', ["true the packet arrives on an interface matching cni+ (! -i cni+; give --in-interface or the node's routes)"]],
-      ['ACCEPT/forward 10.1.1.1:80 100.00', ["false the packet does not arrive on an interface matching cni+ (! -i cni+; give --in-interface or the node's routes)"]],
+      ['ACCEPT/forward 10.0.0.2:80 100.00', ["true the packet arrives on an interface matching cni+ (unknown: give --in-interface or the node's routes)"]],
+      ['ACCEPT/forward 10.1.1.1:80 100.00', ["false the packet does not arrive on an interface matching cni+ (unknown: give --in-interface or the node's routes)"]],
     ]);
     expect(r.outcomes[0]!.given[0]!.rule.text).toBe('-A X ! -i cni+ -j DNAT --to-destination 10.1.1.1');
     expect(summary(tracePacket(rs, pkt('10.0.0.1', '10.0.0.2', 80, { inInterface: 'cni0' }), opts()))).toEqual(['ACCEPT/forward 10.0.0.2:80 100.00']);
