@@ -9,30 +9,21 @@
  * Everything lives in namespaces this class creates (`ip -n NS`); `destroy()` kills the servers and
  * deletes every namespace, also after a failed build.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { CLIENT_JS, SERVER_JS, execFile, mustExec, type ExecResult, type Probe, type ProbeResult } from './cluster.js';
+import { NetnsLab, mustExec } from './cluster.js';
 
 export interface Servers {
   readonly tcp?: readonly number[];
   readonly udp?: readonly number[];
 }
 
-export class BridgeNode {
-  private readonly servers: ChildProcess[] = [];
-  private readonly namespaces: string[] = [];
-  private readonly dir: string;
+export class BridgeNode extends NetnsLab {
   readonly node: string;
   private vethCount = 0;
 
-  private constructor(readonly id: string) {
+  private constructor(id: string) {
+    super(id);
     this.node = `${id}-node`;
-    this.dir = mkdtempSync(join(tmpdir(), `${id}-`));
-    writeFileSync(join(this.dir, 'server.cjs'), SERVER_JS);
-    writeFileSync(join(this.dir, 'client.cjs'), CLIENT_JS);
   }
 
   /** A node namespace with forwarding on and rp_filter off; `build` adds the rest (torn down on failure). */
@@ -55,12 +46,6 @@ export class BridgeNode {
 
   sysctl(ns: string, settings: readonly string[]): Promise<string> {
     return mustExec('ip', ['netns', 'exec', ns, 'sysctl', '-q', '-w', ...settings]);
-  }
-
-  private async addNs(name: string): Promise<void> {
-    await mustExec('ip', ['netns', 'add', name]);
-    this.namespaces.push(name);
-    await mustExec('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
   }
 
   /** A bridge in the node with its gateway address (`10.244.0.1/24`). */
@@ -104,49 +89,9 @@ export class BridgeNode {
     return ns;
   }
 
-  /** Starts a server in `ns` answering as `name`. */
+  /** Starts a server in `ns` answering as `name` (nothing without ports). */
   async serve(ns: string, name: string, servers: Servers): Promise<void> {
     if ((servers.tcp?.length ?? 0) + (servers.udp?.length ?? 0) === 0) return;
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, join(this.dir, 'server.cjs'), name, (servers.tcp ?? []).join(','), (servers.udp ?? []).join(',')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.servers.push(child);
-    await new Promise<void>((resolve, reject) => {
-      let err = '';
-      const t = setTimeout(() => reject(new Error(`server ${name} did not start: ${err}`)), 10_000);
-      child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-      child.stdout!.on('data', (b: Buffer) => {
-        if (b.toString().includes('ready')) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-      child.on('exit', (code) => {
-        clearTimeout(t);
-        reject(new Error(`server ${name} exited ${code}: ${err}`));
-      });
-    });
-  }
-
-  exec(ns: string, cmd: string, args: readonly string[], stdin?: string): Promise<ExecResult> {
-    return execFile('ip', ['netns', 'exec', ns, cmd, ...args], stdin);
-  }
-
-  async probe(ns: string, probe: Probe): Promise<ProbeResult[]> {
-    const r = await this.exec(ns, process.execPath, [join(this.dir, 'client.cjs'), JSON.stringify(probe)]);
-    if (r.code !== 0) throw new Error(`probe from ${ns} failed: ${r.stderr}`);
-    return JSON.parse(r.stdout) as ProbeResult[];
-  }
-
-  async destroy(): Promise<void> {
-    for (const s of this.servers.splice(0)) {
-      if (s.exitCode === null && s.signalCode === null) {
-        const exited = new Promise<void>((r) => s.once('exit', () => r()));
-        s.kill('SIGKILL');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 2000).unref())]);
-      }
-    }
-    for (const ns of this.namespaces.splice(0).reverse()) await execFile('ip', ['netns', 'del', ns]);
-    rmSync(this.dir, { recursive: true, force: true });
+    await this.startServer(ns, name, servers.tcp ?? [], servers.udp ?? []);
   }
 }
