@@ -73,7 +73,7 @@ function shape(r: TraceResult) {
     probability: formatExact(o.probability),
     dnat: ref(o.dnat?.rule),
     masquerade: ref(o.masquerade?.rule),
-    decidedBy: o.decidedBy === null ? null : 'rule' in o.decidedBy ? ref(o.decidedBy.rule) : o.decidedBy.policy,
+    decidedBy: o.decidedBy === null ? null : 'rule' in o.decidedBy ? ref(o.decidedBy.rule) : 'policy' in o.decidedBy ? o.decidedBy.policy : o.decidedBy.routing,
     mark: o.mark,
     affinity: o.affinity.map((a) => `${a.name} ${a.op} ${a.seconds} ${a.matched} ${ref(a.rule)}`),
     path: o.events.map((e) => `${e.hook} ${ref(e.rule) ?? `${e.table} ${e.chain}`} ${e.effect}${e.target ? ` ${e.target}` : ''}${e.probability ? ` ${formatExact(e.probability)}` : ''}`),

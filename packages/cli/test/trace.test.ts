@@ -91,27 +91,96 @@ describe('svcrules trace', () => {
     expect(local.outcomes.map((o) => o.destination)).toEqual(['10.244.1.12:8080', '10.244.2.14:8080']);
   });
 
-  test('interfaces, source port and mark are asked for only when a rule needs them', async () => {
+  test('interfaces, source port and mark: labelled branches when unknown, decided when given', async () => {
     const rules = ['*filter', ':FORWARD ACCEPT [0:0]', '-A FORWARD -i cni0 -p tcp --sport 1024:65535 -m mark ! --mark 0x1/0x1 -j DROP', 'COMMIT', ''].join('\n');
     const files = { 'x.rules': rules };
-    const base = ['trace', '--rules', 'x.rules', '--src', '10.1.1.1', '--dst', '10.2.2.2:80'];
-    expect(await svcrules(base, EXAMPLE, files)).toEqual({
-      out: '',
-      err: "svcrules: cannot trace: filter FORWARD rule 1 needs the packet's input interface (-i cni0); give it with --in-interface\n  -A FORWARD -i cni0 -p tcp --sport 1024:65535 -m mark ! --mark 0x1/0x1 -j DROP\n",
-      code: 1,
-    });
-    expect((await svcrules([...base, '--in-interface', 'cni0'], EXAMPLE, files)).err).toContain("needs the packet's source port (--sport 1024:65535); give it with --sport");
-    const dropped = await traceJson(['--rules', 'x.rules', '--src', '10.1.1.1', '--dst', '10.2.2.2:80', '--in-interface', 'cni0', '--sport', '40000'], EXAMPLE, files);
+    const base = ['--rules', 'x.rules', '--src', '10.1.1.1', '--dst', '10.2.2.2:80'];
+    const open = await traceJson(base, EXAMPLE, files);
+    expect(open.outcomes.map((o) => `${o.verdict} | ${o.given.map((g) => `${g.holds ? '+' : '-'}${g.key}`).join(' ')}`)).toEqual([
+      'DROP | +in=cni0 +sport=1024:65535',
+      'ACCEPT | +in=cni0 -sport=1024:65535',
+      'ACCEPT | -in=cni0',
+    ]);
+    expect(open.scenarios.map((s) => s.outcomes)).toEqual([[0], [1], [2]]);
+    const text = await svcrules(['trace', ...base], EXAMPLE, files);
+    expect(text.code).toBe(0);
+    expect(text.out).toContain("  if the packet arrives on cni0 (unknown: give --in-interface or the node's routes)   [asked by filter FORWARD rule 1]\n");
+    const dropped = await traceJson([...base, '--in-interface', 'cni0', '--sport', '40000'], EXAMPLE, files);
     expect(dropped.outcomes.map((o) => o.verdict)).toEqual(['DROP']);
-    const marked = await traceJson(['--rules', 'x.rules', '--src', '10.1.1.1', '--dst', '10.2.2.2:80', '--in-interface', 'cni0', '--sport', '40000', '--mark', '0x1'], EXAMPLE, files);
+    const marked = await traceJson([...base, '--in-interface', 'cni0', '--sport', '40000', '--mark', '0x1'], EXAMPLE, files);
     expect(marked.outcomes.map((o) => [o.verdict, o.mark])).toEqual([['ACCEPT', '0x1']]);
-    expect(await svcrules([...base, '--sport', '70000'], EXAMPLE, files)).toMatchObject({ code: 2, err: 'svcrules: --sport: "70000" is not a number in 0-65535\n' });
+    expect(await svcrules(['trace', ...base, '--sport', '70000'], EXAMPLE, files)).toMatchObject({ code: 2, err: 'svcrules: --sport: "70000" is not a number in 0-65535\n' });
+  });
+
+  test('a REJECT says what it sends: icmp-host-prohibited is "no route to host", not "connection refused"', async () => {
+    const files = { 'c.rules': ['*filter', ':FORWARD ACCEPT [0:0]', '-A FORWARD -j REJECT --reject-with icmp-host-prohibited', 'COMMIT', ''].join('\n') };
+    const r = await svcrules(['trace', '--rules', 'c.rules', '--src', '203.0.113.5', '--dst', '10.2.2.2:80'], EXAMPLE, files);
+    expect(r.out).toContain('    filter FORWARD rule 1 (not a kube-proxy rule) → REJECT with icmp-host-prohibited (the client sees "no route to host", EHOSTUNREACH)\n');
+    const j = await traceJson(['--rules', 'c.rules', '--src', '203.0.113.5', '--dst', '10.2.2.2:80/udp'], EXAMPLE, files);
+    expect(j.outcomes[0]!.reject).toEqual({ with: 'icmp-host-prohibited', tcp: 'EHOSTUNREACH', udp: 'EHOSTUNREACH', text: 'no route to host' });
+  });
+
+  test('a NodePort traced with no node address known suggests --local-address', async () => {
+    const compiled = await svcrules(['compile', 'services.yaml']);
+    const files = { 'node.rules': compiled.out };
+    const r = await svcrules(['trace', '--rules', 'node.rules', '--src', '203.0.113.5', '--dst', '192.168.0.10:30036'], EXAMPLE, files);
+    expect(r.out).toContain(
+      "port 30036 is a NodePort (default/shop:http), but no address of the node is known, so 192.168.0.10 is not LOCAL and the NodePort rules cannot match: give the node's address with --local-address (or the node's state with --node-state / --ip-addr)",
+    );
+    const given = await svcrules(['trace', '--rules', 'node.rules', '--local-address', '192.168.0.10', '--src', '203.0.113.5', '--dst', '192.168.0.10:30036'], EXAMPLE, files);
+    expect(given.out).not.toContain('--local-address');
+  });
+
+  test('node state: ip -j address/route decide interfaces; bad files are located', async () => {
+    const rules = ['*filter', ':FORWARD DROP [0:0]', '-A FORWARD -i eth0 -o cni0 -j ACCEPT', 'COMMIT', ''].join('\n');
+    const addr = JSON.stringify([
+      { ifindex: 1, ifname: 'lo', addr_info: [{ family: 'inet', local: '127.0.0.1', prefixlen: 8 }] },
+      { ifindex: 2, ifname: 'eth0', addr_info: [{ family: 'inet', local: '192.168.0.10', prefixlen: 24 }] },
+      { ifindex: 3, ifname: 'cni0', addr_info: [{ family: 'inet', local: '10.244.1.1', prefixlen: 24 }] },
+    ]);
+    const route = `${JSON.stringify([
+      { dst: 'default', gateway: '192.168.0.1', dev: 'eth0' },
+      { dst: '10.244.1.0/24', dev: 'cni0', scope: 'link' },
+      { type: 'local', dst: '192.168.0.10', dev: 'eth0', table: 'local' },
+    ])}\n${JSON.stringify([{ dst: 'fe80::/64', dev: 'eth0' }])}\n`;
+    const files = { 'x.rules': rules, 'addr.json': addr, 'route.json': route, 'bad.json': '[{"dst": "default",}]', 'bad2.json': '[{"dst": "10.0.0.300/8"}]' };
+    const base = ['--rules', 'x.rules', '--ip-addr', 'addr.json', '--ip-route', 'route.json', '--src', '203.0.113.5'];
+    const fwd = await traceJson([...base, '--dst', '10.244.1.7:80'], EXAMPLE, files);
+    expect(fwd.outcomes.map((o) => [o.verdict, o.inInterface, o.outInterface, o.given.length])).toEqual([['ACCEPT', 'eth0', 'cni0', 0]]);
+    expect(fwd.localAddresses).toEqual(['192.168.0.10', '10.244.1.1']);
+    expect(fwd.nodeState).toMatchObject({ from: 'addr.json, route.json', interfaces: 3, routes: 4, ipsets: null });
+    const local = await traceJson([...base, '--dst', '192.168.0.10:80'], EXAMPLE, files);
+    expect(local.outcomes.map((o) => [o.verdict, o.delivery])).toEqual([['ACCEPT', 'local']]);
+    expect(await svcrules(['trace', ...base.slice(0, 4), '--ip-route', 'bad.json', '--src', '1.1.1.1', '--dst', '10.0.0.1:80'], EXAMPLE, files)).toMatchObject({
+      code: 1,
+      err: expect.stringMatching(/^svcrules: bad\.json:1:20: not valid JSON/),
+    });
+    expect(await svcrules(['trace', ...base.slice(0, 4), '--ip-route', 'bad2.json', '--src', '1.1.1.1', '--dst', '10.0.0.1:80'], EXAMPLE, files)).toEqual({
+      out: '',
+      code: 1,
+      err: 'svcrules: bad2.json[0].dst: "10.0.0.300/8" is not an address, a network or "default"\n',
+    });
+  });
+
+  test('ipsets: --ipsets decides -m set; an unknown set stays a labelled branch', async () => {
+    const rules = ['*filter', ':FORWARD ACCEPT [0:0]', '-A FORWARD -m set --match-set blocked src -j DROP', '-A FORWARD -m set --match-set svc dst,dst -j REJECT', 'COMMIT', ''].join('\n');
+    const sets = ['create blocked hash:net family inet hashsize 1024 maxelem 65536', 'add blocked 203.0.113.0/24', 'add blocked 203.0.113.128/25 nomatch', 'create svc hash:ip,port family inet', 'add svc 10.2.2.2,tcp:80', ''].join('\n');
+    const files = { 'x.rules': rules, 'sets.txt': sets, 'bad.txt': 'add nothing 1.2.3.4\n' };
+    const t = (src: string, dst: string) => traceJson(['--rules', 'x.rules', '--ipsets', 'sets.txt', '--src', src, '--dst', dst], EXAMPLE, files);
+    expect((await t('203.0.113.5', '10.2.2.2:81')).outcomes.map((o) => o.verdict)).toEqual(['DROP']);
+    expect((await t('203.0.113.200', '10.2.2.2:81')).outcomes.map((o) => o.verdict)).toEqual(['ACCEPT']);
+    expect((await t('198.51.100.1', '10.2.2.2:80')).outcomes.map((o) => o.verdict)).toEqual(['REJECT']);
+    expect(await svcrules(['trace', '--rules', 'x.rules', '--ipsets', 'bad.txt', '--src', '1.1.1.1', '--dst', '10.0.0.1:80'], EXAMPLE, files)).toEqual({
+      out: '',
+      code: 1,
+      err: 'svcrules: bad.txt:1: "add" to set nothing, which no earlier "create" declared\n',
+    });
   });
 
   test('bad input is reported, not thrown', async () => {
     expect(await svcrules(['trace', '--src', '10.0.0.1', '--dst', '10.96.0.1:80'])).toEqual({
       out: '',
-      err: 'svcrules: no input: give snapshot files to compile, or --rules FILE\n',
+      err: 'svcrules: no input: give snapshot files to compile, --rules FILE, or --node-state FILE\n',
       code: 2,
     });
     expect(await svcrules(['trace', '--src', 'ten', '--dst', '10.96.0.1:80', 'services.yaml'])).toMatchObject({ code: 2, err: 'svcrules: --src: "ten" is not an IP address\n' });

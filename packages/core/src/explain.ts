@@ -4,8 +4,8 @@
  * was masqueraded, how the endpoint was chosen. Rules without a kube-proxy comment are described by
  * their table and chain. Pure; the snapshot, when given, names the endpoints' pods and nodes.
  */
-import type { RuleRef, TraceOutcome, TraceResult } from '@svcrules/iptables';
-import { formatPercent } from '@svcrules/iptables';
+import type { RuleRef, Ruleset, TraceOutcome, TraceResult } from '@svcrules/iptables';
+import { clientErrorText, formatPercent } from '@svcrules/iptables';
 import type { Snapshot } from './model.js';
 
 export interface TraceExplanation {
@@ -66,10 +66,15 @@ function endpointLabel(snapshot: Snapshot | undefined, endpoint: string): string
   return parts.length > 0 ? `${endpoint} (${parts.join(' ')})` : endpoint;
 }
 
-function verdictWord(o: TraceOutcome): string {
+/** The verdict with what the client then sees: the REJECT the rule really sends, or a timeout. */
+function verdictWord(o: TraceOutcome, protocol: string): string {
+  if (o.verdict === 'REJECT' && o.reject) {
+    const seen = protocol === 'tcp' ? o.reject.tcp : o.reject.udp;
+    return `REJECT with ${o.reject.with} (the client sees ${seen === 'TIMEOUT' ? 'nothing and times out' : `"${clientErrorText(seen)}", ${seen}`})`;
+  }
   if (o.verdict === 'REJECT') return 'REJECT (the client sees "connection refused")';
   if (o.verdict === 'DROP') return 'DROP (the client times out)';
-  return 'ACCEPT';
+  return o.verdict;
 }
 
 /** Reasons for one outcome, from the rules it matched. */
@@ -155,11 +160,14 @@ function explainOutcome(result: TraceResult, o: TraceOutcome, snapshot: Snapshot
   }
 
   // The final word: where the packet ends, or which rule stopped it.
-  if (o.verdict !== 'ACCEPT') {
+  if (o.verdict === 'UNKNOWN' && o.stoppedAt) {
+    say(`the trace stops at ${where(o.stoppedAt.rule)}: ${o.stoppedAt.why}; what the packet meets after it is not known`);
+  } else if (o.verdict !== 'ACCEPT') {
     const by = o.decidedBy;
     if (by && 'policy' in by) say(`no rule accepted it: the ${by.policy.table} ${by.policy.chain} policy is ${by.policy.policy} → DROP`);
+    else if (by && 'routing' in by) say(`the node cannot forward it: ${by.routing} → ${verdictWord(o, result.packet.protocol)}`);
     else if (by && !out.some((s) => s.includes('→'))) {
-      say(`${where(by.rule)}${by.rule.chain.startsWith('KUBE-') ? '' : ' (not a kube-proxy rule)'} → ${verdictWord(o)}`);
+      say(`${where(by.rule)}${by.rule.chain.startsWith('KUBE-') ? '' : ' (not a kube-proxy rule)'} → ${verdictWord(o, result.packet.protocol)}`);
     }
   } else if (o.dnat) {
     say(`→ ${endpointLabel(snapshot, o.dnat.to)}`);
@@ -196,20 +204,55 @@ function affinitySummary(result: TraceResult): string[] {
 }
 
 function balanceSummary(result: TraceResult): string[] {
-  const dnats = result.outcomes.filter((o) => o.dnat);
+  // Only a random choice balances: outcomes that differ by an assumption are alternatives, not shares.
+  const dnats = result.outcomes.filter((o) => o.dnat && o.events.some((e) => e.probability));
   if (dnats.length < 2) return [];
   // The Service chain whose statistic rules split the walk, named by the rule comments.
   const names = new Set<string>();
   for (const o of dnats) for (const e of o.events) if (e.probability && e.rule?.comment) names.add(C.toEndpoint.exec(e.rule.comment)?.[1] ?? e.rule.chain);
   const who = names.size > 0 ? [...names].join(', ') : 'the rules';
-  const shares = dnats.map((o) => formatPercent(o.probability));
+  // Outcomes that differ only by an assumption repeat an endpoint: count each destination once.
+  const byDestination = new Map<string, TraceOutcome>();
+  for (const o of dnats) if (!byDestination.has(o.destination)) byDestination.set(o.destination, o);
+  const shares = [...byDestination.values()].map((o) => formatPercent(o.probability));
   const even = shares.every((s) => s === shares[0]);
-  return [`${who} load-balances new connections across ${dnats.length} endpoints at random (${even ? `${shares[0]} each` : shares.join(', ')})`];
+  return [`${who} load-balances new connections across ${shares.length} endpoints at random (${even ? `${shares[0]} each` : shares.join(', ')})`];
+}
+
+/**
+ * A destination port that is one of the ruleset's node ports, traced while the node owns no known
+ * address (only loopback): the NodePort rules need `--dst-type LOCAL`, so they could not match.
+ */
+function nodePortHint(result: TraceResult, ruleset: Ruleset | undefined, localAddresses: readonly string[] | undefined): string[] {
+  if (!ruleset || localAddresses === undefined || localAddresses.length > 0) return [];
+  const port = String(result.packet.dport);
+  const dst = result.packet.dst;
+  if (/^127\./.test(dst) || dst === '::1') return [];
+  for (const t of ruleset.tables) {
+    if (t.name !== 'nat') continue;
+    for (const c of t.commands) {
+      if (c.kind !== 'append' || c.chain !== 'KUBE-NODEPORTS') continue;
+      const at = c.args.indexOf('--dport');
+      if (at < 0 || c.args[at + 1] !== port) continue;
+      const svc = c.args[c.args.indexOf('--comment') + 1] ?? 'a Service';
+      return [
+        `port ${port} is a NodePort (${svc}), but no address of the node is known, so ${dst} is not LOCAL and the NodePort rules cannot match: give the node's address with --local-address (or the node's state with --node-state / --ip-addr)`,
+      ];
+    }
+  }
+  return [];
+}
+
+export interface ExplainContext {
+  /** The ruleset traced (for the NodePort hint). */
+  readonly ruleset?: Ruleset;
+  /** The node's known addresses, loopback excluded. */
+  readonly localAddresses?: readonly string[];
 }
 
 /** Explains a trace in Kubernetes terms. */
-export function explainTrace(result: TraceResult, snapshot?: Snapshot): TraceExplanation {
+export function explainTrace(result: TraceResult, snapshot?: Snapshot, context: ExplainContext = {}): TraceExplanation {
   const outcomes = result.outcomes.map((o) => explainOutcome(result, o, snapshot));
-  const summary = [...balanceSummary(result), ...affinitySummary(result)];
+  const summary = [...balanceSummary(result), ...affinitySummary(result), ...nodePortHint(result, context.ruleset, context.localAddresses)];
   return { outcomes, summary };
 }

@@ -14,5 +14,5 @@ export type { EndpointInfo, CategorizedEndpoints } from './endpoints.js';
 export type { ServicePortRules } from './rules.js';
 export { probability } from './probability.js';
 export * from './endpointslice-controller.js';
-export { explainTrace, type TraceExplanation } from './explain.js';
+export { explainTrace, type ExplainContext, type TraceExplanation } from './explain.js';
 export * from './incremental.js';

@@ -55,12 +55,16 @@ export interface HookedRuleset {
 }
 
 /**
- * Adds each hook rule whose kube-proxy chain is declared in the ruleset and which no rule of the
- * built-in chain already jumps to; declares the built-in chain (policy ACCEPT) when missing. Added
+ * For a ruleset without any hook (compiled restore text), adds each hook rule whose kube-proxy
+ * chain is declared in the ruleset; declares the built-in chain (policy ACCEPT) when missing. Added
  * rules go first in their chain, in the order repeated `iptables -I` leaves them.
  */
 export function withKubeProxyHooks(ruleset: Ruleset): HookedRuleset {
   const added: HookRule[] = [];
+  // A ruleset with any of the hooks is a live node's dump: it has exactly the hooks its kube-proxy
+  // version installed (older ones installed fewer), so none is added.
+  const hasAny = ruleset.tables.some((t) => t.commands.some((c) => c.kind === 'append' && KUBE_PROXY_HOOK_RULES.some((h) => h.table === t.name && h.chain === c.chain && jumpsTo(c, h.target))));
+  if (hasAny) return { ruleset, added };
   const tables: Table[] = ruleset.tables.map((table) => {
     const declared = new Set(table.chains.map((c) => c.name));
     const mine = KUBE_PROXY_HOOK_RULES.filter((h) => h.table === table.name && declared.has(h.target));

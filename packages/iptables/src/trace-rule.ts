@@ -31,6 +31,31 @@ export type Match =
     }
   | { readonly kind: 'nfacct'; readonly name: string }
   | { readonly kind: 'syn'; readonly negate: boolean }
+  /** `--tcp-flags MASK COMP`: flag names upper-cased, ALL/NONE expanded. */
+  | { readonly kind: 'tcpflags'; readonly negate: boolean; readonly mask: readonly string[]; readonly comp: readonly string[] }
+  /** `-m limit`, `-m hashlimit`: whether a first packet passes (a fresh bucket is full; --hashlimit-above never does). */
+  | { readonly kind: 'limit'; readonly matches: boolean; readonly text: string }
+  | { readonly kind: 'owner'; readonly text: string; readonly allInverted: boolean }
+  | { readonly kind: 'socket'; readonly text: string }
+  | { readonly kind: 'rpfilter'; readonly loose: boolean; readonly invert: boolean; readonly acceptLocal: boolean; readonly text: string }
+  | { readonly kind: 'set'; readonly negate: boolean; readonly name: string; readonly dirs: readonly ('src' | 'dst')[]; readonly text: string }
+  | {
+      readonly kind: 'physdev';
+      readonly text: string;
+      readonly in?: { readonly name: string; readonly negate: boolean };
+      readonly out?: { readonly name: string; readonly negate: boolean };
+      readonly isIn?: boolean;
+      readonly isOut?: boolean;
+      readonly isBridged?: boolean;
+    }
+  | { readonly kind: 'connmark'; readonly negate: boolean; readonly value: number; readonly mask: number }
+  /** `-m policy --pol none|ipsec`: plain packets have no IPsec policy. */
+  | { readonly kind: 'policy'; readonly ipsec: boolean; readonly negate: boolean }
+  | { readonly kind: 'pkttype'; readonly negate: boolean; readonly type: string }
+  | { readonly kind: 'iprange'; readonly which: 'src' | 'dst'; readonly negate: boolean; readonly lo: Address; readonly hi: Address; readonly text: string }
+  /** conntrack's tuple options on a new connection: the original tuple is the packet before NAT, the reply source its DNAT destination. */
+  | { readonly kind: 'cttuple'; readonly which: 'origsrc' | 'origdst' | 'replsrc'; readonly negate: boolean; readonly nets: readonly Network[]; readonly text: string }
+  | { readonly kind: 'ctflag'; readonly negate: boolean; readonly holds: boolean; readonly text: string }
   | { readonly kind: 'unsupported'; readonly text: string; readonly why: string };
 
 export type MarkOp = 'set-xmark' | 'set-mark' | 'or' | 'and' | 'xor';
@@ -44,6 +69,19 @@ export type Target =
   | { readonly kind: 'DNAT'; readonly ip: Address | null; readonly port: number | null; readonly text: string }
   | { readonly kind: 'SNAT'; readonly ip: Address; readonly text: string }
   | { readonly kind: 'MASQUERADE'; readonly text: string }
+  /** DNAT to the incoming interface's address (127.0.0.1 / ::1 for locally generated packets). */
+  | { readonly kind: 'REDIRECT'; readonly port: number | null; readonly text: string }
+  /** `CT --notrack` / `NOTRACK`: the packet stays untracked (nat never sees it); other CT options change nothing here. */
+  | { readonly kind: 'CT'; readonly notrack: boolean; readonly text: string }
+  | {
+      readonly kind: 'CONNMARK';
+      readonly op: 'set-xmark' | 'set-mark' | 'and' | 'or' | 'xor' | 'save' | 'restore';
+      readonly value: number;
+      readonly mask: number;
+      readonly nfmask: number;
+      readonly ctmask: number;
+      readonly text: string;
+    }
   /** Targets that only observe or rewrite fields the tracer does not follow (LOG, NFLOG, TCPMSS...). */
   | { readonly kind: 'passive'; readonly name: string }
   | { readonly kind: 'unsupported'; readonly text: string; readonly why: string };
@@ -74,6 +112,30 @@ const MODULE_OPTIONS: Readonly<Record<string, Readonly<Record<string, number>>>>
   },
   nfacct: { '--nfacct-name': 1 },
   multiport: { '--dports': 1, '--destination-ports': 1, '--sports': 1, '--source-ports': 1, '--ports': 1 },
+  icmp: { '--icmp-type': 1 },
+  icmp6: { '--icmpv6-type': 1 },
+  limit: { '--limit': 1, '--limit-burst': 1 },
+  hashlimit: {
+    '--hashlimit': 1, '--hashlimit-upto': 1, '--hashlimit-above': 1, '--hashlimit-burst': 1, '--hashlimit-mode': 1,
+    '--hashlimit-srcmask': 1, '--hashlimit-dstmask': 1, '--hashlimit-name': 1, '--hashlimit-htable-size': 1,
+    '--hashlimit-htable-max': 1, '--hashlimit-htable-expire': 1, '--hashlimit-htable-gcinterval': 1,
+    '--hashlimit-rate-match': 0, '--hashlimit-rate-interval': 1,
+  },
+  owner: { '--uid-owner': 1, '--gid-owner': 1, '--socket-exists': 0, '--suppl-groups': 0 },
+  socket: { '--transparent': 0, '--nowildcard': 0, '--restore-skmark': 0 },
+  rpfilter: { '--loose': 0, '--validmark': 0, '--accept-local': 0, '--invert': 0 },
+  set: {
+    '--match-set': 2, '--set': 2, '--return-nomatch': 0, '--update-counters': 0, '--update-subcounters': 0,
+    '--packets-eq': 1, '--packets-lt': 1, '--packets-gt': 1, '--bytes-eq': 1, '--bytes-lt': 1, '--bytes-gt': 1,
+  },
+  physdev: { '--physdev-in': 1, '--physdev-out': 1, '--physdev-is-in': 0, '--physdev-is-out': 0, '--physdev-is-bridged': 0 },
+  connmark: { '--mark': 1 },
+  policy: {
+    '--dir': 1, '--pol': 1, '--strict': 0, '--reqid': 1, '--spi': 1, '--proto': 1, '--mode': 1, '--tunnel-src': 1,
+    '--tunnel-dst': 1, '--next': 0,
+  },
+  pkttype: { '--pkt-type': 1 },
+  iprange: { '--src-range': 1, '--dst-range': 1 },
 };
 
 const TARGET_OPTIONS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
@@ -81,6 +143,13 @@ const TARGET_OPTIONS: Readonly<Record<string, Readonly<Record<string, number>>>>
   DNAT: { '--to-destination': 1, '--random': 0, '--persistent': 0 },
   SNAT: { '--to-source': 1, '--random': 0, '--random-fully': 0, '--persistent': 0 },
   MASQUERADE: { '--to-ports': 1, '--random': 0, '--random-fully': 0 },
+  REDIRECT: { '--to-ports': 1, '--random': 0 },
+  CT: { '--notrack': 0, '--zone': 1, '--zone-orig': 1, '--zone-reply': 1, '--helper': 1, '--ctevents': 1, '--expevents': 1, '--timeout': 1 },
+  NOTRACK: {},
+  CONNMARK: {
+    '--set-xmark': 1, '--set-mark': 1, '--and-mark': 1, '--or-mark': 1, '--xor-mark': 1, '--save-mark': 0, '--restore-mark': 0,
+    '--nfmask': 1, '--ctmask': 1, '--mask': 1,
+  },
   REJECT: { '--reject-with': 1 },
   LOG: { '--log-prefix': 1, '--log-level': 1, '--log-tcp-sequence': 0, '--log-tcp-options': 0, '--log-ip-options': 0, '--log-uid': 0, '--log-macdecode': 0 },
   NFLOG: { '--nflog-group': 1, '--nflog-prefix': 1, '--nflog-range': 1, '--nflog-size': 1, '--nflog-threshold': 1 },
@@ -93,9 +162,10 @@ const TARGET_OPTIONS: Readonly<Record<string, Readonly<Record<string, number>>>>
 };
 
 /** Targets that neither decide the verdict nor change an address, port, mark or route. */
-const PASSIVE_TARGETS = new Set(['LOG', 'NFLOG', 'TCPMSS', 'CHECKSUM', 'TRACE']);
+const PASSIVE_TARGETS = new Set(['LOG', 'NFLOG', 'ULOG', 'AUDIT', 'TCPMSS', 'CHECKSUM', 'TRACE', 'TOS', 'DSCP', 'TTL', 'HL', 'SECMARK', 'CONNSECMARK', 'CLASSIFY', 'IDLETIMER', 'LED', 'RATEEST']);
 
-const PROTO_MODULES = new Set(['tcp', 'udp', 'sctp']);
+/** `-p NAME` loads its protocol's match module implicitly. */
+const PROTO_MODULES: Readonly<Record<string, string>> = { tcp: 'tcp', udp: 'udp', sctp: 'sctp', icmp: 'icmp', icmpv6: 'icmp6', 'ipv6-icmp': 'icmp6' };
 
 class RuleSyntaxError extends Error {}
 
@@ -260,8 +330,9 @@ export function parseRule(args: readonly string[], isChain: (name: string) => bo
         break;
       }
     }
-    if (owner < 0 && proto !== null && PROTO_MODULES.has(proto) && Object.hasOwn(MODULE_OPTIONS[proto]!, w)) {
-      modules.push(proto);
+    const implicit = proto !== null && Object.hasOwn(PROTO_MODULES, proto) ? PROTO_MODULES[proto]! : null;
+    if (owner < 0 && implicit !== null && Object.hasOwn(MODULE_OPTIONS[implicit]!, w)) {
+      modules.push(implicit);
       owner = modules.length - 1;
     }
     if (owner >= 0) {
@@ -311,7 +382,12 @@ function moduleMatches(mod: string, opts: readonly [string, string[], boolean][]
       out.push({ kind: 'protocol', negate: false, proto: mod });
       for (const [o, v, n] of opts) {
         if (o === '--syn') out.push({ kind: 'syn', negate: n });
-        else if (o === '--tcp-flags' || o === '--tcp-option' || o === '--chunk-types') out.push(unsupported(o, v, n, `${o} is not modelled`));
+        else if (o === '--tcp-flags') {
+          const mask = tcpFlagList(v[0]!);
+          const comp = tcpFlagList(v[1]!);
+          if (!mask || !comp) out.push(unsupported(o, v, n, `"${v.join(' ')}" is not a list of TCP flags`));
+          else out.push({ kind: 'tcpflags', negate: n, mask, comp });
+        } else if (o === '--tcp-option' || o === '--chunk-types') out.push(unsupported(o, v, n, `${o} is not modelled`));
         else {
           const ranges = parsePortRanges(v[0]!, false);
           if (!ranges) out.push(unsupported(o, v, n, `"${v[0]}" is not a port or port range`));
@@ -345,8 +421,93 @@ function moduleMatches(mod: string, opts: readonly [string, string[], boolean][]
     case 'conntrack':
     case 'state':
       for (const [o, v, n] of opts) {
+        const t = text(o, v, n);
         if (o === '--ctstate' || o === '--state') out.push({ kind: 'ctstate', negate: n, states: v[0]!.toUpperCase().split(','), option: o });
-        else out.push(unsupported(o, v, n, `conntrack ${o} is not modelled`));
+        else if (o === '--ctorigsrc' || o === '--ctorigdst' || o === '--ctreplsrc') {
+          const nets = v[0]!.split(',').map((x) => parseNetwork(x));
+          if (nets.some((x) => x === null)) out.push(unsupported(o, v, n, `"${v[0]}" is not an address or network`));
+          else out.push({ kind: 'cttuple', which: o === '--ctorigsrc' ? 'origsrc' : o === '--ctorigdst' ? 'origdst' : 'replsrc', negate: n, nets: nets as Network[], text: t });
+        } else if (o === '--ctdir') out.push({ kind: 'ctflag', negate: n, holds: v[0]!.toUpperCase() === 'ORIGINAL', text: t });
+        else if (o === '--ctstatus') {
+          // A connection's first packet: not yet confirmed, no reply seen, not assured, not expected.
+          const st = v[0]!.toUpperCase().split(',');
+          out.push({ kind: 'ctflag', negate: n, holds: st.includes('NONE'), text: t });
+        } else out.push(unsupported(o, v, n, `conntrack ${o} is not modelled`));
+      }
+      return out;
+    case 'icmp':
+    case 'icmp6':
+      // Only the protocol matters: the traced packet is TCP, UDP or SCTP, never ICMP.
+      out.push({ kind: 'protocol', negate: false, proto: mod === 'icmp' ? 'icmp' : 'ipv6-icmp' });
+      return out;
+    case 'limit':
+      out.push({ kind: 'limit', matches: !opts.some(([, , n]) => n), text: opts.map(([o, v, n]) => text(o, v, n)).join(' ') });
+      return out;
+    case 'hashlimit':
+      out.push({ kind: 'limit', matches: !opts.some(([o]) => o === '--hashlimit-above'), text: opts.map(([o, v, n]) => text(o, v, n)).join(' ') });
+      return out;
+    case 'owner':
+      out.push({ kind: 'owner', text: `-m owner ${opts.map(([o, v, n]) => `${n ? '! ' : ''}${[o, ...v].join(' ')}`).join(' ')}`, allInverted: opts.every(([o, , n]) => n || o === '--suppl-groups') });
+      return out;
+    case 'socket':
+      out.push({ kind: 'socket', text: ['-m socket', ...opts.map(([o]) => o)].join(' ') });
+      return out;
+    case 'rpfilter': {
+      const has = (o: string) => opts.some(([x]) => x === o);
+      if (has('--validmark')) out.push({ kind: 'unsupported', text: '-m rpfilter --validmark', why: '--validmark (routing by mark) is not modelled' });
+      else out.push({ kind: 'rpfilter', loose: has('--loose'), invert: has('--invert'), acceptLocal: has('--accept-local'), text: ['-m rpfilter', ...opts.map(([o]) => o)].join(' ') });
+      return out;
+    }
+    case 'set':
+      for (const [o, v, n] of opts) {
+        if (o === '--match-set' || o === '--set') {
+          const dirs = v[1]!.split(',');
+          if (dirs.some((d) => d !== 'src' && d !== 'dst')) out.push(unsupported(o, v, n, `"${v[1]}" is not a list of src/dst`));
+          else out.push({ kind: 'set', negate: n, name: v[0]!, dirs: dirs as ('src' | 'dst')[], text: text(o, v, n) });
+        } else if (o !== '--return-nomatch' && o !== '--update-counters' && o !== '--update-subcounters') out.push(unsupported(o, v, n, `set ${o} (packet counters) is not modelled`));
+      }
+      return out;
+    case 'physdev': {
+      const get = (o: string) => opts.find(([x]) => x === o);
+      const inp = get('--physdev-in');
+      const outp = get('--physdev-out');
+      const flag = (o: string) => (get(o) ? !get(o)![2] : undefined);
+      const isIn = flag('--physdev-is-in');
+      const isOut = flag('--physdev-is-out');
+      const isBridged = flag('--physdev-is-bridged');
+      out.push({
+        kind: 'physdev',
+        text: `-m physdev ${opts.map(([o, v, n]) => `${n ? '! ' : ''}${[o, ...v].join(' ')}`).join(' ')}`,
+        ...(inp ? { in: { name: inp[1][0]!, negate: inp[2] } } : {}),
+        ...(outp ? { out: { name: outp[1][0]!, negate: outp[2] } } : {}),
+        ...(isIn !== undefined ? { isIn } : {}),
+        ...(isOut !== undefined ? { isOut } : {}),
+        ...(isBridged !== undefined ? { isBridged } : {}),
+      });
+      return out;
+    }
+    case 'connmark':
+      for (const [o, v, n] of opts) {
+        const vm = parseValueMask(v[0]!);
+        out.push(vm ? { kind: 'connmark', negate: n, ...vm } : unsupported(o, v, n, `"${v[0]}" is not a mark value[/mask]`));
+      }
+      return out;
+    case 'policy': {
+      const pol = opts.find(([o]) => o === '--pol');
+      if (!pol || (pol[1][0] !== 'none' && pol[1][0] !== 'ipsec')) out.push({ kind: 'unsupported', text: `-m policy ${opts.map(([o, v]) => [o, ...v].join(' ')).join(' ')}`, why: 'only --pol none|ipsec is modelled' });
+      else out.push({ kind: 'policy', ipsec: pol[1][0] === 'ipsec', negate: pol[2] });
+      return out;
+    }
+    case 'pkttype':
+      for (const [, v, n] of opts) out.push({ kind: 'pkttype', negate: n, type: v[0]!.toLowerCase() });
+      return out;
+    case 'iprange':
+      for (const [o, v, n] of opts) {
+        const [a, b] = v[0]!.split('-');
+        const lo = a === undefined ? null : parseAddress(a);
+        const hi = b === undefined ? lo : parseAddress(b);
+        if (!lo || !hi || lo.family !== hi.family) out.push(unsupported(o, v, n, `"${v[0]}" is not an address range`));
+        else out.push({ kind: 'iprange', which: o === '--src-range' ? 'src' : 'dst', negate: n, lo, hi, text: text(o, v, n) });
       }
       return out;
     case 'statistic': {
@@ -391,6 +552,16 @@ function moduleMatches(mod: string, opts: readonly [string, string[], boolean][]
   return out;
 }
 
+const TCP_FLAGS = ['FIN', 'SYN', 'RST', 'PSH', 'ACK', 'URG', 'ECE', 'CWR'];
+
+function tcpFlagList(text: string): string[] | null {
+  const up = text.toUpperCase();
+  if (up === 'ALL') return [...TCP_FLAGS];
+  if (up === 'NONE') return [];
+  const out = up.split(',');
+  return out.every((f) => TCP_FLAGS.includes(f)) ? out : null;
+}
+
 /** `255.255.255.255` or the all-ones IPv6 mask: the whole address. */
 function isFullMask(text: string): boolean {
   const a = parseAddress(text);
@@ -432,12 +603,42 @@ function buildTarget(name: string, opts: readonly [string, string[]][]): Target 
     case 'SNAT': {
       const to = get('--to-source');
       const hp = to === undefined ? null : parseHostPort(to);
-      if (!hp || !hp.ip || hp.port !== null) return unsupported(`--to-source ${to ?? ''}: only a single address is modelled`);
-      return { kind: 'SNAT', ip: hp.ip, text };
+      // A port (range) after the address only picks the source port: the address decides what the peer sees.
+      const host = to?.replace(/:[0-9]+(-[0-9]+)?$/, '') ?? '';
+      const ip = hp?.ip ?? parseAddress(host.replace(/^\[|\]$/g, ''));
+      if (!ip) return unsupported(`--to-source ${to ?? ''}: only a single address is modelled`);
+      return { kind: 'SNAT', ip, text };
     }
     case 'MASQUERADE':
-      if (get('--to-ports') !== undefined) return unsupported('MASQUERADE --to-ports is not modelled');
+      // --to-ports only picks the source port range: the address is the outgoing interface's either way.
       return { kind: 'MASQUERADE', text };
+    case 'REDIRECT': {
+      const ports = get('--to-ports');
+      if (ports !== undefined && !/^[0-9]{1,5}$/.test(ports)) return unsupported(`--to-ports ${ports}: only a single port is modelled`);
+      return { kind: 'REDIRECT', port: ports === undefined ? null : Number(ports), text };
+    }
+    case 'NOTRACK':
+      return { kind: 'CT', notrack: true, text };
+    case 'CT':
+      return { kind: 'CT', notrack: opts.some(([o]) => o === '--notrack'), text };
+    case 'CONNMARK': {
+      const num = (o: string, dflt: number) => {
+        const v = get(o);
+        return v === undefined ? dflt : parseU32(v);
+      };
+      const mask = num('--mask', 0xffffffff);
+      const nfmask = num('--nfmask', mask ?? 0xffffffff);
+      const ctmask = num('--ctmask', mask ?? 0xffffffff);
+      if (mask === null || nfmask === null || ctmask === null) return unsupported('a CONNMARK mask is not a number');
+      const ops = opts.filter(([o]) => o !== '--mask' && o !== '--nfmask' && o !== '--ctmask');
+      if (ops.length !== 1) return unsupported('CONNMARK needs exactly one operation');
+      const [o, v] = ops[0]!;
+      if (o === '--save-mark' || o === '--restore-mark') return { kind: 'CONNMARK', op: o === '--save-mark' ? 'save' : 'restore', value: 0, mask: 0, nfmask, ctmask, text };
+      const vm = parseValueMask(v[0]!);
+      if (!vm) return unsupported(`"${v[0]}" is not a mark value[/mask]`);
+      const op = o === '--set-xmark' ? 'set-xmark' : o === '--set-mark' ? 'set-mark' : o === '--and-mark' ? 'and' : o === '--or-mark' ? 'or' : 'xor';
+      return { kind: 'CONNMARK', op, ...vm, nfmask, ctmask, text };
+    }
   }
   if (PASSIVE_TARGETS.has(name)) return { kind: 'passive', name };
   return unsupported(`the target ${name} is not modelled (and it is not a chain of this table)`);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { parseRuleset } from '../src/parse.js';
-import { tracePacket, TraceRefusal, type TraceOptions, type TracePacket, type TraceResult } from '../src/trace.js';
+import { tracePacket, type TraceOptions, type TracePacket, type TraceResult } from '../src/trace.js';
 import { add, formatExact, ONE, statisticProbability, toNumber, ZERO } from '../src/trace-probability.js';
 import { withKubeProxyHooks } from '../src/trace-hooks.js';
 
@@ -336,7 +336,7 @@ describe('netfilter semantics', () => {
     expect(tracePacket(masked, pkt('10.0.0.2', '172.30.0.45', 80), opts()).outcomes[0]!.affinity.map((a) => [a.key, a.mask])).toEqual([['destination', '255.255.255.0']]);
   });
 
-  test('interfaces: refused when unknown, matched with wildcards when given, empty in OUTPUT', () => {
+  test('interfaces: a branch per answer when unknown, matched with wildcards when given, empty in OUTPUT', () => {
     const rs = rules(`
       *nat
       :PREROUTING ACCEPT [0:0]
@@ -347,42 +347,126 @@ describe('netfilter semantics', () => {
       -A X ! -i cni+ -j DNAT --to-destination 10.1.1.1
       COMMIT
     `);
-    expect(() => tracePacket(rs, pkt('10.0.0.1', '10.0.0.2', 80), opts())).toThrow(
-      /^cannot trace: nat X rule 1 needs the packet's input interface \(! -i cni\+\); give it with --in-interface\n {2}-A X ! -i cni\+ -j DNAT --to-destination 10\.1\.1\.1$/,
-    );
+    const r = tracePacket(rs, pkt('10.0.0.1', '10.0.0.2', 80), opts());
+    expect(r.outcomes.map((o) => [summary({ ...r, outcomes: [o] })[0], o.given.map((g) => `${g.holds} ${g.text}`)])).toEqual([
+      ['ACCEPT/forward 10.0.0.2:80 100.00', ["true the packet arrives on an interface matching cni+ (unknown: give --in-interface or the node's routes)"]],
+      ['ACCEPT/forward 10.1.1.1:80 100.00', ["false the packet does not arrive on an interface matching cni+ (unknown: give --in-interface or the node's routes)"]],
+    ]);
+    expect(r.outcomes[0]!.given[0]!.rule.text).toBe('-A X ! -i cni+ -j DNAT --to-destination 10.1.1.1');
     expect(summary(tracePacket(rs, pkt('10.0.0.1', '10.0.0.2', 80, { inInterface: 'cni0' }), opts()))).toEqual(['ACCEPT/forward 10.0.0.2:80 100.00']);
     expect(summary(tracePacket(rs, pkt('10.0.0.1', '10.0.0.2', 80, { inInterface: 'eth0' }), opts()))).toEqual(['ACCEPT/forward 10.1.1.1:80 100.00']);
     expect(summary(tracePacket(rs, pkt(NODE, '10.0.0.2', 80), opts('node')))).toEqual(['ACCEPT/output 10.1.1.1:80 100.00']);
   });
 
-  test('unmodelled matches are refused only when the rule could match', () => {
+  test('an assumed interface answers later tests consistently', () => {
+    const rs = rules(`
+      *filter
+      :FORWARD DROP [0:0]
+      :DOCKER - [0:0]
+      -A FORWARD -o docker0 -j DOCKER
+      -A FORWARD -o docker0 -j ACCEPT
+      -A FORWARD -o eth0 -j ACCEPT
+      -A FORWARD -o veth+ -j ACCEPT
+      -A FORWARD -j REJECT --reject-with icmp-host-prohibited
+      COMMIT
+    `);
+    const r = tracePacket(rs, pkt('10.0.0.1', '10.0.0.2', 80), opts());
+    expect(r.outcomes.map((o) => `${o.verdict} ${o.outInterface ?? '?'} | ${o.given.map((g) => `${g.holds ? '' : '!'}${g.key}`).join(' ')}`)).toEqual([
+      'ACCEPT docker0 | out=docker0',
+      'ACCEPT eth0 | !out=docker0 out=eth0',
+      'ACCEPT ? | !out=docker0 !out=eth0 out=veth+',
+      'REJECT ? | !out=docker0 !out=eth0 !out=veth+',
+    ]);
+    expect(r.outcomes[3]!.reject).toEqual({ with: 'icmp-host-prohibited', tcp: 'EHOSTUNREACH', udp: 'EHOSTUNREACH', text: 'no route to host' });
+  });
+
+  test('what real node dumps contain: SYN flags, limit, state, policy, pkttype, iprange are decided', () => {
+    const rs = rules(`
+      *filter
+      :INPUT DROP [0:0]
+      -A INPUT -p tcp -m tcp --tcp-flags FIN,SYN,RST,ACK SYN -m limit --limit 5/sec -j LOG --log-prefix "syn: "
+      -A INPUT -p tcp -m tcp ! --tcp-flags SYN,RST,ACK SYN -j DROP
+      -A INPUT -p tcp -m tcp --tcp-flags ALL NONE -j DROP
+      -A INPUT -p icmp --icmp-type 8 -j DROP
+      -A INPUT -m policy --dir in --pol ipsec -j DROP
+      -A INPUT -m pkttype --pkt-type multicast -j DROP
+      -A INPUT -m iprange --src-range 10.0.0.0-10.0.0.9 -m state --state NEW -m policy --dir in --pol none -j ACCEPT
+      COMMIT
+    `);
+    const r = tracePacket(rs, pkt('10.0.0.1', NODE, 22), opts('external'));
+    expect(summary(r)).toEqual([`ACCEPT/local ${NODE}:22 100.00`]);
+    expect(r.outcomes[0]!.given).toEqual([]);
+    expect(r.assumptions.map((a) => a.code)).toContain('limit-fresh');
+    expect(summary(tracePacket(rs, pkt('10.0.0.10', NODE, 22), opts('external')))).toEqual([`DROP ${NODE}:22 100.00`]);
+  });
+
+  test('unmodelled matches branch (labelled) only when the rule could match', () => {
     const rs = rules(`
       *filter
       :FORWARD ACCEPT [0:0]
       -A FORWARD -d 10.9.9.9 -m set --match-set blocked src -j DROP
-      -A FORWARD -m limit --limit 5/min -j LOG --log-prefix "dropped: "
       -A FORWARD -p udp -m physdev --physdev-in veth0 -j DROP
+      -A FORWARD -m u32 --u32 "0>>22&0x3C@12>>26&0x3F=0x10" -j DROP
       COMMIT
     `);
-    // -d fails first, the LOG rule changes nothing but its limit cannot be decided: refuse.
-    expect(() => tracePacket(rs, pkt('10.0.0.1', '10.0.0.2', 80), opts())).toThrow(
-      'cannot trace: filter FORWARD rule 2 uses -m limit --limit 5/min: the match module limit is not modelled\n  -A FORWARD -m limit --limit 5/min -j LOG --log-prefix "dropped: "',
-    );
-    expect(() => tracePacket(rs, pkt('10.0.0.1', '10.9.9.9', 80), opts())).toThrow(/rule 1 uses -m set --match-set blocked src: the match module set is not modelled/);
+    // -d fails first and -p udp fails: only the u32 rule is unknown.
+    const r = tracePacket(rs, pkt('10.0.0.1', '10.0.0.2', 80), opts());
+    expect(r.outcomes.map((o) => `${o.verdict} ${o.given.map((g) => g.text).join(' ')}`)).toEqual([
+      'DROP -m u32 --u32 0>>22&0x3C@12>>26&0x3F=0x10 matches (the match module u32 is not modelled)',
+      'ACCEPT -m u32 --u32 0>>22&0x3C@12>>26&0x3F=0x10 does not match (the match module u32 is not modelled)',
+    ]);
+    const s = tracePacket(rs, pkt('10.0.0.1', '10.9.9.9', 80), opts());
+    expect(s.outcomes[0]!.given.map((g) => [g.code, g.text])).toEqual([['ipset', 'the packet is in ipset blocked (src); give --ipsets']]);
   });
 
-  test('unmodelled targets are refused when reached', () => {
+  test('unmodelled targets end the branch as UNKNOWN, naming the rule', () => {
     const rs = rules(`
-      *nat
+      *mangle
       :PREROUTING ACCEPT [0:0]
-      -A PREROUTING -d 10.0.0.2 -j REDIRECT --to-ports 8080
+      -A PREROUTING -d 10.0.0.2 -p tcp -j TPROXY --on-port 8080 --tproxy-mark 0x1/0x1
       COMMIT
     `);
     expect(summary(tracePacket(rs, pkt('10.0.0.1', '10.0.0.3', 80), opts()))).toEqual(['ACCEPT/forward 10.0.0.3:80 100.00']);
-    expect(() => tracePacket(rs, pkt('10.0.0.1', '10.0.0.2', 80), opts())).toThrow(
-      /rule 1 uses REDIRECT --to-ports 8080: the target REDIRECT is not modelled \(and it is not a chain of this table\)/,
-    );
-    expect(() => tracePacket(rs, pkt('10.0.0.1', '10.0.0.2', 80), opts())).toThrow(TraceRefusal);
+    const r = tracePacket(rs, pkt('10.0.0.1', '10.0.0.2', 80), opts());
+    expect(r.outcomes.map((o) => [o.verdict, o.stoppedAt?.rule.index, o.stoppedAt?.why])).toEqual([
+      ['UNKNOWN', 1, 'TPROXY --on-port 8080 --tproxy-mark 0x1/0x1: the target TPROXY is not modelled (and it is not a chain of this table)'],
+    ]);
+  });
+
+  test('REDIRECT delivers locally; NOTRACK skips nat; CONNMARK save/restore and -m connmark', () => {
+    const rs = rules(`
+      *raw
+      :PREROUTING ACCEPT [0:0]
+      -A PREROUTING -p udp --dport 53 -j NOTRACK
+      -A PREROUTING -p tcp --dport 8443 -j CT --notrack
+      COMMIT
+      *mangle
+      :PREROUTING ACCEPT [0:0]
+      -A PREROUTING -j CONNMARK --restore-mark --nfmask 0xff --ctmask 0xff
+      -A PREROUTING -p tcp --dport 80 -j MARK --set-xmark 0x7/0xff
+      -A PREROUTING -j CONNMARK --save-mark --nfmask 0xff --ctmask 0xff
+      COMMIT
+      *nat
+      :PREROUTING ACCEPT [0:0]
+      -A PREROUTING -p tcp --dport 80 -m connmark --mark 0x7/0xff -j REDIRECT --to-ports 3128
+      -A PREROUTING -p tcp --dport 8443 -j DNAT --to-destination 10.5.5.5
+      -A PREROUTING -p udp --dport 53 -j DNAT --to-destination 10.5.5.5
+      COMMIT
+      *filter
+      :INPUT ACCEPT [0:0]
+      -A INPUT -m conntrack --ctstate UNTRACKED -j DROP
+      COMMIT
+    `);
+    const r = tracePacket(rs, pkt('10.0.0.1', '10.0.0.2', 80), opts());
+    expect(summary(r)).toEqual(['ACCEPT/local 10.0.0.2:3128 100.00']);
+    expect(r.outcomes[0]!.events.filter((e) => e.effect === 'connmark' || e.effect === 'redirect').map((e) => e.detail)).toEqual([
+      'mark 0x0 -> 0x0 (restored from ctmark 0x0)',
+      'ctmark 0x0 -> 0x7',
+      'destination 10.0.0.2:80 -> 10.0.0.2:3128 (the node)',
+    ]);
+    // Untracked: nat never sees the packet (no DNAT); forwarded as addressed.
+    expect(summary(tracePacket(rs, pkt('10.0.0.1', '10.0.0.2', 8443), opts()))).toEqual(['ACCEPT/forward 10.0.0.2:8443 100.00']);
+    expect(summary(tracePacket(rs, { ...pkt('10.0.0.1', NODE, 53), protocol: 'udp' }, opts()))).toEqual([`DROP ${NODE}:53 100.00`]);
   });
 
   test('IPv6: CIDRs and bracketed DNAT destinations', () => {
@@ -408,7 +492,10 @@ describe('netfilter semantics', () => {
       COMMIT
     `);
     expect(summary(tracePacket(rs, pkt('10.0.0.1', '10.0.0.2', 8080), opts()))).toEqual(['REJECT 10.0.0.2:8080 100.00']);
-    expect(() => tracePacket(rs, pkt('10.0.0.1', '10.0.0.2', 80), opts())).toThrow(/needs the packet's source port \(--sport 1024:65535\); give it with --sport/);
+    expect(tracePacket(rs, pkt('10.0.0.1', '10.0.0.2', 80), opts()).outcomes.map((o) => `${o.verdict} ${o.given[0]!.text}`)).toEqual([
+      'DROP the source port is in 1024:65535 (--sport; give --sport)',
+      'ACCEPT the source port is not in 1024:65535 (--sport; give --sport)',
+    ]);
     expect(summary(tracePacket(rs, pkt('10.0.0.1', '10.0.0.2', 80, { sport: 40000 }), opts()))).toEqual(['DROP 10.0.0.2:80 100.00']);
     expect(summary(tracePacket(rs, pkt('10.0.0.1', '10.0.0.2', 80, { sport: 80 }), opts()))).toEqual(['ACCEPT/forward 10.0.0.2:80 100.00']);
   });

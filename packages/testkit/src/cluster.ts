@@ -176,20 +176,85 @@ export const NODE_IP = '192.168.0.2';
 export const CLIENT_IPS = ['203.0.113.10', '203.0.113.200'] as const;
 const CLIENT_GW = '203.0.113.1';
 
-export class NetnsCluster {
-  private readonly servers: ChildProcess[] = [];
-  private readonly namespaces: string[] = [];
-  private readonly dir: string;
+/**
+ * Namespaces, servers and a scratch directory a test created, with what every topology needs: make a
+ * namespace, start a server in one, probe from one, and tear everything down.
+ */
+export class NetnsLab {
+  protected readonly servers: ChildProcess[] = [];
+  protected readonly namespaces: string[] = [];
+  protected readonly dir: string;
+
+  protected constructor(readonly id: string) {
+    this.dir = mkdtempSync(join(tmpdir(), `${id}-`));
+    writeFileSync(join(this.dir, 'server.cjs'), SERVER_JS);
+    writeFileSync(join(this.dir, 'client.cjs'), CLIENT_JS);
+  }
+
+  protected async addNs(name: string): Promise<void> {
+    await mustExec('ip', ['netns', 'add', name]);
+    this.namespaces.push(name);
+    await mustExec('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
+  }
+
+  /** Starts a server in `ns` answering `<name> <source>` on the ports; resolves once it listens. */
+  protected startServer(ns: string, name: string, tcpPorts: readonly number[], udpPorts: readonly number[]): Promise<void> {
+    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, join(this.dir, 'server.cjs'), name, tcpPorts.join(','), udpPorts.join(',')], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    this.servers.push(child);
+    return new Promise((resolve, reject) => {
+      let err = '';
+      const t = setTimeout(() => reject(new Error(`server ${name} did not start: ${err}`)), 10_000);
+      child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
+      child.stdout!.on('data', (b: Buffer) => {
+        if (b.toString().includes('ready')) {
+          clearTimeout(t);
+          resolve();
+        }
+      });
+      child.on('exit', (code) => {
+        clearTimeout(t);
+        reject(new Error(`server ${name} exited ${code}: ${err}`));
+      });
+    });
+  }
+
+  /** Runs a command inside namespace `ns`. */
+  exec(ns: string, cmd: string, args: readonly string[], stdin?: string): Promise<ExecResult> {
+    return execFile('ip', ['netns', 'exec', ns, cmd, ...args], stdin);
+  }
+
+  /** Sends `probe` from namespace `ns`; one result per attempt. */
+  async probe(ns: string, probe: Probe): Promise<ProbeResult[]> {
+    const r = await this.exec(ns, process.execPath, [join(this.dir, 'client.cjs'), JSON.stringify(probe)]);
+    if (r.code !== 0) throw new Error(`probe from ${ns} failed: ${r.stderr}`);
+    return JSON.parse(r.stdout) as ProbeResult[];
+  }
+
+  /** Kills the servers and deletes every namespace this lab created. Safe to call twice. */
+  async destroy(): Promise<void> {
+    for (const s of this.servers.splice(0)) {
+      if (s.exitCode === null && s.signalCode === null) {
+        const exited = new Promise<void>((r) => s.once('exit', () => r()));
+        s.kill('SIGKILL');
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 2000).unref())]);
+      }
+    }
+    for (const ns of this.namespaces.splice(0).reverse()) await execFile('ip', ['netns', 'del', ns]);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
+
+export class NetnsCluster extends NetnsLab {
   readonly node: string;
   readonly client: string;
   private readonly podNs = new Map<string, string>();
 
-  private constructor(readonly id: string) {
+  private constructor(id: string) {
+    super(id);
     this.node = `${id}-node`;
     this.client = `${id}-cli`;
-    this.dir = mkdtempSync(join(tmpdir(), `${id}-`));
-    writeFileSync(join(this.dir, 'server.cjs'), SERVER_JS);
-    writeFileSync(join(this.dir, 'client.cjs'), CLIENT_JS);
   }
 
   /** Builds the namespaces and starts the pod servers; on any failure, tears down what was built. */
@@ -209,12 +274,6 @@ export class NetnsCluster {
     const ns = this.podNs.get(name);
     if (!ns) throw new Error(`no pod ${name}`);
     return ns;
-  }
-
-  private async addNs(name: string): Promise<void> {
-    await mustExec('ip', ['netns', 'add', name]);
-    this.namespaces.push(name);
-    await mustExec('ip', ['-n', name, 'link', 'set', 'lo', 'up']);
   }
 
   private async build(spec: ClusterSpec): Promise<void> {
@@ -251,55 +310,8 @@ export class NetnsCluster {
       await ip(ns, 'link', 'set', 'eth0', 'up');
       await ip(ns, 'route', 'add', NODE_IP, 'dev', 'eth0', 'scope', 'link');
       await ip(ns, 'route', 'add', 'default', 'via', NODE_IP, 'dev', 'eth0');
-      if ((p.tcpPorts?.length ?? 0) + (p.udpPorts?.length ?? 0) > 0) await this.startServer(ns, p);
+      if ((p.tcpPorts?.length ?? 0) + (p.udpPorts?.length ?? 0) > 0) await this.startServer(ns, p.name, p.tcpPorts ?? [], p.udpPorts ?? []);
     }
-  }
-
-  private startServer(ns: string, p: PodSpec): Promise<void> {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, join(this.dir, 'server.cjs'), p.name, (p.tcpPorts ?? []).join(','), (p.udpPorts ?? []).join(',')], {
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    this.servers.push(child);
-    return new Promise((resolve, reject) => {
-      let err = '';
-      const t = setTimeout(() => reject(new Error(`pod server ${p.name} did not start: ${err}`)), 10_000);
-      child.stderr!.on('data', (b: Buffer) => (err += b.toString()));
-      child.stdout!.on('data', (b: Buffer) => {
-        if (b.toString().includes('ready')) {
-          clearTimeout(t);
-          resolve();
-        }
-      });
-      child.on('exit', (code) => {
-        clearTimeout(t);
-        reject(new Error(`pod server ${p.name} exited ${code}: ${err}`));
-      });
-    });
-  }
-
-  /** Runs a command inside namespace `ns`. */
-  exec(ns: string, cmd: string, args: readonly string[], stdin?: string): Promise<ExecResult> {
-    return execFile('ip', ['netns', 'exec', ns, cmd, ...args], stdin);
-  }
-
-  /** Sends `probe` from namespace `ns`; one result per attempt. */
-  async probe(ns: string, probe: Probe): Promise<ProbeResult[]> {
-    const r = await this.exec(ns, process.execPath, [join(this.dir, 'client.cjs'), JSON.stringify(probe)]);
-    if (r.code !== 0) throw new Error(`probe from ${ns} failed: ${r.stderr}`);
-    return JSON.parse(r.stdout) as ProbeResult[];
-  }
-
-  /** Kills the servers and deletes every namespace this cluster created. Safe to call twice. */
-  async destroy(): Promise<void> {
-    for (const s of this.servers.splice(0)) {
-      if (s.exitCode === null && s.signalCode === null) {
-        const exited = new Promise<void>((r) => s.once('exit', () => r()));
-        s.kill('SIGKILL');
-        await Promise.race([exited, new Promise((r) => setTimeout(r, 2000).unref())]);
-      }
-    }
-    for (const ns of this.namespaces.splice(0).reverse()) await execFile('ip', ['netns', 'del', ns]);
-    rmSync(this.dir, { recursive: true, force: true });
   }
 }
 

@@ -5,9 +5,10 @@ import { registerCompile } from './compile.js';
 import { registerDiff } from './diff.js';
 import { registerEndpoints } from './endpoints.js';
 import { registerTrace } from './trace.js';
+import { registerNodeState } from './node-state.js';
 
 /** A command module adds its subcommand to the program. */
 export type RegisterCommand = (program: Command, io: CliIO) => void;
 
 // Each command lives in its own module; the order here is the order of `svcrules --help`.
-export const commands: RegisterCommand[] = [registerCompile, registerApply, registerDiff, registerTrace, registerEndpoints];
+export const commands: RegisterCommand[] = [registerCompile, registerApply, registerDiff, registerTrace, registerNodeState, registerEndpoints];

@@ -1,18 +1,13 @@
 import { Command, Option } from 'commander';
-import { cidrContains, compile, explainTrace, parseCIDR, parseIP, type Snapshot, type TraceExplanation } from '@svcrules/core';
+import { cidrContains, compile, explainTrace, parseCIDR, parseIP, type Snapshot } from '@svcrules/core';
 import {
-  formatExact,
-  formatPercent,
+  formatAddress,
+  nodeLocalAddresses,
   parseRuleset,
-  probabilityValue,
   tracePacket,
   TraceRefusal,
-  type Probability,
   type Ruleset,
-  type RuleRef,
-  type TraceEvent,
   type TraceFrom,
-  type TraceOutcome,
   type TracePacket,
   type TraceProtocol,
   type TraceResult,
@@ -20,8 +15,14 @@ import {
 import type { CliIO } from '../io.js';
 import { ExitError, UserError } from '../errors.js';
 import { addCompileFlags, compileOptionsFrom, loadInputs, printDiagnostics, type CompileFlags } from '../compile-input.js';
+import { traceJson, type TraceContext } from './trace-json.js';
+import { traceText } from './trace-text.js';
+import { loadNodeState, type NodeInputFlags } from './trace-node-input.js';
 
-interface TraceFlags extends CompileFlags {
+export { traceJson, type TraceJson } from './trace-json.js';
+export { traceText } from './trace-text.js';
+
+interface TraceFlags extends CompileFlags, NodeInputFlags {
   src: string;
   dst: string;
   from?: TraceFrom;
@@ -68,8 +69,12 @@ async function readRules(io: CliIO, file: string): Promise<Ruleset> {
     const code = (err as { code?: string }).code;
     throw new UserError(`--rules: cannot read ${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`);
   }
+  return parseRulesText(text, file === '-' ? '<stdin>' : file);
+}
+
+function parseRulesText(text: string, source: string): Ruleset {
   try {
-    return parseRuleset(text, { source: file === '-' ? '<stdin>' : file });
+    return parseRuleset(text, { source });
   } catch (err) {
     throw new UserError((err as Error).message);
   }
@@ -96,222 +101,6 @@ function isPodAddress(snapshot: Snapshot | undefined, ip: string): boolean {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Output. The JSON shape is documented in packages/cli/README-trace.md; change it only with `version`.
-
-export interface ProbabilityJson {
-  readonly exact: string;
-  readonly value: number;
-  readonly percent: string;
-}
-
-export interface RuleJson {
-  readonly table: string;
-  readonly chain: string;
-  readonly index: number;
-  readonly text: string;
-  readonly comment: string | null;
-}
-
-export interface EventJson {
-  readonly hook: string;
-  readonly table: string;
-  readonly chain: string;
-  readonly rule: RuleJson | null;
-  readonly effect: string;
-  readonly target?: string;
-  readonly probability?: ProbabilityJson;
-  readonly detail?: string;
-}
-
-export interface OutcomeJson {
-  readonly destination: string;
-  readonly verdict: 'ACCEPT' | 'DROP' | 'REJECT';
-  readonly delivery: 'local' | 'forward' | 'output' | null;
-  readonly probability: ProbabilityJson;
-  readonly dnat: { readonly to: string; readonly rule: RuleJson } | null;
-  readonly masquerade: { readonly kind: 'MASQUERADE' | 'SNAT'; readonly to: string | null; readonly rule: RuleJson; readonly markedBy: RuleJson | null } | null;
-  readonly decidedBy: { readonly rule: RuleJson } | { readonly policy: { readonly table: string; readonly chain: string; readonly policy: string } } | null;
-  readonly mark: string;
-  readonly affinity: readonly { readonly name: string; readonly op: string; readonly seconds: number | null; readonly matched: boolean; readonly rule: RuleJson }[];
-  readonly path: readonly EventJson[];
-  readonly reasons: readonly string[];
-}
-
-export interface TraceJson {
-  readonly version: 1;
-  readonly packet: TracePacket;
-  readonly from: TraceFrom;
-  readonly family: 'IPv4' | 'IPv6';
-  readonly localAddresses: readonly string[];
-  readonly rules: { readonly from: string; readonly node: string | null; readonly addedHooks: readonly string[] };
-  readonly outcomes: readonly OutcomeJson[];
-  readonly summary: readonly string[];
-  readonly assumptions: readonly { readonly code: string; readonly text: string }[];
-}
-
-function probabilityJson(p: Probability): ProbabilityJson {
-  return { exact: formatExact(p), value: probabilityValue(p), percent: formatPercent(p) };
-}
-
-function ruleJson(r: RuleRef): RuleJson {
-  return { table: r.table, chain: r.chain, index: r.index, text: r.text, comment: r.comment };
-}
-
-/** The rule that set the masquerade mark: the last mark change before POSTROUTING. */
-function markedBy(o: TraceOutcome): RuleRef | null {
-  let by: RuleRef | null = null;
-  for (const e of o.events) {
-    if (e.hook === 'POSTROUTING') break;
-    if (e.effect === 'jump' && e.target === 'KUBE-MARK-MASQ' && e.rule) by = e.rule;
-    else if (e.effect === 'mark' && e.rule && e.chain !== 'KUBE-MARK-MASQ') by = e.rule;
-  }
-  return by;
-}
-
-/** The rule in nat POSTROUTING that let the packet through without SNAT (KUBE-POSTROUTING's RETURN), if any. */
-function notMasqueradedBy(o: TraceOutcome): RuleRef | null {
-  const ret = [...o.events].reverse().find((e) => e.hook === 'POSTROUTING' && e.table === 'nat' && e.effect === 'return' && e.rule);
-  return ret?.rule ?? null;
-}
-
-function eventJson(e: TraceEvent): EventJson {
-  return {
-    hook: e.hook,
-    table: e.table,
-    chain: e.chain,
-    rule: e.rule ? ruleJson(e.rule) : null,
-    effect: e.effect,
-    ...(e.target !== undefined ? { target: e.target } : {}),
-    ...(e.probability ? { probability: probabilityJson(e.probability) } : {}),
-    ...(e.detail !== undefined ? { detail: e.detail } : {}),
-  };
-}
-
-interface TraceContext {
-  readonly rulesFrom: string;
-  readonly node: string | null;
-  readonly localAddresses: readonly string[];
-}
-
-export function traceJson(result: TraceResult, explanation: TraceExplanation, ctx: TraceContext): TraceJson {
-  return {
-    version: 1,
-    packet: result.packet,
-    from: result.from,
-    family: result.family,
-    localAddresses: ctx.localAddresses,
-    rules: { from: ctx.rulesFrom, node: ctx.node, addedHooks: result.addedHooks.map((h) => `${h.table} ${h.chain} -> ${h.target}`) },
-    outcomes: result.outcomes.map((o, i) => ({
-      destination: o.destination,
-      verdict: o.verdict,
-      delivery: o.delivery,
-      probability: probabilityJson(o.probability),
-      dnat: o.dnat ? { to: o.dnat.to, rule: ruleJson(o.dnat.rule) } : null,
-      masquerade: o.masquerade ? { kind: o.masquerade.kind, to: o.masquerade.to, rule: ruleJson(o.masquerade.rule), markedBy: markedBy(o) ? ruleJson(markedBy(o)!) : null } : null,
-      decidedBy: o.decidedBy === null ? null : 'rule' in o.decidedBy ? { rule: ruleJson(o.decidedBy.rule) } : { policy: o.decidedBy.policy },
-      mark: `0x${o.mark.toString(16)}`,
-      affinity: o.affinity.map((a) => ({ name: a.name, op: a.op, seconds: a.seconds, matched: a.matched, rule: ruleJson(a.rule) })),
-      path: o.events.map(eventJson),
-      reasons: explanation.outcomes[i] ?? [],
-    })),
-    summary: explanation.summary,
-    assumptions: result.assumptions,
-  };
-}
-
-function outcomeLabel(o: TraceOutcome): string {
-  if (o.verdict !== 'ACCEPT') return o.verdict;
-  if (o.dnat) return o.destination;
-  return `ACCEPT ${o.destination}`;
-}
-
-function deliveryText(o: TraceOutcome): string {
-  if (o.verdict !== 'ACCEPT') return '';
-  return o.delivery === 'local' ? 'delivered on the node' : o.delivery === 'forward' ? 'forwarded' : 'sent by the node';
-}
-
-function masqueradeText(o: TraceOutcome): string {
-  if (o.verdict !== 'ACCEPT') return 'masquerade: n/a (the packet is not delivered)';
-  if (o.masquerade) {
-    const m = markedBy(o);
-    return `masquerade: yes, by ${o.masquerade.rule.text}${m ? `\n    (mark set by ${m.text})` : ''}`;
-  }
-  const ret = notMasqueradedBy(o);
-  return `masquerade: no${ret ? `, by ${ret.text}` : ''}`;
-}
-
-function sameEvent(a: TraceEvent, b: TraceEvent): boolean {
-  return a.table === b.table && a.chain === b.chain && a.effect === b.effect && a.rule?.index === b.rule?.index && a.probability === b.probability;
-}
-
-/** The matched rules, under a `table chain` header whenever the chain changes. */
-function printPath(lines: string[], events: readonly TraceEvent[]): void {
-  let header = '';
-  for (const e of events) {
-    const h = `${e.table} ${e.chain}`;
-    if (h !== header) {
-      lines.push(`  ${h}`);
-      header = h;
-    }
-    const notes: string[] = [];
-    if (e.probability) notes.push(`${e.effect === 'not-taken' ? 'not taken' : 'taken'} with ${formatPercent(e.probability)}`);
-    if (e.detail !== undefined && e.effect !== 'policy') notes.push(e.detail);
-    lines.push(`    ${e.rule ? e.rule.text : e.detail}${notes.length > 0 ? `   [${notes.join('; ')}]` : ''}`);
-  }
-}
-
-export function traceText(result: TraceResult, explanation: TraceExplanation, ctx: TraceContext): string {
-  const p = result.packet;
-  const lines: string[] = [];
-  const dst = p.dst.includes(':') ? `[${p.dst}]:${p.dport}` : `${p.dst}:${p.dport}`;
-  const fromText = result.from === 'node' ? 'from the node itself (nat OUTPUT first)' : `from ${result.from === 'pod' ? 'a pod' : 'outside the node'} (nat PREROUTING first)`;
-  lines.push(`packet  ${p.protocol} ${p.src} -> ${dst}, ${fromText}`);
-  lines.push(`rules   ${ctx.rulesFrom}${ctx.node ? ` for node ${ctx.node}` : ''}${result.addedHooks.length > 0 ? ` (+ ${result.addedHooks.length} kube-proxy hook rules)` : ''}`);
-  lines.push(`local   ${[...ctx.localAddresses, 'loopback'].join(', ')}`);
-  const n = result.outcomes.length;
-  result.outcomes.forEach((o, i) => {
-    lines.push('');
-    lines.push(`outcome ${i + 1}/${n}  ${outcomeLabel(o)}  ${formatPercent(o.probability)}${deliveryText(o) ? `  ${deliveryText(o)}` : ''}`);
-    // Later outcomes share a prefix with an earlier one: print only where they part.
-    let shared = 0;
-    let with_ = -1;
-    for (let j = 0; j < i; j++) {
-      const other = result.outcomes[j]!.events;
-      let k = 0;
-      while (k < other.length && k < o.events.length && sameEvent(other[k]!, o.events[k]!)) k++;
-      if (k > shared) {
-        shared = k;
-        with_ = j;
-      }
-    }
-    // Keep the event that splits (the statistic rule taken here) in view.
-    while (shared > 0 && o.events[shared - 1]!.effect === 'policy') shared--;
-    if (with_ >= 0 && shared > 1) {
-      const last = o.events[shared - 1]!;
-      lines.push(`  (same as outcome ${with_ + 1} through ${last.table} ${last.chain}${last.rule ? ` rule ${last.rule.index}` : ''}, then:)`);
-      printPath(lines, o.events.slice(shared));
-    } else printPath(lines, o.events);
-    lines.push(`  ${masqueradeText(o)}`);
-    const why = explanation.outcomes[i] ?? [];
-    if (why.length > 0) {
-      lines.push('  why:');
-      for (const w of why) lines.push(`    ${w}`);
-    }
-  });
-  lines.push('');
-  lines.push('result');
-  const width = Math.max(...result.outcomes.map((o) => outcomeLabel(o).length));
-  for (const o of result.outcomes) {
-    const masq = o.verdict !== 'ACCEPT' ? '' : o.masquerade ? '  masquerade: yes' : '  masquerade: no';
-    lines.push(`  ${outcomeLabel(o).padEnd(width)}  ${formatPercent(o.probability).padStart(6)}${masq}`);
-  }
-  for (const s of explanation.summary) lines.push(`  ${s}`);
-  lines.push('assumptions');
-  for (const a of result.assumptions) lines.push(`  - ${a.text}`);
-  return `${lines.join('\n')}\n`;
-}
-
-// ---------------------------------------------------------------------------------------------
 
 export function registerTrace(program: Command, io: CliIO): void {
   const cmd = new Command('trace')
@@ -328,6 +117,10 @@ export function registerTrace(program: Command, io: CliIO): void {
     .option('--out-interface <name>', 'the interface the packet leaves by (needed only by rules matching -o)')
     .option('--sport <port>', 'the source port (needed only by rules matching it)')
     .option('--mark <value>', "the packet's initial mark (default 0)")
+    .option('--node-state <file>', "the node's rules, addresses, routes, ipsets and sysctls as `svcrules node-state` captured them")
+    .option('--ip-addr <file>', "the node's `ip -j address show` output: local addresses and bridge ports")
+    .option('--ip-route <file>', "the node's `ip -j route show table all` output (and/or `ip -6 -j ...`); repeatable", collect)
+    .option('--ipsets <file>', "the node's `ipset save` output: decides -m set matches")
     .option('--no-hooks', "do not add kube-proxy's jump rules from the built-in chains when they are missing")
     .option('--json', 'print the trace as JSON (documented in packages/cli/README-trace.md)');
   addCompileFlags(cmd).action(async (files: string[], flags: TraceFlags) => {
@@ -347,13 +140,21 @@ export function registerTrace(program: Command, io: CliIO): void {
     let snapshot: Snapshot | undefined;
     let node: string | null = null;
     let rulesFrom: string;
+    const state = await loadNodeState(io, flags);
     if (files.length > 0) snapshot = await loadInputs(io, files, flags);
-    if (flags.rules !== undefined) {
-      ruleset = await readRules(io, flags.rules);
-      rulesFrom = `read from ${flags.rules === '-' ? 'standard input' : flags.rules}`;
+    const stateRules = state.rules?.[srcFamily];
+    if (flags.rules !== undefined || (files.length === 0 && state.rules)) {
+      if (flags.rules !== undefined) {
+        ruleset = await readRules(io, flags.rules);
+        rulesFrom = `read from ${flags.rules === '-' ? 'standard input' : flags.rules}`;
+      } else {
+        if (stateRules === null || stateRules === undefined) throw new UserError(`${flags.nodeState}: holds no ${srcFamily === 'IPv4' ? 'iptables-save' : 'ip6tables-save'} output for this ${srcFamily} packet`);
+        ruleset = parseRulesText(stateRules, `${flags.nodeState}: ${srcFamily === 'IPv4' ? 'iptablesSave' : 'ip6tablesSave'}`);
+        rulesFrom = `${srcFamily === 'IPv4' ? 'iptables-save' : 'ip6tables-save'} in ${flags.nodeState}`;
+      }
       if (snapshot) node = flags.node ?? snapshot.config?.hostnameOverride ?? (snapshot.nodes.length === 1 ? snapshot.nodes[0]!.name : null);
     } else {
-      if (!snapshot) throw new UserError('no input: give snapshot files to compile, or --rules FILE', 2);
+      if (!snapshot) throw new UserError('no input: give snapshot files to compile, --rules FILE, or --node-state FILE', 2);
       const result = compile(snapshot, compileOptionsFrom({ ...flags, family }));
       printDiagnostics(io, result.diagnostics);
       if (result.diagnostics.some((d) => d.severity === 'error')) throw new ExitError(1);
@@ -361,7 +162,8 @@ export function registerTrace(program: Command, io: CliIO): void {
       node = result.context.nodeName === '' ? null : result.context.nodeName;
       rulesFrom = `compiled from ${files.join(' ')}`;
     }
-    const local = [...new Set([...nodeAddresses(snapshot, node), ...(flags.interfaceAddress ?? []), ...(flags.nodeIp ?? []), ...extraLocal])];
+    const fromState = state.node ? nodeLocalAddresses(state.node).map(formatAddress).filter((a) => !/^127\./.test(a) && a !== '::1') : [];
+    const local = [...new Set([...nodeAddresses(snapshot, node), ...(flags.interfaceAddress ?? []), ...(flags.nodeIp ?? []), ...extraLocal, ...fromState])];
     const isLocal = (ip: string) => local.includes(ip) || /^127\./.test(ip) || ip === '::1';
     const packet: TracePacket = {
       src,
@@ -376,13 +178,16 @@ export function registerTrace(program: Command, io: CliIO): void {
     let result: TraceResult;
     try {
       const from: TraceFrom = flags.from ?? (isLocal(src) ? 'node' : isPodAddress(snapshot, src) ? 'pod' : 'external');
-      result = tracePacket(ruleset, packet, { from, localAddresses: local, addKubeProxyHooks: flags.hooks });
+      result = tracePacket(ruleset, packet, { from, localAddresses: local, addKubeProxyHooks: flags.hooks, ...(state.node ? { node: state.node } : {}) });
     } catch (err) {
       if (err instanceof TraceRefusal) throw new UserError(err.message);
       throw err;
     }
-    const explanation = explainTrace(result, snapshot);
-    const ctx: TraceContext = { rulesFrom, node, localAddresses: local };
+    const explanation = explainTrace(result, snapshot, { ruleset, localAddresses: local });
+    const nodeState: TraceContext['nodeState'] = state.node
+      ? { from: state.from!, interfaces: state.node.interfaces.length, routes: state.node.routes.length, ipsets: state.node.ipsets ? state.node.ipsets.size : null, sysctls: state.node.sysctls ?? {} }
+      : null;
+    const ctx: TraceContext = { rulesFrom, node, localAddresses: local, nodeState };
     if (flags.json) io.stdout(`${JSON.stringify(traceJson(result, explanation, ctx), null, 2)}\n`);
     else io.stdout(traceText(result, explanation, ctx));
   });

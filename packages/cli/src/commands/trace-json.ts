@@ -1,0 +1,180 @@
+/**
+ * `trace --json`: the documented, versioned shape (packages/cli/README-trace.md). Version 2 added the
+ * assumptions an outcome depends on (`given`, `scenarios`), UNKNOWN outcomes (`stoppedAt`), what a
+ * REJECT sends (`reject`), the interfaces, routing decisions, and the node state used.
+ */
+import type { TraceExplanation } from '@svcrules/core';
+import {
+  formatExact,
+  formatPercent,
+  probabilityValue,
+  type Probability,
+  type RejectEffect,
+  type RuleRef,
+  type TraceEvent,
+  type TraceFrom,
+  type TraceOutcome,
+  type TracePacket,
+  type TraceResult,
+} from '@svcrules/iptables';
+
+export interface ProbabilityJson {
+  readonly exact: string;
+  readonly value: number;
+  readonly percent: string;
+}
+
+export interface RuleJson {
+  readonly table: string;
+  readonly chain: string;
+  readonly index: number;
+  readonly text: string;
+  readonly comment: string | null;
+}
+
+export interface EventJson {
+  readonly hook: string;
+  readonly table: string;
+  readonly chain: string;
+  readonly rule: RuleJson | null;
+  readonly effect: string;
+  readonly target?: string;
+  readonly probability?: ProbabilityJson;
+  readonly detail?: string;
+}
+
+export interface GivenJson {
+  readonly code: string;
+  readonly key: string;
+  readonly holds: boolean;
+  readonly text: string;
+  readonly rule: RuleJson;
+}
+
+export interface OutcomeJson {
+  readonly destination: string;
+  readonly verdict: 'ACCEPT' | 'DROP' | 'REJECT' | 'UNKNOWN';
+  readonly delivery: 'local' | 'forward' | 'output' | null;
+  readonly probability: ProbabilityJson;
+  readonly given: readonly GivenJson[];
+  readonly dnat: { readonly to: string; readonly rule: RuleJson } | null;
+  readonly masquerade: { readonly kind: 'MASQUERADE' | 'SNAT'; readonly to: string | null; readonly rule: RuleJson; readonly markedBy: RuleJson | null } | null;
+  readonly decidedBy:
+    | { readonly rule: RuleJson }
+    | { readonly policy: { readonly table: string; readonly chain: string; readonly policy: string } }
+    | { readonly routing: string }
+    | null;
+  readonly reject: RejectEffect | null;
+  readonly stoppedAt: { readonly rule: RuleJson; readonly why: string } | null;
+  readonly inInterface: string | null;
+  readonly outInterface: string | null;
+  readonly mark: string;
+  readonly affinity: readonly { readonly name: string; readonly op: string; readonly seconds: number | null; readonly matched: boolean; readonly rule: RuleJson }[];
+  readonly path: readonly EventJson[];
+  readonly reasons: readonly string[];
+}
+
+export interface TraceJson {
+  readonly version: 2;
+  readonly packet: TracePacket;
+  readonly from: TraceFrom;
+  readonly family: 'IPv4' | 'IPv6';
+  readonly localAddresses: readonly string[];
+  readonly rules: { readonly from: string; readonly node: string | null; readonly addedHooks: readonly string[] };
+  readonly nodeState: { readonly from: string; readonly interfaces: number; readonly routes: number; readonly ipsets: number | null; readonly sysctls: Readonly<Record<string, string>> } | null;
+  readonly outcomes: readonly OutcomeJson[];
+  /** Each distinct set of assumptions, with the outcomes (indices into `outcomes`) under it; one entry with `given: []` when nothing was assumed. */
+  readonly scenarios: readonly { readonly given: readonly string[]; readonly outcomes: readonly number[] }[];
+  readonly summary: readonly string[];
+  readonly assumptions: readonly { readonly code: string; readonly text: string }[];
+}
+
+export interface TraceContext {
+  readonly rulesFrom: string;
+  readonly node: string | null;
+  readonly localAddresses: readonly string[];
+  readonly nodeState: TraceJson['nodeState'];
+}
+
+function probabilityJson(p: Probability): ProbabilityJson {
+  return { exact: formatExact(p), value: probabilityValue(p), percent: formatPercent(p) };
+}
+
+function ruleJson(r: RuleRef): RuleJson {
+  return { table: r.table, chain: r.chain, index: r.index, text: r.text, comment: r.comment };
+}
+
+/** The rule that set the masquerade mark: the last mark change before POSTROUTING. */
+export function markedBy(o: TraceOutcome): RuleRef | null {
+  let by: RuleRef | null = null;
+  for (const e of o.events) {
+    if (e.hook === 'POSTROUTING') break;
+    if (e.effect === 'jump' && e.target === 'KUBE-MARK-MASQ' && e.rule) by = e.rule;
+    else if (e.effect === 'mark' && e.rule && e.chain !== 'KUBE-MARK-MASQ') by = e.rule;
+  }
+  return by;
+}
+
+function eventJson(e: TraceEvent): EventJson {
+  return {
+    hook: e.hook,
+    table: e.table,
+    chain: e.chain,
+    rule: e.rule ? ruleJson(e.rule) : null,
+    effect: e.effect,
+    ...(e.target !== undefined ? { target: e.target } : {}),
+    ...(e.probability ? { probability: probabilityJson(e.probability) } : {}),
+    ...(e.detail !== undefined ? { detail: e.detail } : {}),
+  };
+}
+
+/** Outcomes grouped by the assumptions they depend on, in the order first reached. */
+export function scenariosOf(result: TraceResult): { given: string[]; outcomes: number[] }[] {
+  const out: { given: string[]; outcomes: number[] }[] = [];
+  const byKey = new Map<string, number>();
+  result.outcomes.forEach((o, i) => {
+    const given = o.given.map((g) => g.text);
+    const key = given.join('\n');
+    let at = byKey.get(key);
+    if (at === undefined) {
+      at = out.length;
+      byKey.set(key, at);
+      out.push({ given, outcomes: [] });
+    }
+    out[at]!.outcomes.push(i);
+  });
+  return out;
+}
+
+export function traceJson(result: TraceResult, explanation: TraceExplanation, ctx: TraceContext): TraceJson {
+  return {
+    version: 2,
+    packet: result.packet,
+    from: result.from,
+    family: result.family,
+    localAddresses: ctx.localAddresses,
+    rules: { from: ctx.rulesFrom, node: ctx.node, addedHooks: result.addedHooks.map((h) => `${h.table} ${h.chain} -> ${h.target}`) },
+    nodeState: ctx.nodeState,
+    outcomes: result.outcomes.map((o, i) => ({
+      destination: o.destination,
+      verdict: o.verdict,
+      delivery: o.delivery,
+      probability: probabilityJson(o.probability),
+      given: o.given.map((g) => ({ code: g.code, key: g.key, holds: g.holds, text: g.text, rule: ruleJson(g.rule) })),
+      dnat: o.dnat ? { to: o.dnat.to, rule: ruleJson(o.dnat.rule) } : null,
+      masquerade: o.masquerade ? { kind: o.masquerade.kind, to: o.masquerade.to, rule: ruleJson(o.masquerade.rule), markedBy: markedBy(o) ? ruleJson(markedBy(o)!) : null } : null,
+      decidedBy: o.decidedBy === null ? null : 'rule' in o.decidedBy ? { rule: ruleJson(o.decidedBy.rule) } : 'policy' in o.decidedBy ? { policy: o.decidedBy.policy } : { routing: o.decidedBy.routing },
+      reject: o.reject,
+      stoppedAt: o.stoppedAt ? { rule: ruleJson(o.stoppedAt.rule), why: o.stoppedAt.why } : null,
+      inInterface: o.inInterface,
+      outInterface: o.outInterface,
+      mark: `0x${o.mark.toString(16)}`,
+      affinity: o.affinity.map((a) => ({ name: a.name, op: a.op, seconds: a.seconds, matched: a.matched, rule: ruleJson(a.rule) })),
+      path: o.events.map(eventJson),
+      reasons: explanation.outcomes[i] ?? [],
+    })),
+    scenarios: scenariosOf(result),
+    summary: explanation.summary,
+    assumptions: result.assumptions,
+  };
+}
