@@ -138,8 +138,11 @@ export function registerApply(program: Command, io: CliIO): void {
       'load the full sync by replacing the filter and nat tables (what was read, our chains substituted) instead of --noflush: linear instead of quadratic on large nft hosts, but a rule another program adds during the apply is lost',
     )
     .option('--state <file>', `where to keep what was applied, so the next apply is a partial sync (default ${DEFAULT_STATE_DIR}/host.FAMILY.state or netns-NAME.FAMILY.state; with --family both, FILE.ipv4 and FILE.ipv6)`)
-    .option('--no-state', 'keep no state: every apply reads the host and does a full sync');
-  addHostFlags(cmd).action(async (files: string[], flags: HostFlags & { dryRun?: boolean; explainHost?: boolean; force?: boolean; conntrack: boolean; replaceTables?: boolean; state?: string | false }) => {
+    .option('--no-state', 'keep no state: every apply reads the host and does a full sync')
+    .addOption(
+      new Option('--top-level-chains <when>', "rewrite the top-level KUBE chains in every payload that touches their table (always: kube-proxy's partial sync), or only when they differ").choices(['always', 'when-changed']).default('always'),
+    );
+  addHostFlags(cmd).action(async (files: string[], flags: HostFlags & { dryRun?: boolean; explainHost?: boolean; force?: boolean; conntrack: boolean; replaceTables?: boolean; state?: string | false; topLevelChains: 'always' | 'when-changed' }) => {
     const families = familiesOf(flags);
     if (flags.explainHost) {
       for (const family of families) io.stdout(explainHost((await openHost(io, flags, family)).facts));
@@ -159,6 +162,7 @@ export function registerApply(program: Command, io: CliIO): void {
         family,
         force: flags.force === true,
         fullSyncLoad: flags.replaceTables ? 'replace' : 'noflush',
+        topLevelChains: flags.topLevelChains,
         ...(nfacct && !flags.dryRun ? { beforeFullSync: async () => void (await ensureNfacctCounters({ runner: spawnRunner, ...netns })) } : {}),
         ...(flags.conntrack && host.facts.conntrackTool ? { conntrack: (flows) => deleteStaleUdpFlows(flows, { family, runner: spawnRunner, ...netns }) } : {}),
       });
