@@ -249,10 +249,16 @@ function chainDiff(old: ServiceEntry | undefined, next: ServiceEntry | undefined
 function headChains(r: ServicePortRules): Map<string, AppendCommand[]> {
   const m = new Map<string, AppendCommand[]>();
   for (let i = 0; i < r.sepChainStart; i++) m.set(r.natChains[i]!, []);
+  let list: AppendCommand[] = [];
+  let chain: string | undefined;
   for (let i = r.topEnd; i < r.sepStart; i++) {
     const rule = r.natRules[i]!;
-    let list = m.get(rule.chain);
-    if (!list) m.set(rule.chain, (list = []));
+    if (rule.chain !== chain) {
+      chain = rule.chain;
+      const have = m.get(chain);
+      if (have) list = have;
+      else m.set(chain, (list = []));
+    }
     list.push(rule);
   }
   return m;
@@ -273,7 +279,11 @@ function pieceDiff(a: PortPiece | undefined, b: PortPiece, removed: string[]): {
   return { chains, rules };
 }
 
-/** pieceDiff along the two ports' endpoint lists; undefined (nothing pushed) when they are not both sorted. */
+/**
+ * pieceDiff along the two ports' endpoint lists (both sorted, as endpoint lists are). Were they not,
+ * the walk would pair fewer endpoints: more chains written and listed as removed, and a chain that
+ * is written is never deleted (see sync), so the result would be larger, never wrong.
+ */
 function alignedDiff(ra: ServicePortRules, rb: ServicePortRules, removed: string[]): { chains: string[]; rules: AppendCommand[] } | undefined {
   const ea = ra.reuse?.endpoints;
   const eb = rb.reuse?.endpoints;
@@ -288,13 +298,11 @@ function alignedDiff(ra: ServicePortRules, rb: ServicePortRules, removed: string
     sepChains.push(sb[rb.sepChainStart + j]!);
     sepRules.push(rb.natRules[rb.sepStart + 2 * j]!, rb.natRules[rb.sepStart + 2 * j + 1]!);
   };
-  const sameRule = (x: AppendCommand, y: AppendCommand) => x === y || (x.chain === y.chain && sameArgs(x.args, y.args));
   let i = 0;
   let j = 0;
   while (i < ea.length || j < eb.length) {
     const x = ea[i];
     const y = eb[j];
-    if ((i > 0 && x !== undefined && !(ea[i - 1]! < x)) || (j > 0 && y !== undefined && !(eb[j - 1]! < y))) return undefined;
     if (x !== undefined && x === y) {
       const nameA = sa[ra.sepChainStart + i]!;
       const nameB = sb[rb.sepChainStart + j]!;
@@ -311,13 +319,24 @@ function alignedDiff(ra: ServicePortRules, rb: ServicePortRules, removed: string
   const hb = headChains(rb);
   const differs = new Set<string>();
   const at = new Map<string, number>();
-  for (let k = ra.topEnd; k < ra.sepStart; k++) {
-    const r = ra.natRules[k]!;
-    const list = hb.get(r.chain);
-    if (!list) continue;
-    const n = at.get(r.chain) ?? 0;
-    at.set(r.chain, n + 1);
-    if (n >= list.length || !sameRule(r, list[n]!)) differs.add(r.chain);
+  // By runs of one chain (a ladder is 100k rules in a row): one map lookup per run.
+  const rules_ = ra.natRules;
+  for (let k = ra.topEnd; k < ra.sepStart; ) {
+    const chain = rules_[k]!.chain;
+    let end = k + 1;
+    while (end < ra.sepStart && rules_[end]!.chain === chain) end++;
+    const list = hb.get(chain);
+    let n = at.get(chain) ?? 0;
+    if (list && !differs.has(chain)) {
+      for (; k < end; k++, n++) {
+        if (n >= list.length || !sameRule(rules_[k]!, list[n]!)) {
+          differs.add(chain);
+          break;
+        }
+      }
+    }
+    at.set(chain, n + (end - k));
+    k = end;
   }
   const headA = new Set(sa.slice(0, ra.sepChainStart));
   for (const [ch, list] of hb) if (!headA.has(ch) || (at.get(ch) ?? 0) !== list.length) differs.add(ch);
@@ -339,6 +358,10 @@ function topRules(e: ServiceEntry | undefined, table: 'filter' | 'nat', chain: s
   const out: AppendCommand[] = [];
   for (const p of e?.ports ?? []) for (const r of table === 'filter' ? p.rules.filterRules : p.natTop) if (r.chain === chain) out.push(r);
   return out;
+}
+
+function sameRule(x: AppendCommand, y: AppendCommand): boolean {
+  return x === y || (x.chain === y.chain && sameArgs(x.args, y.args));
 }
 
 function sameRules(a: readonly AppendCommand[], b: readonly AppendCommand[]): boolean {
