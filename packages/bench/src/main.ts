@@ -5,6 +5,7 @@
  *
  *   pnpm bench [--sizes 1k×10,10k×10] [--runs 5] [--updates 21] [--no-cli]
  *              [--no-apply] [--apply-size 10k×10] [--full-restores 1] [--restore-timeout 300]
+ *              [--no-restores] [--cli-apply-runs 4]
  *
  * Each measurement runs in its own child process (so peak RSS is per size and per phase) whose
  * stdout is /dev/null (so streaming costs what `svcrules compile ... > /dev/null` costs).
@@ -19,6 +20,7 @@ import { SIZES, syntheticSnapshotText } from './generate.js';
 import type { Size } from './generate.js';
 import { applySkipReason, measureApply } from './apply.js';
 import type { ApplyBackend, ApplyResult, ApplySkip } from './apply.js';
+import { measureCliApply, type CliApplyResult } from './cli-apply.js';
 import { measureIncremental, measureLoad, measurePipeline, measureRss } from './measure.js';
 import type { IncrementalResult, LoadResult, PipelineResult, RssResult } from './measure.js';
 import { mb, ms, ratio, table, timed } from './stats.js';
@@ -42,10 +44,13 @@ interface Options {
   fullRestores: number;
   restoreTimeoutS: number;
   cli: boolean;
+  /** The backends' full and partial restores (minutes on nft); the CLI apply runs regardless. */
+  restores: boolean;
+  cliApplyRuns: number;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { sizes: [...SIZES], runs: 5, updates: 21, apply: true, applySize: SIZES[1]!, fullRestores: 1, restoreTimeoutS: 300, cli: true };
+  const o: Options = { sizes: [...SIZES], runs: 5, updates: 21, apply: true, applySize: SIZES[1]!, fullRestores: 1, restoreTimeoutS: 300, cli: true, restores: true, cliApplyRuns: 4 };
   const size = (name: string) => {
     const s = SIZES.find((x) => x.name === name || slug(x) === name);
     if (!s) throw new Error(`unknown size ${name}; known: ${SIZES.map((x) => x.name).join(', ')}`);
@@ -61,12 +66,14 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--full-restores') o.fullRestores = Number(argv[++i]);
     else if (a === '--restore-timeout') o.restoreTimeoutS = Number(argv[++i]);
     else if (a === '--no-cli') o.cli = false;
+    else if (a === '--no-restores') o.restores = false;
+    else if (a === '--cli-apply-runs') o.cliApplyRuns = Number(argv[++i]);
     else throw new Error(`unknown argument ${a}`);
   }
   return o;
 }
 
-type ChildMode = 'load' | 'pipeline' | 'rss' | 'incremental' | 'apply';
+type ChildMode = 'load' | 'pipeline' | 'rss' | 'incremental' | 'apply' | 'cli-apply';
 
 const running = new Set<ChildProcess>();
 
@@ -100,6 +107,8 @@ async function runChild(mode: ChildMode, args: readonly string[]): Promise<unkno
       return measureIncremental(args[0]!, Number(args[1]), args[2] as 'always' | 'when-changed');
     case 'apply':
       return measureApply(args[0]!, args[1] as ApplyBackend, { fullRuns: Number(args[2]), partialRuns: Number(args[3]), timeoutMs: Number(args[4]) });
+    case 'cli-apply':
+      return measureCliApply(args[0]!, args[1]!, Number(args[2]));
   }
 }
 
@@ -171,7 +180,19 @@ async function main(argv: readonly string[]): Promise<void> {
   }
 
   const apply: (ApplyResult | ApplySkip)[] = [];
+  let cliApply: CliApplyResult | { skipped: string } | undefined;
   if (o.apply) {
+    const skip = applySkipReason('nft');
+    const bin = join(ROOT, 'packages', 'cli', 'bin', 'svcrules.js');
+    const file = dataFile(o.applySize);
+    if (!existsSync(file)) writeFileSync(file, syntheticSnapshotText(o.applySize));
+    if (skip) cliApply = { skipped: skip };
+    else {
+      log(`cli apply (${o.applySize.name}, nft): first apply (--replace-tables), then ${o.cliApplyRuns} partial syncs from the state file per mode, then one --no-state apply\n`);
+      cliApply = await child<CliApplyResult>('cli-apply', [bin, file, String(o.cliApplyRuns)]);
+    }
+  }
+  if (o.apply && o.restores) {
     const size = o.applySize;
     if (!existsSync(modelFile(size))) {
       if (!existsSync(dataFile(size))) writeFileSync(dataFile(size), syntheticSnapshotText(size));
@@ -189,15 +210,30 @@ async function main(argv: readonly string[]): Promise<void> {
     }
   }
 
-  const out = report(results, apply, o);
+  const out = report(results, apply, o, cliApply);
   process.stdout.write(out);
-  const json = { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, date: new Date().toISOString(), sizes: results, apply };
+  const json = { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, date: new Date().toISOString(), loadavg: loadavg(), sizes: results, apply, cliApply };
   writeFileSync(join(ROOT, 'bench', 'results.json'), JSON.stringify(json, null, 2) + '\n');
   process.stdout.write(`\nwritten: bench/results.json\n`);
 }
 
-function report(results: readonly SizeResult[], apply: readonly (ApplyResult | ApplySkip)[], o: Options): string {
+function report(results: readonly SizeResult[], apply: readonly (ApplyResult | ApplySkip)[], o: Options, cliApply: CliApplyResult | { skipped: string } | undefined): string {
   const parts: string[] = [];
+  if (cliApply !== undefined) {
+    parts.push(
+      `svcrules apply end to end (${o.applySize.name}, nft, in a network namespace; wall time of the whole process, ms)\n` +
+        ('skipped' in cliApply
+          ? `skipped: ${cliApply.skipped}`
+          : table(
+              ['run', 'ms', 'output'],
+              [
+                ['first apply (--replace-tables)', ms(cliApply.firstMs), cliApply.firstLine],
+                ...cliApply.partial.map((p) => [`one Service changed, state file, --top-level-chains ${p.topLevelChains} (median of ${p.runsMs.length})`, ms(p.ms), p.line]),
+                ['nothing changed, --no-state (reads the host)', ms(cliApply.noStateMs), cliApply.noStateLine],
+              ],
+            )),
+    );
+  }
   parts.push(
     'Full compile (compile: median of ' + o.runs + '; render/stream/floor: median of 3/3/5; times in ms)\n' +
       table(

@@ -128,7 +128,7 @@ export function describeObject(value: Record<string, unknown>, namespaced: boole
  * Turns one parsed document (or list item) into RawObjects: lists are unwrapped (typed lists lend
  * their items kind and apiVersion when the items lack them, as the API server's lists do).
  */
-function collect(value: unknown, locate: Locator, out: RawObject[], sink: Sink, depth: number, index?: number): void {
+export function collect(value: unknown, locate: Locator, out: RawObject[], sink: Sink, depth: number, index?: number): void {
   const at = locate([]);
   if (!isMapping(value)) {
     sink.error(at, undefined, undefined, 'not-an-object', `expected a Kubernetes object (a mapping with apiVersion and kind), got ${show(value)}`);
