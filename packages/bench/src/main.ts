@@ -199,7 +199,7 @@ async function main(argv: readonly string[]): Promise<void> {
       cliClusterIP = cliEndToEnd(clusterIPFile(size));
       log(`; ClusterIP-only ${show(cliClusterIP)}`);
       if (size.services * size.endpoints <= o.yamlMaxEndpoints) {
-        if (!existsSync(yamlFile(size))) writeFileSync(yamlFile(size), stringify(syntheticList(size)));
+        if (!existsSync(yamlFile(size))) writeFileSync(yamlFile(size), stringify(syntheticList(size), { aliasDuplicateObjects: false }));
         cliYaml = cliEndToEnd(yamlFile(size));
         log(`; YAML ${show(cliYaml)}`);
       }
@@ -266,7 +266,7 @@ function report(results: readonly SizeResult[], apply: readonly (ApplyResult | A
   parts.push(
     'Full compile (compile: median of ' + o.runs + '; render/stream/floor: median of 3/3/5; times in ms)\n' +
       table(
-        ['size', 'lines', 'MB', 'load', 'compile', 'render', 'stream', 'c+s', 'floor', 'c+s / floor', 'buffer floor', 'RSS c+s MB', 'RSS load MB'],
+        ['size', 'lines', 'MB', 'load', 'compile', 'render', 'stream', 'c+s', 'floor', 'c+s / floor', 'buffer floor', 'one-buffer floor', 'c+s / it', 'file floor', 'RSS c+s MB', 'RSS load MB'],
         results.map((r) => {
           const p = r.pipeline;
           const cs = p.compileMs + p.streamMs;
@@ -282,6 +282,9 @@ function report(results: readonly SizeResult[], apply: readonly (ApplyResult | A
             ms(p.floorMs),
             ratio(cs, p.floorMs),
             ms(p.bufferFloorMs),
+            ms(p.oneBufferFloorMs),
+            ratio(cs, p.oneBufferFloorMs),
+            ms(p.fileFloorMs),
             r.rss.peakRssMB.toFixed(0),
             r.load.loadPeakRssMB.toFixed(0),
           ];

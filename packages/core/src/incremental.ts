@@ -17,7 +17,8 @@
  * the changed Services' chains, declared and written; `:CHAIN` + `-X CHAIN` for each service chain
  * that existed and no longer does. Unchanged Services' chains are not mentioned, so the kernel
  * keeps them. The top-level chains alone are 7-9 % of a full ruleset at 10 endpoints per Service;
- * the opt-in `topLevelChains: 'when-changed'` rewrites only those whose rules changed.
+ * the opt-in `topLevelChains: 'when-changed'` rewrites only those whose rules changed, and of a
+ * changed Service only the chains that differ (one endpoint of 100k: its SEP chain and the ladder).
  *
  * When the sync is full (every chain written, like `compile()`, plus `-X` for stale chains):
  * - the first sync (kube-proxy: needFullSync starts true);
@@ -36,7 +37,11 @@
  * and need no iptables-save, which is what kube-proxy rations).
  *
  * Cost. `update()` recomputes only the Services it touches (their endpoints from their slices,
- * their plans, their rules) and compares their chains with the previous ones; the payload costs
+ * their plans, their rules) and compares their chains with the previous ones. A Service's endpoints
+ * come from an index fed only the slices that changed (endpoint-index.ts, built on its first
+ * update), and the SEP chains and ladder rules of unchanged endpoints are reused, not rebuilt
+ * (rules.ts `RuleReuse`), so a giant Service costs walks over its endpoints rather than 100k hashes,
+ * allocations and a sort; its chains are diffed per port along the endpoint lists. The payload costs
  * the top-level rules (two array copies from a cache kept while no Service's top-level rules
  * change, else one pass over the service ports) plus the changed Services' chains. The full
  * `ruleset` is assembled lazily from the cached pieces on first access. `replace()` (a whole new
@@ -116,8 +121,8 @@ export interface IncrementalOptions extends CompileOptions {
   /**
    * `always` (default): a partial payload rewrites every top-level chain, as kube-proxy does.
    * `when-changed`: only the top-level chains whose rules changed are declared and rewritten (and
-   * a table with nothing to write is left out), so a one-Service change costs that Service's
-   * chains alone. Equally correct (the property test checks both); not what kube-proxy writes.
+   * a table with nothing to write is left out), and of the changed Services only the chains that
+   * differ, so a one-endpoint change costs that endpoint's SEP chain and its Service's ladder. Equally correct (the property test checks both); not what kube-proxy writes.
    */
   readonly topLevelChains?: 'always' | 'when-changed';
 }

@@ -59,7 +59,7 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
   const { name, protocol: p, clusterIP } = info;
   const port = String(info.port.port);
   const out = { filterRules: [] as AppendCommand[], natChains: [] as string[], natRules: [] as AppendCommand[], topEnd: 0, sepStart: 0, sepChainStart: 0, reuse: undefined as RuleReuse | undefined };
-  const key = `${name}\u0000${p}\u0000${info.sessionAffinity}\u0000${info.stickyMaxAgeSeconds}\u0000${largeClusterMode}`;
+  const key = keep || prev ? `${name}\u0000${p}\u0000${info.sessionAffinity}\u0000${info.stickyMaxAgeSeconds}\u0000${largeClusterMode}` : '';
   const old = prev?.reuse?.key === key ? prev.reuse : undefined;
   const ladders = keep ? new Map<string, Ladder>() : undefined;
   const nat = (chain: string, args: string[]) => out.natRules.push(append(chain, args));
@@ -161,7 +161,8 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
 
   // §6.9 / §6.10 policy chains. SEP names are hashed once per endpoint and shared with §6.11.
   const reachable = plan.endpoints.allReachable;
-  const endpoints = reachable.map((ep) => ep.endpoint);
+  // Only kept (and walked) for the incremental compiler; compile() skips the copy.
+  const endpoints = keep || old ? reachable.map((ep) => ep.endpoint) : [];
   // Reused: the SEP of an endpoint that had one (both lists are in endpoint order; a walk matches them).
   const reusedAt = old ? alignSorted(old.endpoints, endpoints) : undefined;
   const seps = reachable.map((ep, i) => {
