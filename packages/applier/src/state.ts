@@ -226,7 +226,7 @@ export function parseState(text: string): AppliedState {
   return { identity: head.identity, seed: head.seed, tokens, fullSyncAt: head.fullSyncAt, chains, udp };
 }
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const sha256 = (text: string): string => Buffer.from(createHash('sha256').update(text).digest()).toString('hex');
 
 /** The first difference between two identities, in words, or undefined when they are the same host. */
 export function identityMismatch(saved: HostIdentity, now: HostIdentity): string | undefined {
