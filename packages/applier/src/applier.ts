@@ -15,18 +15,25 @@
  * a foreign rule still jumps to); a failed restore leaves the failing table as it was and makes the
  * next apply full.
  */
-import type { AppendCommand, Plan, PlanCurrent, PlanPolicy, Ruleset, TableName } from '@svcrules/iptables';
-import { chainsOf, currentFromChains, plan, render } from '@svcrules/iptables';
+import { randomBytes } from 'node:crypto';
+import type { Plan, PlanCurrent, PlanPolicy, Ruleset, Table, TableName } from '@svcrules/iptables';
+import { append, chainDecl, chainsOf, currentFromChains, plan, render } from '@svcrules/iptables';
 import { isServiceChain } from '@svcrules/core';
-import { staleUdpFlows, udpServiceMap, type ChainMap, type ConntrackCleanup, type StaleUdpFlow } from './conntrack.js';
+import { staleUdpFlows, udpServiceMap, type ConntrackCleanup, type StaleUdpFlow, type UdpServiceMap } from './conntrack.js';
 import { KubeProxyPresentError } from './errors.js';
 import { ensureChain, ensureHooks, type HookReport } from './hooks.js';
 import { KUBE_PROXY_CANARY } from './host-facts.js';
 import { defaultSaveForm, readHost, type HostView, type SaveForm } from './host-view.js';
 import { chainExists, type Family, type Netfilter } from './netfilter.js';
 import { replacementTables } from './replace.js';
+import type { StateRead } from './state-file.js';
+import { currentFromState, Digests, type AppliedState, type HostIdentity } from './state.js';
 
-/** Our own marker chain (empty, never in a payload): its absence means someone flushed the tables. */
+/**
+ * Our own marker chain: its absence means someone flushed the tables. Every table block an Applier
+ * loads redeclares it: a stateful Applier (state.ts) with a fresh token rule in it, a stateless one
+ * empty, so that a state file never outlives a write it did not record.
+ */
 export const SVCRULES_CANARY = 'KUBE-SVCRULES-CANARY';
 const CANARY_TABLES: readonly TableName[] = ['nat', 'filter'];
 
@@ -74,6 +81,20 @@ export interface ApplierOptions {
    * written between the read and the load. Partial syncs always use --noflush.
    */
   readonly fullSyncLoad?: 'noflush' | 'replace';
+  /**
+   * Keep the record between processes (state.ts): start from a saved state instead of a full sync,
+   * check our canary's token instead of its mere presence, and return the state to save after each
+   * apply (`ApplyResult.state`).
+   */
+  readonly state?: ApplierStateOptions;
+}
+
+export interface ApplierStateOptions {
+  readonly identity: HostIdentity;
+  /** The state saved by the last run (`readStateFile`), or why there is none (the first apply's reason). */
+  readonly saved: StateRead;
+  /** Random hex digits (`bytes` bytes); default node:crypto. */
+  readonly random?: (bytes: number) => string;
 }
 
 export interface ApplyOptions {
@@ -101,6 +122,8 @@ export interface ApplyResult {
   readonly conntrack: readonly ConntrackCleanup[];
   /** The pairs that were stale (also when no cleaner was configured). */
   readonly staleUdpFlows: readonly StaleUdpFlow[];
+  /** What to save for the next run (stateful Appliers; not for dry runs). */
+  readonly state: AppliedState | undefined;
 }
 
 export interface Applier {
@@ -111,7 +134,14 @@ export interface Applier {
   readonly pendingFullSync: string | undefined;
 }
 
-type Record_ = Map<TableName, Map<string, readonly AppendCommand[]>>;
+/** What was last applied: the planner's view of it and its UDP frontends. */
+interface Record_ {
+  readonly current: PlanCurrent;
+  readonly udp: () => UdpServiceMap;
+}
+
+const TOKEN_PREFIX = 'svcrules:';
+const tokenIn = (text: string) => /--comment "?(svcrules:[0-9a-f]+)"?/.exec(text)?.[1];
 
 export function createApplier(options: ApplierOptions): Applier {
   const nf = options.netfilter;
@@ -123,6 +153,16 @@ export function createApplier(options: ApplierOptions): Applier {
   let record: Record_ | undefined;
   let fullReason: string | undefined = 'first apply';
   let lastFullSync = -Infinity;
+  const st = options.state;
+  const random = st?.random ?? ((n: number) => randomBytes(n).toString('hex'));
+  const saved = st?.saved.state;
+  const digests = st ? new Digests(saved?.seed ?? random(16)) : undefined;
+  let tokens: Partial<Record<TableName, string>> = saved ? { ...saved.tokens } : {};
+  if (saved) {
+    record = { current: currentFromState(saved, digests!), udp: () => saved.udp };
+    fullReason = undefined;
+    lastFullSync = saved.fullSyncAt;
+  } else if (st) fullReason = st.saved.reason;
 
   async function refuseIfKubeProxy(tables: readonly TableName[]): Promise<void> {
     if (options.force) return;
@@ -131,9 +171,45 @@ export function createApplier(options: ApplierOptions): Applier {
     if (found.length > 0) throw new KubeProxyPresentError(family, found);
   }
 
-  async function canaryMissing(): Promise<TableName | undefined> {
-    for (const t of CANARY_TABLES) if (!(await chainExists(nf, family, t, SVCRULES_CANARY))) return t;
+  /** Why the host is not what the record says, judging by our canaries (undefined: it is). */
+  async function canaryProblem(): Promise<string | undefined> {
+    for (const t of CANARY_TABLES) {
+      const r = await nf.run(family, ['-t', t, '-S', SVCRULES_CANARY, '1']);
+      if (r.code !== 0) return `the ${t} table was flushed (${SVCRULES_CANARY} is gone)`;
+      if (!st) continue;
+      const found = tokenIn(r.stdout);
+      if (found !== tokens[t]) return `the ${t} table was written since the state was saved (${SVCRULES_CANARY} holds ${found ?? 'no token'}, not ${tokens[t] ?? 'none'})`;
+    }
     return undefined;
+  }
+
+  /**
+   * Every table block of the payload redeclares our canary: stateful, with a fresh token; stateless,
+   * empty. On a stateful full sync, a table the plan leaves alone keeps the token it has, or gets one
+   * in a canary-only block.
+   */
+  function withTokens(payload: Ruleset, host: HostView | undefined): { payload: Ruleset; tokens: Partial<Record<TableName, string>> } {
+    const next: Partial<Record<TableName, string>> = { ...tokens };
+    const tables: Table[] = [];
+    const stamp = (t: Table): Table => {
+      const chains = [...t.chains, chainDecl(SVCRULES_CANARY)];
+      if (!st) return { name: t.name, chains, commands: t.commands };
+      const tok = TOKEN_PREFIX + random(8);
+      next[t.name] = tok;
+      return { name: t.name, chains, commands: [...t.commands, append(SVCRULES_CANARY, ['-m', 'comment', '--comment', tok])] };
+    };
+    for (const t of payload.tables) tables.push(CANARY_TABLES.includes(t.name) ? stamp(t) : t);
+    if (host && st) {
+      for (const name of CANARY_TABLES) {
+        if (tables.some((t) => t.name === name)) continue;
+        const live = host.rules(name, SVCRULES_CANARY);
+        const word = live?.length === 1 ? live[0]!.args.at(-1) : undefined;
+        const found = word !== undefined && /^svcrules:[0-9a-f]+$/.test(word) ? word : undefined;
+        if (found) next[name] = found;
+        else tables.push(stamp({ name, chains: [], commands: [] }));
+      }
+    }
+    return { payload: { tables }, tokens: next };
   }
 
   async function apply(desired: Ruleset, opts: ApplyOptions = {}): Promise<ApplyResult> {
@@ -142,12 +218,11 @@ export function createApplier(options: ApplierOptions): Applier {
     if (reason === undefined) {
       // Partial path: two or three targeted reads, never the whole table.
       await refuseIfKubeProxy(['nat']);
-      const missing = await canaryMissing();
-      if (missing) reason = `the ${missing} table was flushed (${SVCRULES_CANARY} is gone)`;
+      reason = await canaryProblem();
     }
     try {
       let current: PlanCurrent;
-      let before: ChainMap;
+      let before: () => UdpServiceMap;
       let host: HostView | undefined;
       let hooks: HookReport | undefined;
       if (reason !== undefined) {
@@ -159,33 +234,43 @@ export function createApplier(options: ApplierOptions): Applier {
         }
         host = await readHost(nf, family, saveForm);
         current = host;
-        before = chainsOf(host.ruleset);
+        const hostRuleset = host.ruleset;
+        before = () => udpServiceMap(hostRuleset);
       } else {
-        current = currentFromChains(record!);
-        before = record!;
+        current = record!.current;
+        before = record!.udp;
       }
       // Grouped once: for the plan, the UDP map and, after success, the record (what the host now holds).
       const desiredChains = chainsOf(desired);
       const p = plan(current, desired, policy, desiredChains);
-      let payload = p.payload.tables.length > 0 ? render(p.payload) : '';
+      let toLoad = p.payload;
+      let nextTokens = tokens;
+      if (!opts.dryRun) ({ payload: toLoad, tokens: nextTokens } = withTokens(toLoad, host));
+      let payload = toLoad.tables.length > 0 ? render(toLoad) : '';
       let load: ApplyResult['load'] = 'noflush';
       if (payload && host && options.fullSyncLoad === 'replace') {
-        const replaced = replacementTables(host.ruleset, p);
+        const replaced = replacementTables(host.ruleset, { ...p, payload: toLoad });
         if (replaced) {
           payload = render(replaced);
           load = 'replace';
         }
       }
       const noflush = load === 'noflush';
-      const stale = staleUdpFlows(udpServiceMap(before), udpServiceMap(desiredChains));
+      const desiredUdp = udpServiceMap(desiredChains);
+      const stale = staleUdpFlows(before(), desiredUdp);
       if (opts.dryRun) {
         if (payload) await nf.restore(family, payload, { noflush, counters: true, test: true });
-        return { family, mode: 'full', reason, payload, restored: false, load, plan: p, hooks: undefined, conntrack: [], staleUdpFlows: stale };
+        return { family, mode: 'full', reason, payload, restored: false, load, plan: p, hooks: undefined, conntrack: [], staleUdpFlows: stale, state: undefined };
       }
       if (payload) await nf.restore(family, payload, { noflush, counters: true });
-      record = desiredChains;
+      record = { current: currentFromChains(desiredChains), udp: () => desiredUdp };
+      tokens = nextTokens;
       fullReason = undefined;
       if (reason !== undefined) lastFullSync = now;
+      const state: AppliedState | undefined =
+        st && digests
+          ? { identity: st.identity, seed: digests.seedHex, tokens, fullSyncAt: lastFullSync, chains: digests.all(desiredChains), udp: desiredUdp }
+          : undefined;
       const cleaned = payload && stale.length > 0 && options.conntrack ? await options.conntrack(stale) : [];
       return {
         family,
@@ -198,11 +283,13 @@ export function createApplier(options: ApplierOptions): Applier {
         hooks,
         conntrack: cleaned,
         staleUdpFlows: stale,
+        state,
       };
     } catch (e) {
       // A dry run changes nothing, so the record stays valid.
       if (!opts.dryRun) {
         record = undefined;
+        tokens = {};
         fullReason = `the previous apply failed (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`;
       }
       throw e;
@@ -213,6 +300,7 @@ export function createApplier(options: ApplierOptions): Applier {
     apply,
     invalidate(reason: string) {
       record = undefined;
+      tokens = {};
       fullReason = reason;
     },
     get pendingFullSync() {

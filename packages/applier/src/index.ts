@@ -10,3 +10,5 @@ export * from './conntrack.js';
 export * from './diff.js';
 export * from './applier.js';
 export { replacementTables } from './replace.js';
+export * from './state.js';
+export * from './state-file.js';

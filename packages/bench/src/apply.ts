@@ -76,7 +76,8 @@ function installSignalCleanup(): void {
   }
 }
 
-async function withNetns<T>(fn: (ns: string) => Promise<T>): Promise<T> {
+/** Runs `fn` in a fresh network namespace, deleted afterwards (also on SIGINT/SIGTERM). */
+export async function withNetns<T>(fn: (ns: string) => Promise<T>): Promise<T> {
   installSignalCleanup();
   const ns = `svcr-${process.pid}-${randomBytes(4).toString('hex')}`;
   const add = spawnSync('ip', ['netns', 'add', ns], { encoding: 'utf8' });

@@ -47,8 +47,13 @@ const ipOf = (base: [number, number], k: number) => `${base[0]}.${base[1] + (k >
 
 type Json = Record<string, unknown>;
 
+/** `clusterIPOnly`: every Service a one-port TCP ClusterIP without affinity (the issue's second mix). */
+export interface MixOptions {
+  readonly clusterIPOnly?: boolean;
+}
+
 /** The objects of one synthetic cluster, in kubectl's JSON shape. */
-export function syntheticObjects(size: Size): Json[] {
+export function syntheticObjects(size: Size, mix: MixOptions = {}): Json[] {
   const rnd = prng(0x5eed + size.services * 31 + size.endpoints);
   const items: Json[] = [];
   let nodePort = 30000;
@@ -75,8 +80,8 @@ export function syntheticObjects(size: Size): Json[] {
     const ns = `ns-${i % 97}`;
     const name = `svc-${i}`;
     const r = rnd();
-    let type: 'ClusterIP' | 'NodePort' | 'LoadBalancer' = r < 0.6 ? 'ClusterIP' : r < 0.85 ? 'NodePort' : 'LoadBalancer';
-    const nPorts = ((x) => (x < 0.85 ? 1 : x < 0.95 ? 2 : 3))(rnd());
+    let type: 'ClusterIP' | 'NodePort' | 'LoadBalancer' = mix.clusterIPOnly || r < 0.6 ? 'ClusterIP' : r < 0.85 ? 'NodePort' : 'LoadBalancer';
+    const nPorts = ((x) => (mix.clusterIPOnly || x < 0.85 ? 1 : x < 0.95 ? 2 : 3))(rnd());
     const portNames = ['http', 'https', 'metrics'];
     const ports: Json[] = [];
     for (let p = 0; p < nPorts; p++) {
@@ -100,8 +105,8 @@ export function syntheticObjects(size: Size): Json[] {
       ipFamilyPolicy: 'SingleStack',
       ports,
       selector: { app: name },
-      sessionAffinity: rnd() < 0.1 ? 'ClientIP' : 'None',
-      internalTrafficPolicy: rnd() < 0.03 ? 'Local' : 'Cluster',
+      sessionAffinity: rnd() < 0.1 && !mix.clusterIPOnly ? 'ClientIP' : 'None',
+      internalTrafficPolicy: rnd() < 0.03 && !mix.clusterIPOnly ? 'Local' : 'Cluster',
     };
     if (spec.sessionAffinity === 'ClientIP') spec.sessionAffinityConfig = { clientIP: { timeoutSeconds: 10800 } };
     if (external) spec.externalTrafficPolicy = eTPLocal ? 'Local' : 'Cluster';
@@ -152,6 +157,10 @@ export function syntheticObjects(size: Size): Json[] {
 }
 
 /** The cluster as one `kubectl get -o json` List document. */
-export function syntheticSnapshotText(size: Size): string {
-  return JSON.stringify({ apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '' }, items: syntheticObjects(size) }, null, 2) + '\n';
+export function syntheticSnapshotText(size: Size, mix: MixOptions = {}): string {
+  return JSON.stringify(syntheticList(size, mix), null, 2) + '\n';
+}
+
+export function syntheticList(size: Size, mix: MixOptions = {}): Json {
+  return { apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '' }, items: syntheticObjects(size, mix) };
 }

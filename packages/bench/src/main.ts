@@ -5,6 +5,7 @@
  *
  *   pnpm bench [--sizes 1k×10,10k×10] [--runs 5] [--updates 21] [--no-cli]
  *              [--no-apply] [--apply-size 10k×10] [--full-restores 1] [--restore-timeout 300]
+ *              [--no-restores] [--cli-apply-runs 4] [--yaml-max-endpoints 100000]
  *
  * Each measurement runs in its own child process (so peak RSS is per size and per phase) whose
  * stdout is /dev/null (so streaming costs what `svcrules compile ... > /dev/null` costs).
@@ -15,10 +16,12 @@ import { existsSync, mkdirSync, openSync, closeSync, writeFileSync } from 'node:
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { SIZES, syntheticSnapshotText } from './generate.js';
+import { stringify } from 'yaml';
+import { SIZES, syntheticList, syntheticSnapshotText } from './generate.js';
 import type { Size } from './generate.js';
 import { applySkipReason, measureApply } from './apply.js';
 import type { ApplyBackend, ApplyResult, ApplySkip } from './apply.js';
+import { measureCliApply, type CliApplyResult } from './cli-apply.js';
 import { measureIncremental, measureLoad, measurePipeline, measureRss } from './measure.js';
 import type { IncrementalResult, LoadResult, PipelineResult, RssResult } from './measure.js';
 import { mb, ms, ratio, table, timed } from './stats.js';
@@ -31,6 +34,9 @@ const DATA_VERSION = 1;
 
 const slug = (s: Size) => s.name.replace('×', 'x');
 const dataFile = (s: Size) => join(DATA, `${slug(s)}.v${DATA_VERSION}.json`);
+/** The same cluster as `kubectl get -o yaml` prints it, and the ClusterIP-only mix. */
+const yamlFile = (s: Size) => join(DATA, `${slug(s)}.v${DATA_VERSION}.yaml`);
+const clusterIPFile = (s: Size) => join(DATA, `${slug(s)}.clusterip.v${DATA_VERSION}.json`);
 const modelFile = (s: Size) => join(DATA, `${slug(s)}.model.json`);
 
 interface Options {
@@ -42,10 +48,15 @@ interface Options {
   fullRestores: number;
   restoreTimeoutS: number;
   cli: boolean;
+  /** The backends' full and partial restores (minutes on nft); the CLI apply runs regardless. */
+  restores: boolean;
+  cliApplyRuns: number;
+  /** YAML end to end only up to this many endpoints (the YAML parser is slow). */
+  yamlMaxEndpoints: number;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { sizes: [...SIZES], runs: 5, updates: 21, apply: true, applySize: SIZES[1]!, fullRestores: 1, restoreTimeoutS: 300, cli: true };
+  const o: Options = { sizes: [...SIZES], runs: 5, updates: 21, apply: true, applySize: SIZES[1]!, fullRestores: 1, restoreTimeoutS: 300, cli: true, restores: true, cliApplyRuns: 4, yamlMaxEndpoints: 100_000 };
   const size = (name: string) => {
     const s = SIZES.find((x) => x.name === name || slug(x) === name);
     if (!s) throw new Error(`unknown size ${name}; known: ${SIZES.map((x) => x.name).join(', ')}`);
@@ -61,12 +72,15 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--full-restores') o.fullRestores = Number(argv[++i]);
     else if (a === '--restore-timeout') o.restoreTimeoutS = Number(argv[++i]);
     else if (a === '--no-cli') o.cli = false;
+    else if (a === '--no-restores') o.restores = false;
+    else if (a === '--cli-apply-runs') o.cliApplyRuns = Number(argv[++i]);
+    else if (a === '--yaml-max-endpoints') o.yamlMaxEndpoints = Number(argv[++i]);
     else throw new Error(`unknown argument ${a}`);
   }
   return o;
 }
 
-type ChildMode = 'load' | 'pipeline' | 'rss' | 'incremental' | 'apply';
+type ChildMode = 'load' | 'pipeline' | 'rss' | 'incremental' | 'apply' | 'cli-apply';
 
 const running = new Set<ChildProcess>();
 
@@ -100,16 +114,27 @@ async function runChild(mode: ChildMode, args: readonly string[]): Promise<unkno
       return measureIncremental(args[0]!, Number(args[1]), args[2] as 'always' | 'when-changed');
     case 'apply':
       return measureApply(args[0]!, args[1] as ApplyBackend, { fullRuns: Number(args[2]), partialRuns: Number(args[3]), timeoutMs: Number(args[4]) });
+    case 'cli-apply':
+      return measureCliApply(args[0]!, args[1]!, Number(args[2]));
   }
 }
 
-/** `svcrules compile FILE > /dev/null`, end to end (wall time), when the CLI is built. */
-function cliEndToEnd(file: string): { ms: number } | { skipped: string } {
+/** The child's peak RSS, reported on exit (an --import module; spawnSync does not return it). */
+const RSS_REPORTER = `data:text/javascript,import{writeSync}from"node:fs";process.on("exit",()=>writeSync(2,"\\nsvcrules-bench-maxrss "+process.resourceUsage().maxRSS+"\\n"))`;
+
+export interface CliRun {
+  readonly ms: number;
+  readonly rssMB: number;
+}
+
+/** `svcrules compile FILE > /dev/null`, end to end (wall time and peak RSS), when the CLI is built. */
+function cliEndToEnd(file: string): CliRun | { skipped: string } {
   const bin = join(ROOT, 'packages', 'cli', 'bin', 'svcrules.js');
   if (!existsSync(bin)) return { skipped: 'the CLI is not built' };
-  const [r, t] = timed(() => spawnSync(process.execPath, ['--max-old-space-size=8192', bin, 'compile', file], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8' }));
+  const [r, t] = timed(() => spawnSync(process.execPath, ['--import', RSS_REPORTER, bin, 'compile', file], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', maxBuffer: 1 << 24 }));
   if (r.status !== 0) return { skipped: `svcrules compile exited ${r.status}: ${(r.stderr ?? '').split('\n')[0]}` };
-  return { ms: t };
+  const kb = Number(/svcrules-bench-maxrss (\d+)/.exec(r.stderr ?? '')?.[1] ?? NaN);
+  return { ms: t, rssMB: kb / 1024 };
 }
 
 interface SizeResult {
@@ -119,7 +144,9 @@ interface SizeResult {
   readonly pipeline: PipelineResult;
   readonly rss: RssResult;
   readonly incremental: readonly IncrementalResult[];
-  readonly cli?: { ms: number } | { skipped: string };
+  readonly cli?: CliRun | { skipped: string };
+  readonly cliYaml?: CliRun | { skipped: string };
+  readonly cliClusterIP?: CliRun | { skipped: string };
 }
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -161,17 +188,40 @@ async function main(argv: readonly string[]): Promise<void> {
     for (const mode of ['always', 'when-changed'] as const) incremental.push(await child<IncrementalResult>('incremental', [modelFile(size), String(o.updates), mode]));
     log(` ${incremental.map((i) => ms(i.updateMs)).join(' / ')} ms`);
     let cli: SizeResult['cli'];
+    let cliYaml: SizeResult['cliYaml'];
+    let cliClusterIP: SizeResult['cliClusterIP'];
     if (o.cli) {
+      const show = (c: CliRun | { skipped: string }) => ('ms' in c ? `${ms(c.ms)} ms ${c.rssMB.toFixed(0)} MB` : c.skipped);
       log('; cli');
       cli = cliEndToEnd(file);
-      log(` ${'ms' in cli ? ms(cli.ms) + ' ms' : cli.skipped}`);
+      log(` ${show(cli)}`);
+      if (!existsSync(clusterIPFile(size))) writeFileSync(clusterIPFile(size), syntheticSnapshotText(size, { clusterIPOnly: true }));
+      cliClusterIP = cliEndToEnd(clusterIPFile(size));
+      log(`; ClusterIP-only ${show(cliClusterIP)}`);
+      if (size.services * size.endpoints <= o.yamlMaxEndpoints) {
+        if (!existsSync(yamlFile(size))) writeFileSync(yamlFile(size), stringify(syntheticList(size), { aliasDuplicateObjects: false }));
+        cliYaml = cliEndToEnd(yamlFile(size));
+        log(`; YAML ${show(cliYaml)}`);
+      }
     }
     log('\n');
-    results.push({ size, loadavg: [...before, ...loadavg()], load, pipeline, rss, incremental, ...(cli ? { cli } : {}) });
+    results.push({ size, loadavg: [...before, ...loadavg()], load, pipeline, rss, incremental, ...(cli ? { cli } : {}), ...(cliYaml ? { cliYaml } : {}), ...(cliClusterIP ? { cliClusterIP } : {}) });
   }
 
   const apply: (ApplyResult | ApplySkip)[] = [];
+  let cliApply: CliApplyResult | { skipped: string } | undefined;
   if (o.apply) {
+    const skip = applySkipReason('nft');
+    const bin = join(ROOT, 'packages', 'cli', 'bin', 'svcrules.js');
+    const file = dataFile(o.applySize);
+    if (!existsSync(file)) writeFileSync(file, syntheticSnapshotText(o.applySize));
+    if (skip) cliApply = { skipped: skip };
+    else {
+      log(`cli apply (${o.applySize.name}, nft): first apply (--replace-tables), then ${o.cliApplyRuns} partial syncs from the state file per mode, then one --no-state apply\n`);
+      cliApply = await child<CliApplyResult>('cli-apply', [bin, file, String(o.cliApplyRuns)]);
+    }
+  }
+  if (o.apply && o.restores) {
     const size = o.applySize;
     if (!existsSync(modelFile(size))) {
       if (!existsSync(dataFile(size))) writeFileSync(dataFile(size), syntheticSnapshotText(size));
@@ -189,19 +239,34 @@ async function main(argv: readonly string[]): Promise<void> {
     }
   }
 
-  const out = report(results, apply, o);
+  const out = report(results, apply, o, cliApply);
   process.stdout.write(out);
-  const json = { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, date: new Date().toISOString(), sizes: results, apply };
+  const json = { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, date: new Date().toISOString(), loadavg: loadavg(), sizes: results, apply, cliApply };
   writeFileSync(join(ROOT, 'bench', 'results.json'), JSON.stringify(json, null, 2) + '\n');
   process.stdout.write(`\nwritten: bench/results.json\n`);
 }
 
-function report(results: readonly SizeResult[], apply: readonly (ApplyResult | ApplySkip)[], o: Options): string {
+function report(results: readonly SizeResult[], apply: readonly (ApplyResult | ApplySkip)[], o: Options, cliApply: CliApplyResult | { skipped: string } | undefined): string {
   const parts: string[] = [];
+  if (cliApply !== undefined) {
+    parts.push(
+      `svcrules apply end to end (${o.applySize.name}, nft, in a network namespace; wall time of the whole process, ms)\n` +
+        ('skipped' in cliApply
+          ? `skipped: ${cliApply.skipped}`
+          : table(
+              ['run', 'ms', 'output'],
+              [
+                ['first apply (--replace-tables)', ms(cliApply.firstMs), cliApply.firstLine],
+                ...cliApply.partial.map((p) => [`one Service changed, state file, --top-level-chains ${p.topLevelChains} (median of ${p.runsMs.length})`, ms(p.ms), p.line]),
+                ['nothing changed, --no-state (reads the host)', ms(cliApply.noStateMs), cliApply.noStateLine],
+              ],
+            )),
+    );
+  }
   parts.push(
     'Full compile (compile: median of ' + o.runs + '; render/stream/floor: median of 3/3/5; times in ms)\n' +
       table(
-        ['size', 'lines', 'MB', 'load', 'compile', 'render', 'stream', 'c+s', 'floor', 'c+s / floor', 'buffer floor', 'RSS c+s MB', 'RSS load MB', 'cli e2e'],
+        ['size', 'lines', 'MB', 'load', 'compile', 'render', 'stream', 'c+s', 'floor', 'c+s / floor', 'buffer floor', 'one-buffer floor', 'c+s / it', 'file floor', 'RSS c+s MB', 'RSS load MB'],
         results.map((r) => {
           const p = r.pipeline;
           const cs = p.compileMs + p.streamMs;
@@ -217,13 +282,35 @@ function report(results: readonly SizeResult[], apply: readonly (ApplyResult | A
             ms(p.floorMs),
             ratio(cs, p.floorMs),
             ms(p.bufferFloorMs),
+            ms(p.oneBufferFloorMs),
+            ratio(cs, p.oneBufferFloorMs),
+            ms(p.fileFloorMs),
             r.rss.peakRssMB.toFixed(0),
             r.load.loadPeakRssMB.toFixed(0),
-            r.cli === undefined ? '-' : 'ms' in r.cli ? ms(r.cli.ms) : 'n/a',
           ];
         }),
       ),
   );
+  if (results.some((r) => r.cli !== undefined)) {
+    const cell = (c: CliRun | { skipped: string } | undefined) => (c === undefined ? '-' : 'ms' in c ? ms(c.ms) : 'n/a');
+    const rss = (c: CliRun | { skipped: string } | undefined) => (c === undefined || !('ms' in c) ? '-' : c.rssMB.toFixed(0));
+    parts.push(
+      '`svcrules compile FILE > /dev/null` end to end (wall ms, Node start-up included; peak RSS MB)\n' +
+        table(
+          ['size', 'JSON (mix)', 'RSS', 'JSON (ClusterIP only)', 'RSS', 'YAML (mix)', 'RSS', 'YAML / JSON'],
+          results.map((r) => [
+            r.size.name,
+            cell(r.cli),
+            rss(r.cli),
+            cell(r.cliClusterIP),
+            rss(r.cliClusterIP),
+            cell(r.cliYaml),
+            rss(r.cliYaml),
+            r.cli && r.cliYaml && 'ms' in r.cli && 'ms' in r.cliYaml ? ratio(r.cliYaml.ms, r.cli.ms) : '-',
+          ]),
+        ),
+    );
+  }
   parts.push(
     'Incremental compiler (one Service changes: its slice\'s first endpoint moves; median of ' + o.updates + ' warm updates)\n' +
       table(

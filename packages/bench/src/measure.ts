@@ -3,7 +3,9 @@
  * main.ts) so that peak RSS belongs to what was measured, and the child's stdout is /dev/null so
  * that writing the output costs what `svcrules compile ... > /dev/null` costs.
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import type { EndpointSlice, Snapshot } from '@svcrules/core';
 import { compile, createIncrementalCompiler } from '@svcrules/core';
 import { render, renderChunks } from '@svcrules/iptables';
@@ -61,6 +63,10 @@ export interface PipelineResult {
   readonly floorMs: number;
   /** Writing one precomputed Buffer in 64 KiB slices. */
   readonly bufferFloorMs: number;
+  /** The one-buffer write: the whole text turned into bytes (Buffer.from) and written in one call. */
+  readonly oneBufferFloorMs: number;
+  /** The same into a file (`svcrules compile > file`), tmpfs or disk wherever the OS temp dir is. */
+  readonly fileFloorMs: number;
   readonly bytes: number;
   readonly lines: number;
   readonly servicePorts: number;
@@ -101,7 +107,12 @@ export function measurePipeline(modelFile: string, runs: number): PipelineResult
   const lines = text.split('\n').length - 1;
   const floors: number[] = [];
   const bufferFloors: number[] = [];
+  const oneBufferFloors: number[] = [];
+  const fileFloors: number[] = [];
+  const tmp = join(mkdtempSync(join(tmpdir(), 'svcr-bench-')), 'out');
   for (let i = 0; i < 5; i++) {
+    oneBufferFloors.push(timed(() => writeSync(1, Buffer.from(text, 'latin1')))[1]);
+    fileFloors.push(timed(() => writeFileSync(tmp, Buffer.from(text, 'latin1')))[1]);
     floors.push(
       timed(() => {
         for (const chunk of chunks) process.stdout.write(chunk);
@@ -113,6 +124,7 @@ export function measurePipeline(modelFile: string, runs: number): PipelineResult
       })[1],
     );
   }
+  rmSync(dirname(tmp), { recursive: true, force: true });
   return {
     compileRunsMs,
     compileMs: median(compileRunsMs),
@@ -120,6 +132,8 @@ export function measurePipeline(modelFile: string, runs: number): PipelineResult
     streamMs: median(streams),
     floorMs: median(floors),
     bufferFloorMs: median(bufferFloors),
+    oneBufferFloorMs: median(oneBufferFloors),
+    fileFloorMs: median(fileFloors),
     bytes,
     lines,
     servicePorts: result.stats.servicePorts,

@@ -18,7 +18,7 @@ d('svcrules apply --family both', () => {
     const r = await svcrules(['apply', '--family', 'both', '--netns', ns, 'dualstack.yaml']);
     expect(r.err).toBe('');
     expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^ipv4: full sync \(first apply\); \d+ chains written \(\d+ changed\); 14 jump rules inserted\nipv6: full sync \(first apply\); \d+ chains written \(\d+ changed\); 14 jump rules inserted\n$/);
+    expect(r.out).toMatch(/^ipv4: full sync \(no state file \S+\.ipv4\.state\); \d+ chains written \(\d+ changed\); 14 jump rules inserted\nipv6: full sync \(no state file \S+\.ipv6\.state\); \d+ chains written \(\d+ changed\); 14 jump rules inserted\n$/);
     const v4 = (await mustExec('ip', ['netns', 'exec', ns, 'iptables-save', '-t', 'nat'])).replace(/^#.*\n/gm, '');
     const v6 = (await mustExec('ip', ['netns', 'exec', ns, 'ip6tables-save', '-t', 'nat'])).replace(/^#.*\n/gm, '');
     expect(v4).toMatch(/-A KUBE-SERVICES -d 172\.30\.0\.60\/32 -p tcp .* -j KUBE-SVC-/);
@@ -26,7 +26,7 @@ d('svcrules apply --family both', () => {
     expect(v6).toContain('-j DNAT --to-destination [fd00:10:180::1]:8080');
     expect(v4).not.toContain('fd00:');
     const again = await svcrules(['apply', '--family', 'both', '--netns', ns, 'dualstack.yaml']);
-    expect(again.out).toBe('ipv4: full sync (first apply); nothing to change\nipv6: full sync (first apply); nothing to change\n');
+    expect(again.out).toBe('ipv4: partial sync; nothing to change\nipv6: partial sync; nothing to change\n');
     expect(await svcrules(['diff', '--family', 'both', '--netns', ns, 'dualstack.yaml'])).toEqual({ code: 0, out: '', err: 'ipv4: no changes\nipv6: no changes\n' });
     const dry = await svcrules(['apply', '--dry-run', '--family', 'both', '--netns', ns, 'dualstack.yaml']);
     expect(dry).toEqual({ code: 0, out: '# ipv4\n# ipv6\n', err: 'ipv4: nothing to change\nipv6: nothing to change\n' });

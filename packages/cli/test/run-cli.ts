@@ -1,5 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { resolve } from 'node:path';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
 import { run } from '../src/program.js';
 import type { CliIO } from '../src/io.js';
 
@@ -9,8 +11,12 @@ export interface CliRun {
   readonly code: number;
 }
 
+/** `svcrules apply` keeps its state here (not /var/lib/svcrules): one directory per test file, removed after it. */
+const stateDir = mkdtempSync(join(tmpdir(), 'svcr-state-'));
+afterAll(() => rmSync(stateDir, { recursive: true, force: true }));
+
 /**
- * Runs `svcrules <argv>` in process. Files come from disk relative to `dir`, or from `options.files` when
+ * Runs `svcrules <argv>` in process (`SVCRULES_STATE_DIR` defaults to a temporary directory). Files come from disk relative to `dir`, or from `options.files` when
  * given (a path missing from it reads as ENOENT); stdout and stderr are captured.
  */
 export async function runCli(
@@ -34,7 +40,7 @@ export async function runCli(
     readBytes,
     cwd: dir,
     stdoutIsTTY: tty,
-    env,
+    env: argv[0] === 'apply' && !('SVCRULES_STATE_DIR' in env) ? { SVCRULES_STATE_DIR: stateDir, ...env } : env,
   };
   const code = await run(argv, io);
   return { out, err, code };

@@ -22,49 +22,67 @@ export const portKey = (name: string, protocol: string) => `${name}\u0000${proto
 
 const setOrNull = (xs: readonly string[] | undefined) => (xs && xs.length > 0 ? new Set(xs) : null);
 
+/** Whether kube-proxy reads this slice for `family` at all. */
+export function sliceInScope(slice: EndpointSlice, family: IPFamily): boolean {
+  return slice.addressType === family && slice.serviceName !== '' && !hasProxySkipLabel(slice.labels);
+}
+
 /**
- * Endpoints per service port for one family (endpointslicecache.go): only `addresses[0]`, endpoints
- * de-duplicated by `ip:port` across the Service's slices (a non-terminating one wins), sorted bytewise.
- * Slices are visited in (namespace, name) order so the result does not depend on input order.
+ * One slice's endpoints per service port (portKey -> endpoints in slice order), as kube-proxy's
+ * endpoint cache reads them: only `addresses[0]`; ports without a name, or with no port, skipped.
+ */
+export function sliceEndpoints(slice: EndpointSlice, nodeName: string): Map<string, EndpointInfo[]> {
+  const out = new Map<string, EndpointInfo[]>();
+  for (const p of slice.ports) {
+    if (p.name === null || p.port === null || p.port === 0) continue;
+    const key = portKey(servicePortNameString(slice.namespace, slice.serviceName, p.name), p.protocol.toLowerCase());
+    let list = out.get(key);
+    if (!list) out.set(key, (list = []));
+    for (const ep of slice.endpoints) {
+      const ip = ep.addresses[0];
+      if (ip === undefined) continue;
+      list.push({
+        ip,
+        port: p.port,
+        endpoint: joinHostPort(ip, p.port),
+        isLocal: nodeName !== '' && ep.nodeName === nodeName,
+        ready: ep.ready ?? true,
+        serving: ep.serving ?? true,
+        terminating: ep.terminating ?? false,
+        zoneHints: setOrNull(ep.zoneHints),
+        nodeHints: setOrNull(ep.nodeHints),
+      });
+    }
+  }
+  return out;
+}
+
+/** Slices in the order kube-proxy's cache visits them: (namespace, name); stable otherwise. */
+export const compareSlices = (a: EndpointSlice, b: EndpointSlice): number =>
+  a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0;
+
+export const compareEndpoints = (a: EndpointInfo, b: EndpointInfo): number => (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0);
+
+/** De-duplication across slices (endpointslicecache.go): a later non-terminating copy wins, else the first. */
+export const wins = (prev: EndpointInfo | undefined, next: EndpointInfo): boolean => prev === undefined || !next.terminating;
+
+/**
+ * Endpoints per service port for one family (endpointslicecache.go): endpoints de-duplicated by
+ * `ip:port` across the Service's slices, sorted bytewise. Slices are visited in (namespace, name)
+ * order so the result does not depend on input order.
  */
 export function buildEndpointsMap(slices: readonly EndpointSlice[], family: IPFamily, nodeName: string): Map<string, EndpointInfo[]> {
   const byKey = new Map<string, Map<string, EndpointInfo>>();
-  const sorted = slices
-    .filter((s) => s.addressType === family && s.serviceName !== '' && !hasProxySkipLabel(s.labels))
-    .sort((a, b) => (a.namespace < b.namespace ? -1 : a.namespace > b.namespace ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const sorted = slices.filter((s) => sliceInScope(s, family)).sort(compareSlices);
   for (const slice of sorted) {
-    for (const p of slice.ports) {
-      if (p.name === null || p.port === null || p.port === 0) continue;
-      const key = portKey(servicePortNameString(slice.namespace, slice.serviceName, p.name), p.protocol.toLowerCase());
+    for (const [key, list] of sliceEndpoints(slice, nodeName)) {
       let eps = byKey.get(key);
       if (!eps) byKey.set(key, (eps = new Map()));
-      for (const ep of slice.endpoints) {
-        const ip = ep.addresses[0];
-        if (ip === undefined) continue;
-        const endpoint = joinHostPort(ip, p.port);
-        const info: EndpointInfo = {
-          ip,
-          port: p.port,
-          endpoint,
-          isLocal: nodeName !== '' && ep.nodeName === nodeName,
-          ready: ep.ready ?? true,
-          serving: ep.serving ?? true,
-          terminating: ep.terminating ?? false,
-          zoneHints: setOrNull(ep.zoneHints),
-          nodeHints: setOrNull(ep.nodeHints),
-        };
-        const prev = eps.get(endpoint);
-        if (prev === undefined || !info.terminating) eps.set(endpoint, info);
-      }
+      for (const info of list) if (wins(eps.get(info.endpoint), info)) eps.set(info.endpoint, info);
     }
   }
   const out = new Map<string, EndpointInfo[]>();
-  for (const [key, eps] of byKey) {
-    out.set(
-      key,
-      [...eps.values()].sort((a, b) => (a.endpoint < b.endpoint ? -1 : a.endpoint > b.endpoint ? 1 : 0)),
-    );
-  }
+  for (const [key, eps] of byKey) out.set(key, [...eps.values()].sort(compareEndpoints));
   return out;
 }
 

@@ -17,7 +17,8 @@
  * the changed Services' chains, declared and written; `:CHAIN` + `-X CHAIN` for each service chain
  * that existed and no longer does. Unchanged Services' chains are not mentioned, so the kernel
  * keeps them. The top-level chains alone are 7-9 % of a full ruleset at 10 endpoints per Service;
- * the opt-in `topLevelChains: 'when-changed'` rewrites only those whose rules changed.
+ * the opt-in `topLevelChains: 'when-changed'` rewrites only those whose rules changed, and of a
+ * changed Service only the chains that differ (one endpoint of 100k: its SEP chain and the ladder).
  *
  * When the sync is full (every chain written, like `compile()`, plus `-X` for stale chains):
  * - the first sync (kube-proxy: needFullSync starts true);
@@ -36,7 +37,11 @@
  * and need no iptables-save, which is what kube-proxy rations).
  *
  * Cost. `update()` recomputes only the Services it touches (their endpoints from their slices,
- * their plans, their rules) and compares their chains with the previous ones; the payload costs
+ * their plans, their rules) and compares their chains with the previous ones. A Service's endpoints
+ * come from an index fed only the slices that changed (endpoint-index.ts, built on its first
+ * update), and the SEP chains and ladder rules of unchanged endpoints are reused, not rebuilt
+ * (rules.ts `RuleReuse`), so a giant Service costs walks over its endpoints rather than 100k hashes,
+ * allocations and a sort; its chains are diffed per port along the endpoint lists. The payload costs
  * the top-level rules (two array copies from a cache kept while no Service's top-level rules
  * change, else one pass over the service ports) plus the changed Services' chains. The full
  * `ruleset` is assembled lazily from the cached pieces on first access. `replace()` (a whole new
@@ -56,6 +61,7 @@ import { buildContext } from './context.js';
 import type { CompileContext } from './context.js';
 import type { Diagnostic } from './diagnostics.js';
 import { deriveEndpointSlices } from './endpointslice-controller.js';
+import { ServiceEndpointIndex } from './endpoint-index.js';
 import { buildEndpointsMap, categorizeEndpoints, portKey } from './endpoints.js';
 import type { EndpointInfo } from './endpoints.js';
 import type { EndpointSlice, NodeInfo, Pod, ProxyConfig, Service, Snapshot } from './model.js';
@@ -115,8 +121,8 @@ export interface IncrementalOptions extends CompileOptions {
   /**
    * `always` (default): a partial payload rewrites every top-level chain, as kube-proxy does.
    * `when-changed`: only the top-level chains whose rules changed are declared and rewritten (and
-   * a table with nothing to write is left out), so a one-Service change costs that Service's
-   * chains alone. Equally correct (the property test checks both); not what kube-proxy writes.
+   * a table with nothing to write is left out), and of the changed Services only the chains that
+   * differ, so a one-endpoint change costs that endpoint's SEP chain and its Service's ladder. Equally correct (the property test checks both); not what kube-proxy writes.
    */
   readonly topLevelChains?: 'always' | 'when-changed';
 }
@@ -138,14 +144,22 @@ export interface IncrementalCompiler {
 }
 
 /** One service port's compiled pieces. */
-interface PortPiece {
-  readonly info: ServicePortInfo;
-  readonly plan: ServicePortPlan;
-  readonly rules: ServicePortRules;
-  /** The port's nat rules in the top-level chains (KUBE-SERVICES, KUBE-NODEPORTS). */
-  readonly natTop: readonly AppendCommand[];
-  readonly chainDecls: readonly ChainDecl[];
-  readonly endpoints: number;
+class PortPiece {
+  private decls: readonly ChainDecl[] | undefined;
+  constructor(
+    readonly info: ServicePortInfo,
+    readonly plan: ServicePortPlan,
+    readonly rules: ServicePortRules,
+    readonly endpoints: number,
+  ) {}
+  /** The port's nat rules in the top-level chains (KUBE-SERVICES, KUBE-NODEPORTS): they come first. */
+  get natTop(): readonly AppendCommand[] {
+    return this.rules.natRules.slice(0, this.rules.topEnd);
+  }
+  /** Built when a payload or the full ruleset needs them (100k SEP chains: not on every update). */
+  get chainDecls(): readonly ChainDecl[] {
+    return (this.decls ??= this.rules.natChains.map(chainDecl));
+  }
 }
 
 /** One Service's compiled pieces (all its ports, in canonical order). */
@@ -155,9 +169,11 @@ interface ServiceEntry {
   /** Endpoints of this Service by portKey (only rebuilt when its slices or the node change). */
   readonly endpointsMap: ReadonlyMap<string, EndpointInfo[]>;
   readonly endpoints: number;
-  /** The Service's nat chains and the rules in them, flattened: what "changed" compares. */
-  readonly chains: readonly string[];
-  readonly chainRules: readonly AppendCommand[];
+}
+
+/** The Service's nat chains, in order. */
+function* chainsOf(e: ServiceEntry | undefined): Generator<string> {
+  for (const p of e?.ports ?? []) yield* p.rules.natChains;
 }
 
 /** A service port in the global order (service port name, then protocol, bytewise). */
@@ -181,18 +197,163 @@ function sameArgs(a: readonly string[], b: readonly string[]): boolean {
   return true;
 }
 
+/**
+ * Whether two versions of a Service have the same nat chains (the list, and every rule in them: the
+ * ports' rules after their top-level ones), walking the ports' arrays without concatenating them.
+ */
 function sameChains(a: ServiceEntry | undefined, b: ServiceEntry | undefined): boolean {
-  const ac = a?.chains ?? [];
-  const bc = b?.chains ?? [];
-  const ar = a?.chainRules ?? [];
-  const br = b?.chainRules ?? [];
-  if (!sameArgs(ac, bc) || ar.length !== br.length) return false;
-  for (let i = 0; i < ar.length; i++) {
-    const x = ar[i]!;
-    const y = br[i]!;
-    if (x !== y && (x.chain !== y.chain || !sameArgs(x.args, y.args))) return false;
+  if (a === b) return true;
+  return sameFlat(
+    (a?.ports ?? []).map((p) => [p.rules.natChains, 0] as const),
+    (b?.ports ?? []).map((p) => [p.rules.natChains, 0] as const),
+    (x, y) => x === y,
+  ) &&
+    sameFlat(
+      (a?.ports ?? []).map((p) => [p.rules.natRules, p.rules.topEnd] as const),
+      (b?.ports ?? []).map((p) => [p.rules.natRules, p.rules.topEnd] as const),
+      (x, y) => x === y || (x.chain === y.chain && sameArgs(x.args, y.args)),
+    );
+}
+
+/** Whether the concatenations of `a`'s and `b`'s `[array, from]` slices are equal under `eq`. */
+function sameFlat<T>(a: readonly (readonly [readonly T[], number])[], b: readonly (readonly [readonly T[], number])[], eq: (x: T, y: T) => boolean): boolean {
+  let ai = 0;
+  let bi = 0;
+  let ax = a[0]?.[1] ?? 0;
+  let bx = b[0]?.[1] ?? 0;
+  for (;;) {
+    while (ai < a.length && ax >= a[ai]![0].length) if (++ai < a.length) ax = a[ai]![1];
+    while (bi < b.length && bx >= b[bi]![0].length) if (++bi < b.length) bx = b[bi]![1];
+    if (ai === a.length || bi === b.length) return ai === a.length && bi === b.length;
+    if (!eq(a[ai]![0][ax++]!, b[bi]![0][bx++]!)) return false;
   }
-  return true;
+}
+
+/**
+ * The chains that differ between two versions of a Service: `write` (new or changed, with their
+ * rules, per port of `next`) and `removed` (in `old` only). Ports are matched by name and protocol;
+ * within a port, the SEP chains are matched by endpoint along the two sorted endpoint lists, so a
+ * one-endpoint change in a 100k-endpoint Service costs one walk, not two 100k-entry sets.
+ */
+function chainDiff(old: ServiceEntry | undefined, next: ServiceEntry | undefined): { write: Map<PortPiece, { chains: string[]; rules: AppendCommand[] }>; removed: string[] } {
+  const write = new Map<PortPiece, { chains: string[]; rules: AppendCommand[] }>();
+  const removed: string[] = [];
+  const olds = new Map((old?.ports ?? []).map((p) => [portKey(p.info.name, p.info.protocol), p]));
+  for (const b of next?.ports ?? []) {
+    const k = portKey(b.info.name, b.info.protocol);
+    const a = olds.get(k);
+    olds.delete(k);
+    const w = pieceDiff(a, b, removed);
+    if (w.chains.length > 0) write.set(b, w);
+  }
+  for (const a of olds.values()) for (const ch of a.rules.natChains) removed.push(ch);
+  return { write, removed };
+}
+
+/** Head chains (EXT/FW/SVC/SVL) of a port with their rules, in declaration order. */
+function headChains(r: ServicePortRules): Map<string, AppendCommand[]> {
+  const m = new Map<string, AppendCommand[]>();
+  for (let i = 0; i < r.sepChainStart; i++) m.set(r.natChains[i]!, []);
+  let list: AppendCommand[] = [];
+  let chain: string | undefined;
+  for (let i = r.topEnd; i < r.sepStart; i++) {
+    const rule = r.natRules[i]!;
+    if (rule.chain !== chain) {
+      chain = rule.chain;
+      const have = m.get(chain);
+      if (have) list = have;
+      else m.set(chain, (list = []));
+    }
+    list.push(rule);
+  }
+  return m;
+}
+
+function pieceDiff(a: PortPiece | undefined, b: PortPiece, removed: string[]): { chains: string[]; rules: AppendCommand[] } {
+  const rb = b.rules;
+  const ra = a?.rules;
+  const aligned = ra ? alignedDiff(ra, rb, removed) : undefined;
+  if (aligned) return aligned;
+  // No alignment to go by: everything of b is written, whatever of a is not in b goes.
+  const chains = rb.natChains.slice();
+  const rules = rb.natRules.slice(rb.topEnd);
+  if (ra) {
+    const keep = new Set(rb.natChains);
+    for (const ch of ra.natChains) if (!keep.has(ch)) removed.push(ch);
+  }
+  return { chains, rules };
+}
+
+/**
+ * pieceDiff along the two ports' endpoint lists (both sorted, as endpoint lists are). Were they not,
+ * the walk would pair fewer endpoints: more chains written and listed as removed, and a chain that
+ * is written is never deleted (see sync), so the result would be larger, never wrong.
+ */
+function alignedDiff(ra: ServicePortRules, rb: ServicePortRules, removed: string[]): { chains: string[]; rules: AppendCommand[] } | undefined {
+  const ea = ra.reuse?.endpoints;
+  const eb = rb.reuse?.endpoints;
+  if (!ea || !eb) return undefined;
+  // SEP chains first (they may reveal that the lists are not sorted).
+  const sepChains: string[] = [];
+  const sepRules: AppendCommand[] = [];
+  const sepRemoved: string[] = [];
+  const sa = ra.natChains;
+  const sb = rb.natChains;
+  const writeSep = (j: number) => {
+    sepChains.push(sb[rb.sepChainStart + j]!);
+    sepRules.push(rb.natRules[rb.sepStart + 2 * j]!, rb.natRules[rb.sepStart + 2 * j + 1]!);
+  };
+  let i = 0;
+  let j = 0;
+  while (i < ea.length || j < eb.length) {
+    const x = ea[i];
+    const y = eb[j];
+    if (x !== undefined && x === y) {
+      const nameA = sa[ra.sepChainStart + i]!;
+      const nameB = sb[rb.sepChainStart + j]!;
+      if (nameA !== nameB) sepRemoved.push(nameA);
+      const pa = ra.sepStart + 2 * i;
+      const pb = rb.sepStart + 2 * j;
+      if (nameA !== nameB || !sameRule(ra.natRules[pa]!, rb.natRules[pb]!) || !sameRule(ra.natRules[pa + 1]!, rb.natRules[pb + 1]!)) writeSep(j);
+      i++;
+      j++;
+    } else if (y === undefined || (x !== undefined && x < y)) sepRemoved.push(sa[ra.sepChainStart + i++]!);
+    else writeSep(j++);
+  }
+  // Head chains (EXT/FW/SVC/SVL): b's grouped; a's compared rule by rule against them.
+  const hb = headChains(rb);
+  const differs = new Set<string>();
+  const at = new Map<string, number>();
+  // By runs of one chain (a ladder is 100k rules in a row): one map lookup per run.
+  const rules_ = ra.natRules;
+  for (let k = ra.topEnd; k < ra.sepStart; ) {
+    const chain = rules_[k]!.chain;
+    let end = k + 1;
+    while (end < ra.sepStart && rules_[end]!.chain === chain) end++;
+    const list = hb.get(chain);
+    let n = at.get(chain) ?? 0;
+    if (list && !differs.has(chain)) {
+      for (; k < end; k++, n++) {
+        if (n >= list.length || !sameRule(rules_[k]!, list[n]!)) {
+          differs.add(chain);
+          break;
+        }
+      }
+    }
+    at.set(chain, n + (end - k));
+    k = end;
+  }
+  const headA = new Set(sa.slice(0, ra.sepChainStart));
+  for (const [ch, list] of hb) if (!headA.has(ch) || (at.get(ch) ?? 0) !== list.length) differs.add(ch);
+  for (const ch of headA) if (!hb.has(ch)) removed.push(ch);
+  for (const ch of sepRemoved) removed.push(ch);
+  const chains: string[] = [];
+  const rules: AppendCommand[] = [];
+  for (const ch of hb.keys()) if (differs.has(ch)) chains.push(ch);
+  for (let k = rb.topEnd; k < rb.sepStart; k++) if (differs.has(rb.natRules[k]!.chain)) rules.push(rb.natRules[k]!);
+  for (const ch of sepChains) chains.push(ch);
+  for (const r of sepRules) rules.push(r);
+  return { chains, rules };
 }
 
 const TOP_LEVEL_FILTER = ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-NODEPORTS', 'KUBE-PROXY-FIREWALL'];
@@ -202,6 +363,10 @@ function topRules(e: ServiceEntry | undefined, table: 'filter' | 'nat', chain: s
   const out: AppendCommand[] = [];
   for (const p of e?.ports ?? []) for (const r of table === 'filter' ? p.rules.filterRules : p.natTop) if (r.chain === chain) out.push(r);
   return out;
+}
+
+function sameRule(x: AppendCommand, y: AppendCommand): boolean {
+  return x === y || (x.chain === y.chain && sameArgs(x.args, y.args));
 }
 
 function sameRules(a: readonly AppendCommand[], b: readonly AppendCommand[]): boolean {
@@ -297,6 +462,12 @@ export function createIncrementalCompiler(options: IncrementalOptions = {}): Inc
 
   // Services to recompile: `true` when their endpoints must be rebuilt from their slices too.
   const dirty = new Map<string, boolean>();
+  /**
+   * Endpoint indexes of Services recompiled since the last full rebuild (made on their first
+   * update), and the slices (store key -> slice, or undefined when gone) changed since.
+   */
+  const indexes = new Map<string, ServiceEndpointIndex>();
+  const pendingSlices = new Map<string, Map<string, EndpointSlice | undefined>>();
   const markDirty = (key: string, endpoints: boolean) => dirty.set(key, endpoints || (dirty.get(key) ?? false));
 
   function sliceStoreKey(kind: 'g' | 'd', s: EndpointSlice) {
@@ -307,6 +478,11 @@ export function createIncrementalCompiler(options: IncrementalOptions = {}): Inc
     if (s.serviceName === '') return;
     const svcKey = nsKey(s.namespace, s.serviceName);
     let set = slicesByService.get(svcKey);
+    if (indexes.has(svcKey)) {
+      let pending = pendingSlices.get(svcKey);
+      if (!pending) pendingSlices.set(svcKey, (pending = new Map()));
+      pending.set(storeKey, add ? s : undefined);
+    }
     if (add) {
       if (!set) slicesByService.set(svcKey, (set = new Set()));
       set.add(storeKey);
@@ -383,28 +559,43 @@ export function createIncrementalCompiler(options: IncrementalOptions = {}): Inc
     return derived.length === 0 ? given : [...given, ...derived];
   }
 
-  function renderPiece(info: ServicePortInfo, plan: ServicePortPlan, c: CompileContext, endpoints: number): PortPiece {
-    const rules = serviceRules(plan, c, largeClusterMode);
-    return {
-      info,
-      plan,
-      rules,
-      natTop: rules.natRules.filter((r) => TOP_LEVEL_NAT.has(r.chain)),
-      chainDecls: rules.natChains.map(chainDecl),
-      endpoints,
-    };
+  /** The Service's slices by store key, given ones first (the order compile() sees them in). */
+  function sliceEntriesOf(svcKey: string): Map<string, EndpointSlice> {
+    const out = new Map<string, EndpointSlice>();
+    for (const kind of ['g', 'd'] as const) {
+      for (const storeKey of slicesByService.get(svcKey) ?? []) {
+        if (storeKey[0] !== kind) continue;
+        const s = (kind === 'g' ? givenSlices : derivedSlices).get(storeKey.slice(2));
+        if (s !== undefined) out.set(storeKey, s);
+      }
+    }
+    return out;
+  }
+
+  /** The Service's endpoints per port, from its index (made on first use, then fed the changed slices). */
+  function indexedEndpoints(svcKey: string, c: CompileContext): Map<string, EndpointInfo[]> {
+    let index = indexes.get(svcKey);
+    const pending = pendingSlices.get(svcKey);
+    pendingSlices.delete(svcKey);
+    if (!index) indexes.set(svcKey, (index = new ServiceEndpointIndex(family, c.nodeName, sliceEntriesOf(svcKey), (k) => (k[0] === 'g' ? 0 : 1))));
+    else for (const [storeKey, s] of pending ?? []) index.set(storeKey, s);
+    return index.map();
+  }
+
+  /** `prev`: the same port's previous rules, whose unchanged SEP chains and ladder rules are reused. */
+  function renderPiece(info: ServicePortInfo, plan: ServicePortPlan, c: CompileContext, endpoints: number, prev?: PortPiece): PortPiece {
+    return new PortPiece(info, plan, serviceRules(plan, c, largeClusterMode, prev?.rules, true), endpoints);
+  }
+
+  /** The piece of the same service port in `e`, if any. */
+  function samePort(e: ServiceEntry | undefined, info: ServicePortInfo): PortPiece | undefined {
+    return e?.ports.find((p) => p.info.name === info.name && p.info.protocol === info.protocol);
   }
 
   function finishEntry(key: string, ports: PortPiece[], endpointsMap: ReadonlyMap<string, EndpointInfo[]>): ServiceEntry {
     let endpoints = 0;
-    const chains: string[] = [];
-    const chainRules: AppendCommand[] = [];
-    for (const p of ports) {
-      endpoints += p.endpoints;
-      for (const c of p.rules.natChains) chains.push(c);
-      for (const r of p.rules.natRules) if (!TOP_LEVEL_NAT.has(r.chain)) chainRules.push(r);
-    }
-    return { key, ports, endpointsMap, endpoints, chains, chainRules };
+    for (const p of ports) endpoints += p.endpoints;
+    return { key, ports, endpointsMap, endpoints };
   }
 
   /** Compiles one Service from scratch (its endpoints reused unless `rebuildEndpoints`). */
@@ -413,11 +604,11 @@ export function createIncrementalCompiler(options: IncrementalOptions = {}): Inc
     const infos = svc ? servicePortInfos(svc, family).sort(comparePorts) : [];
     if (infos.length === 0) return undefined;
     const old = entries.get(key);
-    const endpointsMap = !rebuildEndpoints && old ? old.endpointsMap : buildEndpointsMap(slicesOf(key), family, c.nodeName);
+    const endpointsMap = !rebuildEndpoints && old ? old.endpointsMap : indexedEndpoints(key, c);
     const ports = infos.map((info) => {
       const eps = endpointsMap.get(portKey(info.name, info.protocol)) ?? [];
       const plan = planServicePort(info, categorizeEndpoints(eps, info, c.nodeName, c.zone));
-      return renderPiece(info, plan, c, eps.length);
+      return renderPiece(info, plan, c, eps.length, samePort(old, info));
     });
     return finishEntry(key, ports, endpointsMap);
   }
@@ -473,6 +664,8 @@ export function createIncrementalCompiler(options: IncrementalOptions = {}): Inc
   /** The whole compiled state from scratch (first sync, context change). */
   function rebuildAll(c: CompileContext) {
     entries.clear();
+    indexes.clear();
+    pendingSlices.clear();
     refs = [];
     totalEndpoints = filterRuleCount = natRuleCount = natChainCount = 0;
     dirty.clear();
@@ -512,7 +705,7 @@ export function createIncrementalCompiler(options: IncrementalOptions = {}): Inc
   /** Every Service re-rendered with the new large-cluster mode; plans and endpoints kept. */
   function rerenderAll(c: CompileContext) {
     for (const [key, e] of [...entries]) {
-      const ports = e.ports.map((p) => renderPiece(p.info, p.plan, c, p.endpoints));
+      const ports = e.ports.map((p) => renderPiece(p.info, p.plan, c, p.endpoints, p));
       setEntry(key, finishEntry(key, ports, e.endpointsMap));
     }
   }
@@ -553,21 +746,24 @@ export function createIncrementalCompiler(options: IncrementalOptions = {}): Inc
 
     // Chains that go away: all not needed for a full sync, the changed Services' old ones otherwise.
     let stale: string[];
+    const diffs: ReturnType<typeof chainDiff>[] = [];
     if (fullSyncReason !== undefined) {
       const active = new Set<string>();
-      for (const e of entries.values()) for (const ch of e.chains) active.add(ch);
+      for (const e of entries.values()) for (const ch of chainsOf(e)) active.add(ch);
       stale = [...hostChains].filter((ch) => !active.has(ch));
       hostChains = active;
     } else {
-      const gone = new Set<string>();
-      for (const k of changed) for (const ch of before.get(k)?.chains ?? []) gone.add(ch);
+      // The chains the changed Services no longer have (unchanged chains were written before).
+      const written = new Set<string>();
+      const gone: string[] = [];
       for (const k of changed) {
-        for (const ch of entries.get(k)?.chains ?? []) {
-          gone.delete(ch);
-          hostChains.add(ch);
-        }
+        const d = chainDiff(before.get(k), entries.get(k));
+        diffs.push(d);
+        for (const w of d.write.values()) for (const ch of w.chains) written.add(ch);
+        for (const ch of d.removed) gone.push(ch);
       }
-      stale = [...gone].filter((ch) => hostChains.has(ch));
+      for (const ch of written) hostChains.add(ch);
+      stale = [...new Set(gone)].filter((ch) => !written.has(ch) && hostChains.has(ch));
       for (const ch of stale) hostChains.delete(ch);
     }
     stale.sort(compareBytes);
@@ -580,7 +776,7 @@ export function createIncrementalCompiler(options: IncrementalOptions = {}): Inc
     let payload: Ruleset;
     if (fullSyncReason !== undefined || topChanged === undefined) payload = assemble(c, snapshotRefs, stale);
     else if (topLevelChains === 'always') payload = assemblePartial(c, snapshotRefs, (topCache ??= topLevelRules(snapshotRefs)), changed, stale);
-    else payload = assembleMinimal(c, snapshotRefs, changed, stale, topChanged);
+    else payload = assembleMinimal(c, snapshotRefs, diffs, stale, topChanged);
     let ruleset: Ruleset | undefined = fullSyncReason !== undefined && stale.length === 0 ? payload : undefined;
     let allDiagnostics: Diagnostic[] | undefined;
     const prologue = filterPrologue(c);
@@ -770,8 +966,9 @@ function assemble(c: CompileContext, refs: readonly PortRef[], stale: readonly s
  * the top-level chains in `top` (`table/chain`), each rewritten whole. Tables with nothing to write
  * are left out.
  */
-function assembleMinimal(c: CompileContext, refs: readonly PortRef[], changed: readonly string[], stale: readonly string[], top: ReadonlySet<string>): Ruleset {
-  const changedSet = new Set(changed);
+function assembleMinimal(c: CompileContext, refs: readonly PortRef[], diffs: readonly ReturnType<typeof chainDiff>[], stale: readonly string[], top: ReadonlySet<string>): Ruleset {
+  const writes = new Map<PortPiece, { chains: string[]; rules: AppendCommand[] }>();
+  for (const d of diffs) for (const [piece, w] of d.write) writes.set(piece, w);
   const filterChains: ChainDecl[] = [];
   const filterCommands: Command[] = [];
   const natChains: ChainDecl[] = [];
@@ -782,13 +979,14 @@ function assembleMinimal(c: CompileContext, refs: readonly PortRef[], changed: r
   for (const ch of natTop) natChains.push(chainDecl(ch));
   const wantFilter = new Set(filterTop);
   const wantNat = new Set(natTop);
-  for (const { svcKey, piece } of refs) {
+  for (const { piece } of refs) {
     if (wantFilter.size > 0) for (const r of piece.rules.filterRules) if (wantFilter.has(r.chain)) filterCommands.push(r);
-    if (changedSet.has(svcKey)) {
-      for (const d of piece.chainDecls) natChains.push(d);
-      for (const r of piece.rules.natRules) if (!TOP_LEVEL_NAT.has(r.chain) || wantNat.has(r.chain)) natCommands.push(r);
-    } else if (wantNat.size > 0) {
-      for (const r of piece.natTop) if (wantNat.has(r.chain)) natCommands.push(r);
+    if (wantNat.size > 0) for (const r of piece.natTop) if (wantNat.has(r.chain)) natCommands.push(r);
+    const w = writes.get(piece);
+    if (w) {
+      // Only the chains that differ (the Service's unchanged SEP chains stay as the kernel has them).
+      for (const ch of w.chains) natChains.push(chainDecl(ch));
+      for (const r of w.rules) natCommands.push(r);
     }
   }
   for (const ch of stale) {

@@ -13,6 +13,38 @@ export interface ServicePortRules {
   /** Per-service nat chains, in the order kube-proxy writes their `:CHAIN` lines. */
   readonly natChains: string[];
   readonly natRules: AppendCommand[];
+  /**
+   * Layout: `natRules[0, topEnd)` are the port's KUBE-SERVICES / KUBE-NODEPORTS rules; the SEP
+   * chains are `natChains[sepChainStart..]`, one per reachable endpoint in order, and their rules
+   * `natRules[sepStart..]`, two per chain.
+   */
+  readonly topEnd: number;
+  readonly sepStart: number;
+  readonly sepChainStart: number;
+  /** What a later `serviceRules` of the same port may reuse (kept when asked: the incremental compiler). */
+  readonly reuse?: RuleReuse | undefined;
+}
+
+/**
+ * The previous rules of a service port, for an incremental re-render: SEP chains and ladder rules
+ * whose inputs did not change are reused (same names, same rule objects) instead of hashed and
+ * built again. 100k endpoints: a one-endpoint change costs a walk over them, not 100k SHA-256s.
+ */
+export interface RuleReuse {
+  /** Everything the reused rules depend on besides the endpoint. */
+  readonly key: string;
+  /** Reachable endpoints (`ip:port`), in SEP order. */
+  readonly endpoints: readonly string[];
+  readonly seps: readonly string[];
+  /** Per policy chain (SVC/SVL): its endpoints, their SEP names and the rules, in order. */
+  readonly ladders: ReadonlyMap<string, Ladder>;
+}
+
+interface Ladder {
+  readonly endpoints: readonly string[];
+  readonly seps: readonly string[];
+  /** Affinity rules (one per endpoint, or none), then the statistic ladder (one per endpoint). */
+  readonly rules: readonly AppendCommand[];
 }
 
 const comment = (text: string) => ['-m', 'comment', '--comment', text];
@@ -22,11 +54,14 @@ const proto = (p: string) => ['-m', p, '-p', p];
  * The rules of one service port (spec §6.1-§6.11), in emission order. Comments are plain words: the
  * renderer quotes those with spaces, which is exactly how kube-proxy writes them.
  */
-export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeClusterMode: boolean): ServicePortRules {
+export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeClusterMode: boolean, prev?: ServicePortRules, keep = false): ServicePortRules {
   const { info, chains } = plan;
   const { name, protocol: p, clusterIP } = info;
   const port = String(info.port.port);
-  const out: ServicePortRules = { filterRules: [], natChains: [], natRules: [] };
+  const out = { filterRules: [] as AppendCommand[], natChains: [] as string[], natRules: [] as AppendCommand[], topEnd: 0, sepStart: 0, sepChainStart: 0, reuse: undefined as RuleReuse | undefined };
+  const key = keep || prev ? `${name}\u0000${p}\u0000${info.sessionAffinity}\u0000${info.stickyMaxAgeSeconds}\u0000${largeClusterMode}` : '';
+  const old = prev?.reuse?.key === key ? prev.reuse : undefined;
+  const ladders = keep ? new Map<string, Ladder>() : undefined;
   const nat = (chain: string, args: string[]) => out.natRules.push(append(chain, args));
   const filter = (chain: string, args: string[]) => out.filterRules.push(append(chain, args));
 
@@ -87,6 +122,8 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
     filter('KUBE-NODEPORTS', [...comment(`${name} health check node port`), ...proto('tcp'), '--dport', String(info.healthCheckNodePort), '-j', 'ACCEPT']);
   }
 
+  out.topEnd = out.natRules.length;
+
   // §6.6 masquerade off-cluster traffic to the cluster IP
   if (plan.hasInternalEndpoints) {
     const args = [...comment(`${name} cluster IP`), ...proto(p), '-d', clusterIP, '--dport', port];
@@ -124,21 +161,39 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
 
   // §6.9 / §6.10 policy chains. SEP names are hashed once per endpoint and shared with §6.11.
   const reachable = plan.endpoints.allReachable;
-  const seps = reachable.map((ep) => endpointChainName(name, p, ep.endpoint));
+  // Only kept (and walked) for the incremental compiler; compile() skips the copy.
+  const endpoints = keep || old ? reachable.map((ep) => ep.endpoint) : [];
+  // Reused: the SEP of an endpoint that had one (both lists are in endpoint order; a walk matches them).
+  const reusedAt = old ? alignSorted(old.endpoints, endpoints) : undefined;
+  const seps = reachable.map((ep, i) => {
+    const j = reusedAt?.[i] ?? -1;
+    return j >= 0 ? old!.seps[j]! : endpointChainName(name, p, ep.endpoint);
+  });
   if (plan.usesClusterPolicyChain) {
     out.natChains.push(chains.svc);
-    policyChainRules(out, chains.svc, plan, plan.endpoints.cluster, sepNames(plan, plan.endpoints.cluster, reachable, seps), largeClusterMode);
+    const eps = plan.endpoints.cluster;
+    policyChainRules(out, chains.svc, plan, eps, sepNames(plan, eps, reachable, seps), largeClusterMode, old?.ladders.get(chains.svc), ladders);
   }
   if (plan.usesLocalPolicyChain) {
     out.natChains.push(chains.svl);
-    policyChainRules(out, chains.svl, plan, plan.endpoints.local, sepNames(plan, plan.endpoints.local, reachable, seps), largeClusterMode);
+    const eps = plan.endpoints.local;
+    policyChainRules(out, chains.svl, plan, eps, sepNames(plan, eps, reachable, seps), largeClusterMode, old?.ladders.get(chains.svl), ladders);
   }
 
   // §6.11 endpoint chains
+  out.sepStart = out.natRules.length;
+  out.sepChainStart = out.natChains.length;
   for (let i = 0; i < reachable.length; i++) {
     const ep = reachable[i]!;
     const sep = seps[i]!;
     out.natChains.push(sep);
+    const j = reusedAt?.[i] ?? -1;
+    if (j >= 0) {
+      // Same endpoint, same inputs: the previous port's two rules, as they are.
+      const base = prev!.sepStart + 2 * j;
+      out.natRules.push(prev!.natRules[base]!, prev!.natRules[base + 1]!);
+      continue;
+    }
     const dnat = info.sessionAffinity
       ? ['-m', 'recent', '--name', sep, '--set', '-m', p, '-p', p, '-j', 'DNAT', '--to-destination', ep.endpoint]
       : ['-m', p, '-p', p, '-j', 'DNAT', '--to-destination', ep.endpoint];
@@ -150,7 +205,23 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
       nat(sep, ['-m', 'comment', '--comment', name, ...dnat]);
     }
   }
+  if (keep) out.reuse = { key, endpoints, seps, ladders: ladders! };
   return out;
+}
+
+/**
+ * For each element of `next`, its index in `prev` (-1 if absent). Both are in bytewise order, as
+ * endpoint lists are; if `next` is not, the walk just finds fewer matches.
+ */
+function alignSorted(prev: readonly string[], next: readonly string[]): Int32Array {
+  const at = new Int32Array(next.length).fill(-1);
+  let j = 0;
+  for (let i = 0; i < next.length; i++) {
+    const x = next[i]!;
+    while (j < prev.length && prev[j]! < x) j++;
+    if (j < prev.length && prev[j] === x) at[i] = j++;
+  }
+  return at;
 }
 
 /** The SEP names of `endpoints` (a subset of `reachable`, whose names are `seps`), without hashing again. */
@@ -163,37 +234,55 @@ function sepNames(plan: ServicePortPlan, endpoints: readonly EndpointInfo[], rea
 
 /** writeServiceToEndpointRules (§7.2): affinity checks first, then the statistic ladder. */
 function policyChainRules(
-  out: ServicePortRules,
+  out: { natRules: AppendCommand[] },
   chain: string,
   plan: ServicePortPlan,
   endpoints: readonly EndpointInfo[],
   seps: readonly string[],
   largeClusterMode: boolean,
+  old: Ladder | undefined,
+  keep: Map<string, Ladder> | undefined,
 ): void {
   const { name } = plan.info;
-  const comments = largeClusterMode ? undefined : endpoints.map((ep) => `${name} -> ${ep.endpoint}`);
-  if (plan.info.sessionAffinity) {
+  const n = endpoints.length;
+  const start = out.natRules.length;
+  const affinity = plan.info.sessionAffinity;
+  // A rule depends on its endpoint, its SEP and (the ladder) n - i: with the same n, rule i of the
+  // old ladder is reusable when its endpoint and SEP are the same.
+  const same = old !== undefined && old.endpoints.length === n ? (i: number) => old.endpoints[i] === endpoints[i]!.endpoint && old.seps[i] === seps[i] : undefined;
+  const comment = (i: number) => `${name} -> ${endpoints[i]!.endpoint}`;
+  if (affinity) {
     const seconds = String(plan.info.stickyMaxAgeSeconds);
-    for (let i = 0; i < endpoints.length; i++) {
+    for (let i = 0; i < n; i++) {
+      if (same?.(i)) {
+        out.natRules.push(old!.rules[i]!);
+        continue;
+      }
       const sep = seps[i]!;
       const args = ['-m', 'recent', '--name', sep, '--rcheck', '--seconds', seconds, '--reap', '-j', sep];
-      out.natRules.push(append(chain, comments ? ['-m', 'comment', '--comment', comments[i]!, ...args] : args));
+      out.natRules.push(append(chain, largeClusterMode ? args : ['-m', 'comment', '--comment', comment(i), ...args]));
     }
   }
-  const n = endpoints.length;
+  const ladderAt = affinity ? n : 0;
   for (let i = 0; i < n; i++) {
+    if (same?.(i)) {
+      out.natRules.push(old!.rules[ladderAt + i]!);
+      continue;
+    }
+    const comments = largeClusterMode ? undefined : comment(i);
     const sep = seps[i]!;
     let args: string[];
     if (i < n - 1) {
       const pr = probability(n - i);
       args = comments
-        ? ['-m', 'comment', '--comment', comments[i]!, '-m', 'statistic', '--mode', 'random', '--probability', pr, '-j', sep]
+        ? ['-m', 'comment', '--comment', comments, '-m', 'statistic', '--mode', 'random', '--probability', pr, '-j', sep]
         : ['-m', 'statistic', '--mode', 'random', '--probability', pr, '-j', sep];
     } else {
-      args = comments ? ['-m', 'comment', '--comment', comments[i]!, '-j', sep] : ['-j', sep];
+      args = comments ? ['-m', 'comment', '--comment', comments, '-j', sep] : ['-j', sep];
     }
     out.natRules.push(append(chain, args));
   }
+  keep?.set(chain, { endpoints: endpoints.map((ep) => ep.endpoint), seps, rules: out.natRules.slice(start) });
 }
 
 function cidrHolds(cidr: string, ip: string): boolean {

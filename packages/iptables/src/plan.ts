@@ -71,9 +71,12 @@ function desiredTable(t: Table, grouped?: ReadonlyMap<string, readonly AppendCom
   const undeclared = (chain: string) =>
     new Error(`plan: the desired ${t.name} table appends to chain ${chain}, which it does not declare (a desired ruleset must be complete)`);
   if (grouped) {
-    // Already grouped by the caller (chainsOf of the same ruleset): only check it is complete.
-    const declared = new Set(decls.map((d) => d.name));
-    for (const chain of grouped.keys()) if (!declared.has(chain)) throw undeclared(chain);
+    // Already grouped by the caller (chainsOf of the same ruleset): only check it is complete. It
+    // holds every declared chain, so the same count means nothing undeclared was appended to.
+    if (grouped.size !== decls.length || decls.some((d) => !grouped.has(d.name))) {
+      const declared = new Set(decls.map((d) => d.name));
+      for (const chain of grouped.keys()) if (!declared.has(chain)) throw undeclared(chain);
+    }
     return { decls, rules: grouped };
   }
   const rules = new Map<string, AppendCommand[]>(decls.map((d) => [d.name, []]));

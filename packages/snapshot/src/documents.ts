@@ -130,7 +130,7 @@ export function describeObject(value: Record<string, unknown>, namespaced: boole
  * Turns one parsed document (or list item) into RawObjects: lists are unwrapped (typed lists lend
  * their items kind and apiVersion when the items lack them, as the API server's lists do).
  */
-function collect(value: unknown, locate: Locator, out: RawObject[], sink: Sink, depth: number, index?: number): void {
+export function collect(value: unknown, locate: Locator, out: RawObject[], sink: Sink, depth: number, index?: number): void {
   const at = locate([]);
   if (!isMapping(value)) {
     sink.error(at, undefined, undefined, 'not-an-object', `expected a Kubernetes object (a mapping with apiVersion and kind), got ${show(value)}`);
@@ -246,6 +246,9 @@ function embeddedConfigKey(raw: RawObject): string | undefined {
   const meta = isMapping(raw.value.metadata) ? raw.value.metadata : {};
   return meta.name === 'kube-proxy-config' && typeof data.config === 'string' ? 'config' : undefined;
 }
+
+/** Whether any of these objects is a kube-proxy ConfigMap whose embedded configuration must be read. */
+export const hasEmbeddedConfig = (raws: readonly RawObject[]): boolean => raws.some((r) => embeddedConfigKey(r) !== undefined);
 
 function readEmbedded(raws: RawObject[], outer: string, sink: Sink): RawObject[] {
   if (!raws.some((r) => embeddedConfigKey(r) !== undefined)) return raws;

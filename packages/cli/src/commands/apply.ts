@@ -4,6 +4,7 @@ import type { Ruleset } from '@svcrules/iptables';
 import {
   CommandNotFoundError,
   compileOptionsFromFacts,
+  DEFAULT_STATE_DIR,
   createApplier,
   createExecNetfilter,
   deleteStaleUdpFlows,
@@ -27,6 +28,7 @@ import type { CliIO } from '../io.js';
 import { ExitError, UserError } from '../errors.js';
 import { addSnapshotFlags, compileOptionsFrom, familyOption, loadInputs, printDiagnostics, type CompileFlags } from '../compile-input.js';
 import { refuseEmpty } from '../report.js';
+import { forgetState, openState, saveState, statePathFor } from '../apply-state.js';
 
 /** Flags shared by `apply` and `diff`: where the host is, and the compile flags the host does not decide. */
 export interface HostFlags {
@@ -115,7 +117,8 @@ export async function hostCall<T>(fn: () => Promise<T>, exitCode = 1): Promise<T
 function summary(r: ApplyResult): string {
   const parts: string[] = [];
   parts.push(r.mode === 'full' ? `full sync (${r.reason})` : 'partial sync');
-  if (!r.restored) parts.push('nothing to change');
+  // A stateful full sync may load our canary alone (its token): that changes nothing.
+  if (!r.restored || (r.plan.written.length === 0 && r.plan.deleted.length === 0)) parts.push('nothing to change');
   else {
     parts.push(`${r.plan.written.length} chains written (${r.plan.changed.length} changed)`);
     if (r.plan.deleted.length > 0) parts.push(`${r.plan.deleted.length} stale chains deleted`);
@@ -136,8 +139,13 @@ export function registerApply(program: Command, io: CliIO): void {
     .option(
       '--replace-tables',
       'load the full sync by replacing the filter and nat tables (what was read, our chains substituted) instead of --noflush: linear instead of quadratic on large nft hosts, but a rule another program adds during the apply is lost',
+    )
+    .option('--state <file>', `where to keep what was applied, so the next apply is a partial sync (default ${DEFAULT_STATE_DIR}/host.FAMILY.state or netns-NAME.FAMILY.state; with --family both, FILE.ipv4 and FILE.ipv6)`)
+    .option('--no-state', 'keep no state: every apply reads the host and does a full sync')
+    .addOption(
+      new Option('--top-level-chains <when>', "rewrite the top-level KUBE chains in every payload that touches their table (always: kube-proxy's partial sync), or only when they differ").choices(['always', 'when-changed']).default('always'),
     );
-  addHostFlags(cmd).action(async (files: string[], flags: HostFlags & { dryRun?: boolean; explainHost?: boolean; force?: boolean; conntrack: boolean; replaceTables?: boolean }) => {
+  addHostFlags(cmd).action(async (files: string[], flags: HostFlags & { dryRun?: boolean; explainHost?: boolean; force?: boolean; conntrack: boolean; replaceTables?: boolean; state?: string | false; topLevelChains: 'always' | 'when-changed' }) => {
     const families = familiesOf(flags);
     if (flags.explainHost) {
       for (const family of families) io.stdout(explainHost((await openHost(io, flags, family)).facts));
@@ -150,15 +158,27 @@ export function registerApply(program: Command, io: CliIO): void {
       const ruleset = compileForHost(io, snapshot, flags, host);
       const nfacct = compileOptionsFromFacts(host.facts).nfacct;
       const netns = flags.netns !== undefined ? { netns: flags.netns } : {};
+      const statePath = statePathFor(io, flags, family, families.length > 1);
+      const state = await openState(statePath, flags, host.facts);
       const applier = createApplier({
+        state: state.options,
         netfilter: host.netfilter,
         family,
         force: flags.force === true,
         fullSyncLoad: flags.replaceTables ? 'replace' : 'noflush',
+        topLevelChains: flags.topLevelChains,
         ...(nfacct && !flags.dryRun ? { beforeFullSync: async () => void (await ensureNfacctCounters({ runner: spawnRunner, ...netns })) } : {}),
         ...(flags.conntrack && host.facts.conntrackTool ? { conntrack: (flows) => deleteStaleUdpFlows(flows, { family, runner: spawnRunner, ...netns }) } : {}),
       });
-      const r = await hostCall(() => applier.apply(ruleset, { dryRun: flags.dryRun === true }));
+      const r = await hostCall(() => applier.apply(ruleset, { dryRun: flags.dryRun === true })).catch(async (e: unknown) => {
+        if (!flags.dryRun) await forgetState(statePath);
+        throw e;
+      });
+      if (!flags.dryRun) {
+        await saveState(state.saveTo, r).catch((e: unknown) => {
+          io.stderr(`svcrules: warning: could not save the state to ${statePath}: ${e instanceof Error ? e.message : String(e)}; the next apply will be a full sync\n`);
+        });
+      }
       for (const k of r.plan.kept) io.stderr(`svcrules: warning: ${family} ${k.table} ${k.chain} is stale but kept: ${k.referencedBy.join(', ')} still jump${k.referencedBy.length === 1 ? 's' : ''} to it\n`);
       if (flags.dryRun) {
         if (families.length > 1) io.stdout(`# ${family}\n`);

@@ -1,0 +1,239 @@
+/**
+ * What an Applier applied, kept between processes: the record a partial sync diffs against, as a
+ * state file per IP family (`svcrules apply --state FILE`).
+ *
+ * The record is not the rules themselves (40 MB at 10k Services, too slow to read back) but, per
+ * chain, a 64-bit digest of its rules; a partial sync digests each desired chain and rewrites the
+ * chains whose digest differs. The digest is keyed with a random seed kept in the state, so chain
+ * contents cannot be crafted to collide without reading the root-only file. Also kept: the UDP
+ * frontends and their endpoints (for the stale conntrack cleanup), the time of the last full sync
+ * (the periodic one survives restarts) and the token written into our canary chain of each table.
+ *
+ * The token is what makes a partial sync from a file safe: every payload of a stateful Applier
+ * rewrites the canary of the tables it touches with a fresh token, and the state records it. A host
+ * whose canary holds another token (another writer, a failed restore, a state from elsewhere) or
+ * none (flushed) gets a full sync.
+ *
+ * References between chains are not kept: a stale chain is only ever referenced, in a record, by
+ * chains of the previous desired ruleset, and a complete desired ruleset that still jumped to it
+ * would declare it (see `plan`'s `referencedBy`, which a record may leave out).
+ */
+import { createHash } from 'node:crypto';
+import type { AppendCommand, PlanCurrent, TableName } from '@svcrules/iptables';
+import { isTableName } from '@svcrules/iptables';
+import type { UdpServiceMap } from './conntrack.js';
+import type { Family } from './netfilter.js';
+
+export const STATE_FORMAT = 1;
+const MAGIC = `svcrules-state ${STATE_FORMAT}`;
+
+/** Where the state was made: a state from another machine, boot, namespace or iptables is foreign. */
+export interface HostIdentity {
+  readonly family: Family;
+  /** /etc/machine-id (or the host name when there is none). */
+  readonly machine: string;
+  /** /proc/sys/kernel/random/boot_id: the tables do not survive a reboot. */
+  readonly boot: string;
+  /** The network namespace: `host` or `netns NAME`, with its inode (a recreated namespace differs). */
+  readonly netns: string;
+  /** `iptables --version` (the backend and version decide how rules are printed and loaded). */
+  readonly iptables: string;
+}
+
+export interface AppliedState {
+  readonly identity: HostIdentity;
+  /** 32 hex digits: the digest key. */
+  readonly seed: string;
+  /** Our canary's token per table, as last written (a table absent: the state cannot vouch for it). */
+  readonly tokens: Readonly<Partial<Record<TableName, string>>>;
+  /** Epoch milliseconds of the last full sync. */
+  readonly fullSyncAt: number;
+  /** table -> chain -> digest of its rules. */
+  readonly chains: ReadonlyMap<TableName, ReadonlyMap<string, string>>;
+  readonly udp: UdpServiceMap;
+}
+
+/** Why a state is not usable: the caller falls back to a full sync and says this. */
+export class StateError extends Error {}
+
+/**
+ * The digest of a chain's rules: two 32-bit multiply-xor lanes over every character, keyed by the
+ * seed, words and rules delimited. 64 bits over ~10^5 chains per host: collisions by chance are
+ * negligible, and by design need the key.
+ */
+export function digestRules(rules: readonly AppendCommand[], seed: Seed): string {
+  let a = seed.a;
+  let b = seed.b;
+  for (let r = 0; r < rules.length; r++) {
+    const args = rules[r]!.args;
+    for (let i = 0; i < args.length; i++) {
+      const w = args[i]!;
+      for (let j = 0; j < w.length; j++) {
+        const c = w.charCodeAt(j);
+        a = Math.imul(a ^ c, 0x01000193);
+        b = Math.imul(b ^ c, 0x5bd1e995);
+        b ^= b >>> 13;
+      }
+      // A word boundary, distinct from every character (codes are < 0x10000).
+      a = Math.imul(a ^ 0x10001, 0x01000193);
+      b = Math.imul(b ^ 0x10001, 0x5bd1e995);
+      b ^= b >>> 13;
+    }
+    a = Math.imul(a ^ 0x10002, 0x01000193);
+    b = Math.imul(b ^ 0x10002, 0x5bd1e995);
+    b ^= b >>> 13;
+  }
+  return hex8(fmix(a ^ Math.imul(rules.length, 0x9e3779b1))) + hex8(fmix(b ^ a));
+}
+
+/** murmur3's finalizer: every input bit reaches every output bit. */
+function fmix(h: number): number {
+  h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
+  h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
+  return h ^ (h >>> 16);
+}
+
+export interface Seed {
+  readonly a: number;
+  readonly b: number;
+}
+
+export function seedOf(hex: string): Seed {
+  if (!/^[0-9a-f]{32}$/.test(hex)) throw new StateError('bad seed');
+  return { a: parseInt(hex.slice(0, 8), 16) | 0, b: parseInt(hex.slice(8, 16), 16) ^ parseInt(hex.slice(16, 24), 16) ^ parseInt(hex.slice(24), 16) };
+}
+
+const HEX2 = Array.from({ length: 256 }, (_, i) => i.toString(16).padStart(2, '0'));
+/** 8 hex digits (a table instead of toString(16) + padStart: 250k calls per state). */
+const hex8 = (n: number) => HEX2[(n >>> 24) & 255]! + HEX2[(n >>> 16) & 255]! + HEX2[(n >>> 8) & 255]! + HEX2[n & 255]!;
+
+/**
+ * Digests of chains, memoized by the rules array: the desired chains digested while planning are
+ * the ones the next state records.
+ */
+export class Digests {
+  readonly seed: Seed;
+  private readonly memo = new WeakMap<readonly AppendCommand[], string>();
+  constructor(readonly seedHex: string) {
+    this.seed = seedOf(seedHex);
+  }
+  of(rules: readonly AppendCommand[]): string {
+    let d = this.memo.get(rules);
+    if (d === undefined) this.memo.set(rules, (d = digestRules(rules, this.seed)));
+    return d;
+  }
+  /** The digests of grouped chains (`chainsOf`). */
+  all(chains: ReadonlyMap<TableName, ReadonlyMap<string, readonly AppendCommand[]>>): Map<TableName, Map<string, string>> {
+    const out = new Map<TableName, Map<string, string>>();
+    for (const [t, m] of chains) {
+      const d = new Map<string, string>();
+      for (const [c, rules] of m) d.set(c, this.of(rules));
+      out.set(t, d);
+    }
+    return out;
+  }
+}
+
+/** The planner's "current" from a state: chains exist as recorded; content compared by digest. */
+export function currentFromState(state: AppliedState, digests: Digests): PlanCurrent {
+  return {
+    tables: () => state.chains.keys(),
+    chains: (t) => state.chains.get(t)?.keys() ?? [],
+    matches: (t, chain, rules) => {
+      const have = state.chains.get(t)?.get(chain);
+      return have !== undefined && have === digests.of(rules);
+    },
+  };
+}
+
+/**
+ * The state file: a header line, one JSON line (identity, seed, tokens, time, UDP map), then per
+ * table `*name` and one `CHAIN DIGEST` line per chain, then `#end N SHA` (N chain lines, SHA-256 of
+ * everything before it, so a truncated or damaged file is refused).
+ */
+export function serializeState(state: AppliedState): string {
+  const head = {
+    identity: state.identity,
+    seed: state.seed,
+    tokens: state.tokens,
+    fullSyncAt: state.fullSyncAt,
+    udp: [...state.udp].map(([key, { frontend, endpoints }]) => [key, frontend.ip ?? null, frontend.port, [...endpoints]]),
+  };
+  const parts: string[] = [MAGIC, JSON.stringify(head)];
+  let n = 0;
+  for (const [t, m] of state.chains) {
+    parts.push(`*${t}`);
+    for (const [c, d] of m) {
+      parts.push(`${c} ${d}`);
+      n++;
+    }
+  }
+  const body = parts.join('\n') + '\n';
+  return `${body}#end ${n} ${sha256(body)}\n`;
+}
+
+/** Parses a state file; throws StateError saying what is wrong. */
+export function parseState(text: string): AppliedState {
+  if (!text.startsWith(MAGIC + '\n')) {
+    const m = /^svcrules-state (\d+)\n/.exec(text);
+    throw new StateError(m ? `format ${m[1]}, this svcrules writes format ${STATE_FORMAT}` : 'not a svcrules state file');
+  }
+  const end = text.lastIndexOf('#end ', text.length - 2);
+  const trailer = end >= 0 && text.endsWith('\n') ? /^#end (\d+) ([0-9a-f]{64})\n$/.exec(text.slice(end)) : null;
+  if (!trailer) throw new StateError('truncated (no end line)');
+  const body = text.slice(0, end);
+  if (sha256(body) !== trailer[2]) throw new StateError('checksum mismatch');
+  const lines = body.split('\n');
+  lines.pop();
+  let head: {
+    identity: HostIdentity;
+    seed: string;
+    tokens: Record<string, string>;
+    fullSyncAt: number;
+    udp: [string, string | null, number, string[]][];
+  };
+  try {
+    head = JSON.parse(lines[1] ?? '');
+  } catch {
+    throw new StateError('unreadable header');
+  }
+  const tokens: Partial<Record<TableName, string>> = {};
+  for (const [t, tok] of Object.entries(head.tokens ?? {})) {
+    if (!isTableName(t) || typeof tok !== 'string') throw new StateError('bad tokens');
+    tokens[t] = tok;
+  }
+  seedOf(String(head.seed));
+  if (typeof head.fullSyncAt !== 'number' || !Array.isArray(head.udp) || typeof head.identity !== 'object' || head.identity === null) throw new StateError('bad header');
+  const chains = new Map<TableName, Map<string, string>>();
+  let table: Map<string, string> | undefined;
+  let n = 0;
+  for (let i = 2; i < lines.length; i++) {
+    const line = lines[i]!;
+    if (line.startsWith('*')) {
+      const name = line.slice(1);
+      if (!isTableName(name) || chains.has(name)) throw new StateError(`bad table line ${i + 1}`);
+      chains.set(name, (table = new Map()));
+      continue;
+    }
+    const sp = line.indexOf(' ');
+    if (!table || sp <= 0 || line.length - sp !== 17) throw new StateError(`bad chain line ${i + 1}`);
+    table.set(line.slice(0, sp), line.slice(sp + 1));
+    n++;
+  }
+  if (n !== Number(trailer[1])) throw new StateError('chain count mismatch');
+  const udp = new Map<string, { frontend: { ip: string | undefined; port: number }; endpoints: Set<string> }>();
+  for (const [key, ip, port, eps] of head.udp) udp.set(key, { frontend: { ip: ip ?? undefined, port }, endpoints: new Set(eps) });
+  return { identity: head.identity, seed: head.seed, tokens, fullSyncAt: head.fullSyncAt, chains, udp };
+}
+
+const sha256 = (text: string): string => Buffer.from(createHash('sha256').update(text).digest()).toString('hex');
+
+/** The first difference between two identities, in words, or undefined when they are the same host. */
+export function identityMismatch(saved: HostIdentity, now: HostIdentity): string | undefined {
+  if (saved.family !== now.family) return `it is for ${saved.family}, not ${now.family}`;
+  if (saved.machine !== now.machine) return `it is from another machine (${saved.machine})`;
+  if (saved.boot !== now.boot) return 'it is from before a reboot';
+  if (saved.netns !== now.netns) return `it is for another network namespace (${saved.netns}; this is ${now.netns})`;
+  if (saved.iptables !== now.iptables) return `it was written with another iptables (${saved.iptables})`;
+  return undefined;
+}
