@@ -44,6 +44,10 @@ describe('sortNFTablesTransaction (pkg/proxy/nftables/helpers_test.go)', () => {
     expect(sortNFTablesTransaction('add element ip kube-proxy b { x }\nadd chain ip kube-proxy a')).toBe('add chain ip kube-proxy a\nadd element ip kube-proxy b { x }');
   });
 
+  test('two object types of equal rank are each "less" than the other (>=), so Go swaps them', () => {
+    expect(sortNFTablesTransaction('add counter ip kube-proxy b\nadd flowtable ip kube-proxy a')).toBe('add flowtable ip kube-proxy a\nadd counter ip kube-proxy b');
+  });
+
   // Every line has 5 words or more when the table has a comment, as kube-proxy's always has.
   test('blind to line order except rule order within a chain', () => {
     fc.assert(
