@@ -45,13 +45,8 @@ export interface NftSet {
 }
 
 /** A named map: `type key[0] . key[1] : value[0]` (a verdict map has value `['verdict']`). */
-export interface NftMap {
-  readonly name: string;
-  readonly type: readonly string[];
+export interface NftMap extends NftSet {
   readonly valueType: readonly string[];
-  readonly flags?: readonly string[];
-  readonly timeout?: number;
-  readonly comment?: string;
 }
 
 /**
