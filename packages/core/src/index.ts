@@ -3,6 +3,7 @@ export type { CompileOptions } from './options.js';
 export { type Diagnostic, formatDiagnostic } from './diagnostics.js';
 export * from './ip.js';
 export * from './names.js';
+export * from './nft-names.js';
 export { compile, orderedServicePorts } from './compile.js';
 export type { CompileResult, CompileStats } from './compile.js';
 export type { CompileContext, LocalDetector } from './context.js';

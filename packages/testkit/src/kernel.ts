@@ -27,7 +27,7 @@ export const skippedName = (name: string, missing: string): string => `${name} [
 
 /** The message of the failing test that stands for kernel tests that cannot run under CI. */
 export const requiredMessage = (missing: string): string =>
-  `the real-kernel tests cannot run (${missing}) and CI is set, where .ci/run installs every tool: run as root with iptables, conntrack, nfacct and iproute2 installed`;
+  `the real-kernel tests cannot run (${missing}) and CI is set, where .ci/run installs every tool: run as root with iptables, conntrack, nfacct, iproute2 and nftables installed`;
 
 export interface KernelGate {
   /** Why the kernel tests cannot run here, or undefined when they can. */

@@ -1,0 +1,92 @@
+/**
+ * Whole-object checks over words.ts: what the renderer refuses and the parser rejects, so that a
+ * rendered object always parses back to itself.
+ */
+import { BASE_CHAIN_HOOKS, BASE_CHAIN_TYPES, FAMILIES } from './ir.js';
+import type { Chain, Element, NftMap, NftSet, Rule, Table, TableRef } from './ir.js';
+import { commentProblem, elementPartProblem, identifierProblem, ruleWordProblem } from './words.js';
+
+const DATA_TYPE = /^[a-z][a-z0-9_]*$/;
+const FLAG = /^[a-z][a-z-]*$/;
+/** First rule words nft reads as a placement, not as the rule (`add rule t c index 3 …`). */
+const PLACEMENT_WORDS = new Set(['index', 'handle', 'position']);
+/** nft priorities are 32-bit signed. */
+const PRIORITY_LIMIT = 2 ** 31;
+
+const field = (name: string, problem: string | undefined): string | undefined => (problem === undefined ? undefined : `${name}: ${problem}`);
+
+function firstProblem(...problems: (string | undefined)[]): string | undefined {
+  return problems.find((p) => p !== undefined);
+}
+
+function optionalComment(comment: string | undefined): string | undefined {
+  return comment === undefined ? undefined : field('comment', commentProblem(comment));
+}
+
+export function tableRefProblem(t: TableRef): string | undefined {
+  if (!FAMILIES.includes(t.family)) return `family: expected one of ${FAMILIES.join(', ')}, got ${JSON.stringify(t.family)}`;
+  return field('table name', identifierProblem(t.name));
+}
+
+export function tableProblem(t: Table): string | undefined {
+  return firstProblem(tableRefProblem(t), optionalComment(t.comment));
+}
+
+export function chainProblem(c: Chain): string | undefined {
+  const base = c.base;
+  let baseProblem: string | undefined;
+  if (base !== undefined) {
+    if (!BASE_CHAIN_TYPES.includes(base.type)) baseProblem = `type: expected one of ${BASE_CHAIN_TYPES.join(', ')}`;
+    else if (!BASE_CHAIN_HOOKS.includes(base.hook)) baseProblem = `hook: expected one of ${BASE_CHAIN_HOOKS.join(', ')}`;
+    else if (!Number.isInteger(base.priority) || Math.abs(base.priority) >= PRIORITY_LIMIT) baseProblem = 'priority: expected a 32-bit integer';
+  }
+  return firstProblem(field('chain name', identifierProblem(c.name)), baseProblem, optionalComment(c.comment));
+}
+
+function typeProblem(what: string, types: readonly string[]): string | undefined {
+  if (types.length === 0) return `${what}: no data type`;
+  const bad = types.find((t) => typeof t !== 'string' || !DATA_TYPE.test(t));
+  return bad === undefined ? undefined : `${what}: bad data type ${JSON.stringify(bad)}`;
+}
+
+function setPropsProblem(s: NftSet | NftMap): string | undefined {
+  const badFlag = s.flags?.find((f) => typeof f !== 'string' || !FLAG.test(f));
+  return firstProblem(
+    field('name', identifierProblem(s.name)),
+    typeProblem('type', s.type),
+    s.flags !== undefined && s.flags.length === 0 ? 'flags: empty list (omit it)' : undefined,
+    badFlag === undefined ? undefined : `flags: bad flag ${JSON.stringify(badFlag)}`,
+    s.timeout === undefined || (Number.isSafeInteger(s.timeout) && s.timeout >= 0) ? undefined : 'timeout: expected whole seconds',
+    optionalComment(s.comment),
+  );
+}
+
+export function setProblem(s: NftSet): string | undefined {
+  return setPropsProblem(s);
+}
+
+export function mapProblem(m: NftMap): string | undefined {
+  return firstProblem(setPropsProblem(m), typeProblem('value type', m.valueType));
+}
+
+export function ruleProblem(r: Rule): string | undefined {
+  if (r.words.length === 0) return 'rule: no words';
+  if (PLACEMENT_WORDS.has(r.words[0]!)) return `rule: cannot start with ${JSON.stringify(r.words[0])}`;
+  const bad = r.words.map((w) => ruleWordProblem(w)).find((p) => p !== undefined);
+  return firstProblem(field('chain', identifierProblem(r.chain)), field('rule', bad), optionalComment(r.comment));
+}
+
+export function elementKeyProblem(container: string, key: readonly string[]): string | undefined {
+  if (key.length === 0) return 'element: empty key';
+  const bad = key.map((k) => elementPartProblem(k)).find((p) => p !== undefined);
+  return firstProblem(field('set or map', identifierProblem(container)), field('key', bad));
+}
+
+export function elementProblem(e: Element): string | undefined {
+  const value = e.value;
+  let valueProblem: string | undefined;
+  if (value !== undefined) {
+    valueProblem = value.length === 0 ? 'value: empty (omit it for a set element)' : field('value', value.map((v) => elementPartProblem(v)).find((p) => p !== undefined));
+  }
+  return firstProblem(elementKeyProblem(e.container, e.key), valueProblem, optionalComment(e.comment));
+}
