@@ -8,13 +8,12 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { execFile, FIXTURES, mustExec, netnsSkipReason, uniqueName } from '@svcrules/testkit';
+import { execFile, FIXTURES, kernelGate, mustExec, uniqueName } from '@svcrules/testkit';
 import { runCli } from './run-cli.js';
 
 const DIR = join(FIXTURES, 'apply');
-const skip = netnsSkipReason(['ip', 'iptables', 'iptables-save', 'iptables-restore', 'iptables-legacy-restore', 'flock']);
-if (skip) console.warn(`skipping svcrules apply --state tests: ${skip}`);
-const d = skip ? describe.skip : describe;
+const kernel = kernelGate(['ip', 'iptables', 'iptables-save', 'iptables-restore', 'iptables-legacy-restore', 'flock']);
+const d = kernel.describe;
 
 d('svcrules apply --state', () => {
   const ns = uniqueName('st');

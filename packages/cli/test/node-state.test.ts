@@ -75,8 +75,8 @@ async function nodeStateCli(argv: string[], runner: Runner): Promise<{ out: stri
 test('node-state prints the capture; a bad namespace name is a usage error; nothing captured is an error', async () => {
   const ok = await nodeStateCli([], fakeRunner([]));
   expect(JSON.parse(ok.out)).toMatchObject({ kind: 'svcrules-node-state', netns: null });
-  expect(await nodeStateCli(['--netns', '../x'], fakeRunner([]))).toMatchObject({ out: '', code: 2, err: '--netns: "../x" is not a namespace name' });
-  const none = await nodeStateCli(['--netns', 'gone'], fakeRunner([], { iptables: { code: 1, stdout: '', stderr: 'Cannot open network namespace "gone"\n' }, ip: { code: 1, stdout: '', stderr: 'Cannot open network namespace "gone"\n' } }));
+  expect(await nodeStateCli(['--netns=../x'], fakeRunner([]))).toMatchObject({ out: '', code: 2, err: '--netns: "../x" is not a namespace name' });
+  const none = await nodeStateCli(['--netns=gone'], fakeRunner([], { iptables: { code: 1, stdout: '', stderr: 'Cannot open network namespace "gone"\n' }, ip: { code: 1, stdout: '', stderr: 'Cannot open network namespace "gone"\n' } }));
   expect(none.out).toBe('');
   expect(none.err).toContain('nothing could be captured in network namespace gone');
 });

@@ -13,11 +13,11 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tracePacket, parseRuleset, type TraceFrom, type TraceResult, type NodeState } from '@svcrules/iptables';
-import { BridgeNode, netnsSkipReason, type ProbeResult } from '@svcrules/testkit';
+import { BridgeNode, kernelGate, type ProbeResult } from '@svcrules/testkit';
 import { loadNodeState, type NodeStateFile } from '../src/commands/trace-node-input.js';
 import { runCli } from './run-cli.js';
 
-const skip = netnsSkipReason(['ip', 'iptables', 'iptables-save', 'iptables-restore', 'nfacct', 'sysctl']);
+const kernel = kernelGate(['ip', 'iptables', 'iptables-save', 'iptables-restore', 'nfacct', 'sysctl']);
 
 const NODE_IP = '192.168.0.2';
 const CLIENT_IP = '203.0.113.10';
@@ -187,7 +187,7 @@ function observed(results: readonly ProbeResult[]): string[] {
   return [...new Set(results.map((x) => (x.ok ? `${x.pod} from ${x.source}` : x.error)))].sort();
 }
 
-(skip ? describe.skip : describe)('the tracer on a real-looking node (cni0, docker0, flannel, CentOS REJECT) equals the kernel', () => {
+kernel.describe('the tracer on a real-looking node (cni0, docker0, flannel, CentOS REJECT) equals the kernel', () => {
   let n: BridgeNode;
   const ns: Partial<Record<Flow['from'], string>> = {};
   let state: NodeState;
@@ -264,4 +264,3 @@ function observed(results: readonly ProbeResult[]): string[] {
   });
 });
 
-if (skip) test.skip(`node kernel cross-check skipped: ${skip}`, () => undefined);
