@@ -6,7 +6,7 @@
 import fc from 'fast-check';
 import type { Snapshot } from '@svcrules/core';
 import type { TableName } from '@svcrules/iptables';
-import { snapshotArb } from '@svcrules/testkit';
+import { snapshotArb, scaledRuns } from '@svcrules/testkit';
 import {
   createApplier,
   currentFromState,
@@ -215,6 +215,6 @@ test('any sequence of runs and interference: partial exactly when the state can 
     fc.asyncProperty(fc.commands(commands, { maxCommands: 7 }), async (cmds) => {
       await fc.asyncModelRun(() => ({ model: { trusted: false }, real: { nf: new FakeNetfilter(), file: undefined } }), cmds);
     }),
-    { numRuns: 60 },
+    { numRuns: scaledRuns(60, 30) },
   );
 });

@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { ServiceEndpointIndex } from '../src/endpoint-index.js';
 import { buildEndpointsMap } from '../src/endpoints.js';
 import type { EndpointSlice } from '../src/model.js';
+import { scaledRuns } from '@svcrules/testkit';
 
 const NODE = 'node-a';
 
@@ -63,6 +64,6 @@ test('any sequence of slice changes: the index equals buildEndpointsMap of the c
         expect(index.map()).toEqual(expected());
       }
     }),
-    { numRuns: 500 },
+    { numRuns: scaledRuns(500, 100) },
   );
 });

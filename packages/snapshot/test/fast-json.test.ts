@@ -9,6 +9,7 @@ import { parseJsonFast } from '../src/fast-json.js';
 import { parseJson } from '../src/json.js';
 import type { JsonPos } from '../src/json.js';
 import { apiObjects } from './api-objects.js';
+import { scaledRuns } from '@svcrules/testkit';
 
 const lineCol = (text: string, offset: number) => {
   const before = text.slice(0, offset);
@@ -72,7 +73,7 @@ test('the fast path takes an input only when it reads it exactly as json.ts does
       expect(f.root).toEqual(s!.root);
       if (f.items.length > 0) expect(f.items).toEqual(s!.items);
     }),
-    { numRuns: 2000 },
+    { numRuns: scaledRuns(2000, 400) },
   );
   expect(taken).toBeGreaterThan(300);
 });
@@ -109,6 +110,6 @@ test('loadSnapshot on the fast path: the same objects as snapshotFromObjects, ea
         if (i >= 0 && s.origin) expect({ line: s.origin.line, column: s.origin.column }).toEqual(positions[i]);
       }
     }),
-    { numRuns: 100 },
+    { numRuns: scaledRuns(100, 25) },
   );
 });
