@@ -10,13 +10,13 @@
 import type { Origin } from '@svcrules/core';
 import { collect, hasEmbeddedConfig, readSource } from './documents.js';
 import type { Located, Locator, RawObject } from './documents.js';
-import { looksLikeJson } from './json.js';
+import { looksLikeJson, MAX_JSON_DEPTH } from './json.js';
 import { findPasteMistake } from './paste.js';
 import { isMapping } from './schemas/metadata.js';
-import type { Sink } from './sink.js';
+import { Sink } from './sink.js';
 
-/** json.ts refuses values nested deeper than 512; anything near that goes the diagnostic path. */
-const MAX_FAST_DEPTH = 500;
+/** Anything near json.ts's nesting limit goes the diagnostic path, which reports it. */
+const MAX_FAST_DEPTH = MAX_JSON_DEPTH - 12;
 
 interface Scan {
   /** Object keys in the text (a duplicate key counts twice: JSON.parse keeps one). */
@@ -149,26 +149,18 @@ export function parseJsonFast(source: { readonly name: string; readonly text: st
 }
 
 /**
- * The raw objects of all sources on the fast path (YAML sources are read as usual), or undefined
- * when a JSON source needs the diagnostic path. The caller must still take the diagnostic path when
- * the sink receives anything.
+ * One source's raw objects, and whether the fast path read them. YAML, paste mistakes, kube-proxy
+ * ConfigMaps (an embedded text to read and locate) and JSON the fast path cannot take are read by
+ * the diagnostic path at once, so no source is parsed twice unless a fast-path source needs its
+ * positions for a diagnostic (load.ts).
  */
-export function readSourcesFast(sources: readonly { readonly name: string; readonly text: string }[], sink: Sink): RawObject[] | undefined {
-  const out: RawObject[] = [];
-  for (let i = 0; i < sources.length; i++) {
-    const source = sources[i]!;
-    if (!looksLikeJson(source.text)) {
-      for (const r of readSource(source, i, sink)) out.push(r);
-      continue;
-    }
-    // Paste mistakes and kube-proxy ConfigMaps (an embedded text to read and locate) take the diagnostic path.
-    if (findPasteMistake(source.text, true)) return undefined;
-    const doc = parseJsonFast(source, i);
-    if (!doc) return undefined;
-    const raws: RawObject[] = [];
-    collect(doc.value, doc.locate, raws, sink, 0);
-    if (hasEmbeddedConfig(raws)) return undefined;
-    for (const r of raws) out.push(r);
-  }
-  return out;
+export function readSourceFast(source: { readonly name: string; readonly text: string }, sourceIndex: number, sink: Sink): { raws: RawObject[]; fast: boolean } {
+  const diagnosticPath = () => ({ raws: readSource(source, sourceIndex, sink), fast: false });
+  if (!looksLikeJson(source.text) || findPasteMistake(source.text, true)) return diagnosticPath();
+  const doc = parseJsonFast(source, sourceIndex);
+  if (!doc) return diagnosticPath();
+  const raws: RawObject[] = [];
+  const scratch = new Sink();
+  collect(doc.value, doc.locate, raws, scratch, 0);
+  return scratch.diagnostics(false).length > 0 || hasEmbeddedConfig(raws) ? diagnosticPath() : { raws, fast: true };
 }

@@ -24,7 +24,7 @@ export interface JsonDocument {
   readonly pos: JsonPos;
 }
 
-const MAX_DEPTH = 512;
+export const MAX_JSON_DEPTH = 512;
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const HEX4 = /[0-9a-fA-F]{4}/y;
 const ESCAPES: Record<string, string> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
@@ -92,7 +92,7 @@ export function parseJson(text: string): { readonly documents: readonly JsonDocu
     }
   };
   const value = (depth: number): [unknown, JsonPos] => {
-    if (depth > MAX_DEPTH) throw new Fail(i, nestingTooDeep(MAX_DEPTH));
+    if (depth > MAX_JSON_DEPTH) throw new Fail(i, nestingTooDeep(MAX_JSON_DEPTH));
     ws();
     const offset = i;
     const c = text[i];

@@ -1,7 +1,7 @@
 import type { Diagnostic, EndpointSlice, IPFamily, NodeInfo, Origin, Pod, ProxyConfig, Service, Snapshot } from '@svcrules/core';
 import type { DiagnosticCode } from './codes.js';
 import { describeObject, readObjects, readSource } from './documents.js';
-import { readSourcesFast } from './fast-json.js';
+import { readSourceFast } from './fast-json.js';
 import type { RawObject } from './documents.js';
 import { formatPath, fromIssue } from './issues.js';
 import { endpointsFamilies, LABEL_MANAGED_BY, LEADER_ANNOTATION, MAX_ENDPOINTS_PER_SUBSET, MIRRORING_CONTROLLER, mirrorEndpoints, standInSlices } from './mirror.js';
@@ -274,17 +274,14 @@ function assemble(raws: readonly RawObject[], sink: Sink, options: LoadOptions):
  * path; the snapshot holds only the valid objects. With `skipInvalid` the same reports are warnings.
  */
 export function loadSnapshot(sources: readonly { readonly name: string; readonly text: string }[], options: LoadOptions = {}): LoadResult {
-  // The fast path (fast-json.ts) when it has nothing to report; otherwise the diagnostic path.
+  // The fast path (fast-json.ts) when it has nothing to report; otherwise the diagnostic path, since
+  // objects read by the fast path know only their own positions.
   let sink = new Sink();
-  const fastRaws = readSourcesFast(sources, sink);
-  let loaded = fastRaws && assemble(fastRaws, sink, options);
-  if (!loaded || sink.diagnostics(false).length > 0) {
+  const read = sources.map((s, i) => readSourceFast(s, i, sink));
+  let loaded = assemble(read.flatMap((r) => r.raws), sink, options);
+  if (read.some((r) => r.fast) && sink.diagnostics(false).length > 0) {
     sink = new Sink();
-    loaded = assemble(
-      sources.flatMap((s, i) => readSource(s, i, sink)),
-      sink,
-      options,
-    );
+    loaded = assemble(sources.flatMap((s, i) => readSource(s, i, sink)), sink, options);
   }
   const { snapshot, ignored, standIns } = loaded;
   return {
