@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import type { CompileOptions, Diagnostic, Snapshot } from '@svcrules/core';
+import type { CompileOptions, Diagnostic, Origin, Snapshot } from '@svcrules/core';
 import { formatDiagnostic, parseIP } from '@svcrules/core';
 import { parseRuleset } from '@svcrules/iptables';
 import { loadSnapshot } from '@svcrules/snapshot';
@@ -150,6 +150,9 @@ export function note(io: CliIO, flags: Pick<InputFlags, 'quiet'>, text: string):
 
 export const plural = (n: number, one: string, many: string) => `${n} ${n === 1 ? one : many}`;
 
+/** `file:line:column: ` before a message about an object, or nothing for an object without a place. */
+export const placeOf = (o: Origin | undefined): string => (o ? `${o.file}:${o.line}:${o.column}: ` : '');
+
 /**
  * Reads and validates the snapshot files. Invalid objects stop the command (exit 1, nothing on stdout)
  * unless --skip-invalid, which reports them as warnings and goes on without them. Says which v1
@@ -177,10 +180,9 @@ export async function readSnapshot(io: CliIO, files: readonly string[], flags: I
   }
   if (flags.verbose) {
     for (const s of result.standIns) {
-      const at = s.origin ? `${s.origin.file}:${s.origin.line}:${s.origin.column}: ` : '';
-      io.stderr(`${at}Endpoints ${s.object} stands in for the ${s.families.join(' and ')} EndpointSlices of its Service (${s.ready} ready, ${s.notReady} not ready; mirroring would skip it: ${s.because})\n`);
+      io.stderr(`${placeOf(s.origin)}Endpoints ${s.object} stands in for the ${s.families.join(' and ')} EndpointSlices of its Service (${s.ready} ready, ${s.notReady} not ready; mirroring would skip it: ${s.because})\n`);
     }
-    for (const i of result.ignored) io.stderr(`${i.origin.file}:${i.origin.line}:${i.origin.column}: ignored ${i.kind} ${i.object}: ${i.reason}\n`);
+    for (const i of result.ignored) io.stderr(`${placeOf(i.origin)}ignored ${i.kind} ${i.object}: ${i.reason}\n`);
   }
   return result;
 }

@@ -1,22 +1,9 @@
-import type { EndpointSlice, IPFamily, Origin, Snapshot } from '@svcrules/core';
-import { serviceSkipReason } from '@svcrules/core';
+import type { IPFamily, Snapshot } from '@svcrules/core';
+import { serviceSkipReason, sliceSkipReason } from '@svcrules/core';
 import type { LoadResult } from '@svcrules/snapshot';
 import type { CliIO } from './io.js';
 import { UserError } from './errors.js';
-import { note, plural, type InputFlags } from './compile-input.js';
-
-const at = (o: Origin | undefined) => (o ? `${o.file}:${o.line}:${o.column}: ` : '');
-const SKIP_LABELS = ['service.kubernetes.io/service-proxy-name', 'service.kubernetes.io/headless'];
-
-/** Why kube-proxy would not use a slice, or undefined when it does. */
-function sliceSkipReason(slice: EndpointSlice, services: ReadonlySet<string>): string | undefined {
-  if (slice.addressType === 'FQDN') return 'addressType FQDN (kube-proxy reads only IPv4 and IPv6 slices)';
-  if (slice.serviceName === '') return 'no kubernetes.io/service-name label (kube-proxy cannot tell its Service)';
-  const label = SKIP_LABELS.find((l) => Object.hasOwn(slice.labels, l));
-  if (label !== undefined) return `labelled ${label} (kube-proxy does not watch it)`;
-  if (!services.has(`${slice.namespace}/${slice.serviceName}`)) return `no Service ${slice.namespace}/${slice.serviceName} in the input`;
-  return undefined;
-}
+import { note, placeOf, plural, type InputFlags } from './compile-input.js';
 
 /**
  * What the compiled rules leave out and why: Services without rules for this family, slices kube-proxy
@@ -31,7 +18,7 @@ export function reportLeftOut(io: CliIO, flags: InputFlags, loaded: LoadResult, 
     const reason = serviceSkipReason(svc, family);
     if (reason === undefined) continue;
     services++;
-    lines.push(`${at(svc.origin)}Service ${svc.namespace}/${svc.name} has no ${family} rules: ${reason}`);
+    lines.push(`${placeOf(svc.origin)}Service ${svc.namespace}/${svc.name} has no ${family} rules: ${reason}`);
   }
   const names = new Set(snapshot.services.map((s) => `${s.namespace}/${s.name}`));
   let objects = loaded.ignored.length;
@@ -39,7 +26,7 @@ export function reportLeftOut(io: CliIO, flags: InputFlags, loaded: LoadResult, 
     const reason = sliceSkipReason(slice, names);
     if (reason === undefined) continue;
     objects++;
-    lines.push(`${at(slice.origin)}ignored EndpointSlice ${slice.namespace}/${slice.name}: ${reason}`);
+    lines.push(`${placeOf(slice.origin)}ignored EndpointSlice ${slice.namespace}/${slice.name}: ${reason}`);
   }
   if (flags.verbose) for (const l of lines) io.stderr(`${l}\n`);
   else if (services + objects > 0) {

@@ -1,6 +1,6 @@
 import type { EndpointSlice, IPFamily } from './model.js';
 import { joinHostPort } from './ip.js';
-import { hasProxySkipLabel, servicePortNameString } from './service-port.js';
+import { hasProxySkipLabel, proxySkipLabel, servicePortNameString } from './service-port.js';
 import type { ServicePortInfo } from './service-port.js';
 
 /** One endpoint of one service port, as kube-proxy's endpoint cache holds it. */
@@ -25,6 +25,19 @@ const setOrNull = (xs: readonly string[] | undefined) => (xs && xs.length > 0 ? 
 /** Whether kube-proxy reads this slice for `family` at all. */
 export function sliceInScope(slice: EndpointSlice, family: IPFamily): boolean {
   return slice.addressType === family && slice.serviceName !== '' && !hasProxySkipLabel(slice.labels);
+}
+
+/**
+ * Why kube-proxy would not read a slice at all (`services`: the input's `ns/name`s), or undefined.
+ * The reasons behind `sliceInScope`, for reporting; a slice of the other family is not ignored.
+ */
+export function sliceSkipReason(slice: EndpointSlice, services: ReadonlySet<string>): string | undefined {
+  if (slice.addressType === 'FQDN') return 'addressType FQDN (kube-proxy reads only IPv4 and IPv6 slices)';
+  if (slice.serviceName === '') return 'no kubernetes.io/service-name label (kube-proxy cannot tell its Service)';
+  const label = proxySkipLabel(slice.labels);
+  if (label !== undefined) return `labelled ${label} (kube-proxy does not watch it)`;
+  if (!services.has(`${slice.namespace}/${slice.serviceName}`)) return `no Service ${slice.namespace}/${slice.serviceName} in the input`;
+  return undefined;
 }
 
 /**

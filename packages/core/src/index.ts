@@ -11,6 +11,7 @@ export { masqueradeMark } from './context.js';
 export type { ServicePortPlan } from './service-plan.js';
 export type { ServicePortInfo } from './service-port.js';
 export { serviceSkipReason } from './service-port.js';
+export { sliceSkipReason } from './endpoints.js';
 export type { EndpointInfo, CategorizedEndpoints } from './endpoints.js';
 export type { ServicePortRules } from './rules.js';
 export { probability } from './probability.js';

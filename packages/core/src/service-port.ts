@@ -28,10 +28,13 @@ export interface ServicePortInfo {
 
 const SKIP_LABELS = ['service.kubernetes.io/service-proxy-name', 'service.kubernetes.io/headless'];
 
-/** kube-proxy's informers never see objects with these labels. */
-export function hasProxySkipLabel(labels: Readonly<Record<string, string>>): boolean {
-  return SKIP_LABELS.some((l) => Object.prototype.hasOwnProperty.call(labels, l));
+/** The label that hides an object from kube-proxy's informers, or undefined. */
+export function proxySkipLabel(labels: Readonly<Record<string, string>>): string | undefined {
+  return SKIP_LABELS.find((l) => Object.prototype.hasOwnProperty.call(labels, l));
 }
+
+/** kube-proxy's informers never see objects with these labels. */
+export const hasProxySkipLabel = (labels: Readonly<Record<string, string>>): boolean => proxySkipLabel(labels) !== undefined;
 
 /** `proxyutil.ShouldSkipService` plus the informer's label selector. */
 export function shouldSkipService(svc: Service): boolean {
@@ -41,7 +44,7 @@ export function shouldSkipService(svc: Service): boolean {
 /** Why a Service yields no rules for a family (kube-proxy skips it or it has no port), or undefined. */
 export function serviceSkipReason(svc: Service, family: IPFamily): string | undefined {
   if (svc.type === 'ExternalName') return 'type ExternalName (a DNS name only; kube-proxy writes no rules)';
-  const label = SKIP_LABELS.find((l) => Object.prototype.hasOwnProperty.call(svc.labels, l));
+  const label = proxySkipLabel(svc.labels);
   if (label !== undefined) return `labelled ${label} (kube-proxy does not watch it${label === SKIP_LABELS[0] ? '; another proxy serves it' : ''})`;
   if (svc.clusterIP === 'None') return 'headless (clusterIP None: DNS only, kube-proxy writes no rules)';
   if (svc.clusterIP === '') return 'no clusterIP allocated yet (a manifest: the API server allocates it on creation)';
