@@ -6,7 +6,7 @@
  * with a warning on stderr; the capture goes on without it.
  */
 import { Command } from 'commander';
-import { CommandNotFoundError, spawnRunner, type Runner } from '@svcrules/applier';
+import { CommandNotFoundError, inNetns, spawnRunner, type Runner } from '@svcrules/applier';
 import type { CliIO } from '../io.js';
 import { UserError } from '../errors.js';
 import type { NodeStateFile } from './trace-node-input.js';
@@ -22,23 +22,22 @@ export const NODE_SYSCTLS = [
   'net.netfilter.nf_conntrack_tcp_be_liberal',
 ] as const;
 
-const NETNS_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,254}$/;
+// Within what inNetns accepts (as `apply --netns`), so a bad name is a usage error, not a crash.
+const NETNS_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
 
 /** Captures the node state with `run` (inside `netns` when given). */
 export async function captureNodeState(run: Runner, netns: string | null, warn: (line: string) => void): Promise<NodeStateFile> {
   const missing: string[] = [];
+  // inNetns maps `ip netns exec`'s "exec of ... failed" to CommandNotFoundError, as on the host.
+  const runIn = netns === null ? run : inNetns(run, netns);
   const exec = async (cmd: string, args: string[]): Promise<string | null> => {
-    const [c, a] = netns === null ? [cmd, args] : ['ip', ['netns', 'exec', netns, cmd, ...args]];
     const what = [cmd, ...args].join(' ');
     try {
-      const r = await run(c, a, { timeoutMs: 60_000 });
-      if (r.code !== 0 && /exec of ".*" failed: No such file/.test(r.stderr)) {
-        missing.push(`${what}: ${cmd} not found`);
-        return null;
-      }
+      const r = await runIn(cmd, args, { timeoutMs: 60_000 });
       if (r.code !== 0) {
-        missing.push(`${what}: exit ${r.code}: ${r.stderr.trim().split('\n')[0] ?? ''}`);
-        warn(`${what} failed (exit ${r.code}): ${r.stderr.trim().split('\n')[0] ?? ''}`);
+        const first = r.stderr.trim().split('\n')[0] ?? '';
+        missing.push(`${what}: exit ${r.code}: ${first}`);
+        warn(`${what} failed (exit ${r.code}): ${first}`);
         return null;
       }
       return r.stdout;
@@ -69,9 +68,7 @@ export async function captureNodeState(run: Runner, netns: string | null, warn: 
   const sysctls: Record<string, string> = {};
   for (const name of NODE_SYSCTLS) {
     // /proc/sys/net belongs to the reader's network namespace: read it from inside.
-    const path = `/proc/sys/${name.replace(/\./g, '/')}`;
-    const [c, a] = netns === null ? ['cat', [path]] : ['ip', ['netns', 'exec', netns, 'cat', path]];
-    const r = await run(c, a).catch(() => null);
+    const r = await runIn('cat', [`/proc/sys/${name.replace(/\./g, '/')}`]).catch(() => null);
     if (r && r.code === 0) sysctls[name] = r.stdout.trim();
   }
   return { kind: 'svcrules-node-state', version: 1, netns, iptablesSave, ip6tablesSave, ipAddress, ipRoute4, ipRoute6, ipsetSave, sysctls, missing };
