@@ -1,19 +1,15 @@
 import type { AppendCommand, Command, Ruleset } from '@svcrules/iptables';
 import { append, chainDecl } from '@svcrules/iptables';
-import { buildContext } from './context.js';
 import type { CompileContext } from './context.js';
 import type { Diagnostic } from './diagnostics.js';
-import { withDerivedEndpointSlices } from './endpointslice-controller.js';
-import { buildEndpointsMap, categorizeEndpoints, portKey } from './endpoints.js';
 import type { Snapshot } from './model.js';
 import { isServiceChain } from './names.js';
 import type { CompileOptions } from './options.js';
+import { buildModel } from './proxy-model.js';
+import type { ProxyModel } from './proxy-model.js';
 import { serviceRules } from './rules.js';
 import type { ServicePortRules } from './rules.js';
-import { planServicePort } from './service-plan.js';
 import type { ServicePortPlan } from './service-plan.js';
-import { servicePortInfos } from './service-port.js';
-import type { ServicePortInfo } from './service-port.js';
 
 export interface CompileStats {
   readonly servicePorts: number;
@@ -37,12 +33,6 @@ export interface CompileResult {
 }
 
 const compareBytes = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
-
-/** Service ports of this family in the canonical order: (ServicePortName string, protocol), bytewise. */
-export function orderedServicePorts(snapshot: Snapshot, family: CompileContext['family']): ServicePortInfo[] {
-  const ports = snapshot.services.flatMap((svc) => servicePortInfos(svc, family));
-  return ports.sort((a, b) => compareBytes(a.name, b.name) || compareBytes(a.protocol, b.protocol));
-}
 
 /** The fixed rules of the filter table before and after the service rules (spec §5.4). */
 export function filterPrologue(ctx: CompileContext): { chains: string[]; head: AppendCommand[]; tail: AppendCommand[] } {
@@ -104,35 +94,14 @@ export function nodePortsTail(ctx: CompileContext): AppendCommand[] {
  * IP family. Pure and deterministic: the same snapshot gives the same bytes whatever its order.
  */
 export function compile(input: Snapshot, options: CompileOptions = {}): CompileResult {
-  const diagnostics: Diagnostic[] = [];
-  // Services with a selector but no slices of their own get the slices the controller would write.
-  const snapshot = input.pods && input.pods.length > 0 ? withDerivedEndpointSlices(input) : input;
-  const ctx = buildContext(snapshot, options, diagnostics);
-  const ports = orderedServicePorts(snapshot, ctx.family);
-  const endpointsMap = buildEndpointsMap(snapshot.endpointSlices, ctx.family, ctx.nodeName);
+  return renderIptables(buildModel(input, options), options);
+}
 
-  let totalEndpoints = 0;
-  const endpointsOf = ports.map((info) => endpointsMap.get(portKey(info.name, info.protocol)) ?? []);
-  for (const eps of endpointsOf) totalEndpoints += eps.length;
-  const largeClusterMode = totalEndpoints > ctx.largeClusterEndpointsThreshold;
-
-  const plans: ServicePortPlan[] = [];
-  const perService: ServicePortRules[] = [];
-  const hashOwner = new Map<string, string>();
-  ports.forEach((info, i) => {
-    const plan = planServicePort(info, categorizeEndpoints(endpointsOf[i]!, info, ctx.nodeName, ctx.zone));
-    const owner = hashOwner.get(plan.chains.svc);
-    if (owner !== undefined) {
-      diagnostics.push({ code: 'chain-hash-collision', severity: 'error', message: `${info.name} and ${owner} hash to the same chain ${plan.chains.svc}` });
-    }
-    hashOwner.set(plan.chains.svc, info.name);
-    if (info.service.type === 'LoadBalancer' && info.externalPolicyLocal && info.healthCheckNodePort === 0) {
-      // kube-proxy logs this and goes on without the health-check ACCEPT rule.
-      diagnostics.push({ code: 'no-health-check-node-port', severity: 'warning', message: `${info.name}: LoadBalancer with externalTrafficPolicy Local has no healthCheckNodePort` });
-    }
-    plans.push(plan);
-    perService.push(serviceRules(plan, ctx, largeClusterMode));
-  });
+/** The iptables rendering of a model: kube-proxy's full-sync ruleset. */
+export function renderIptables(model: ProxyModel, options: Pick<CompileOptions, 'existingNatChains'> = {}): CompileResult {
+  const { context: ctx, plans, largeClusterMode } = model;
+  const diagnostics = [...model.diagnostics];
+  const perService = plans.map((plan) => serviceRules(plan, ctx, largeClusterMode));
 
   const filter = filterPrologue(ctx);
   const filterCommands: Command[] = [...filter.head];
@@ -174,8 +143,8 @@ export function compile(input: Snapshot, options: CompileOptions = {}): CompileR
     context: ctx,
     diagnostics,
     stats: {
-      servicePorts: ports.length,
-      endpoints: totalEndpoints,
+      servicePorts: plans.length,
+      endpoints: model.endpoints,
       largeClusterMode,
       filterRules: filterCommands.length,
       natRules,
