@@ -6,6 +6,7 @@
  *   pnpm bench [--sizes 1k×10,10k×10] [--runs 5] [--updates 21] [--no-cli]
  *              [--no-apply] [--apply-size 10k×10] [--full-restores 1] [--restore-timeout 300]
  *              [--no-restores] [--cli-apply-runs 4] [--yaml-max-endpoints 100000]
+ *              [--cli-runs 1] [--cli-base DIR] [--cli-only]
  *
  * Each measurement runs in its own child process (so peak RSS is per size and per phase) whose
  * stdout is /dev/null (so streaming costs what `svcrules compile ... > /dev/null` costs).
@@ -53,10 +54,16 @@ interface Options {
   cliApplyRuns: number;
   /** YAML end to end only up to this many endpoints (the YAML parser is slow). */
   yamlMaxEndpoints: number;
+  /** Runs per CLI end-to-end measurement (the median is reported). */
+  cliRuns: number;
+  /** Another checkout (built) whose CLI runs beside this one's, alternately, for ratios from one run. */
+  cliBase?: string;
+  /** Only the CLI end to end per size (no load/compile/incremental children). */
+  cliOnly: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { sizes: [...SIZES], runs: 5, updates: 21, apply: true, applySize: SIZES[1]!, fullRestores: 1, restoreTimeoutS: 300, cli: true, restores: true, cliApplyRuns: 4, yamlMaxEndpoints: 100_000 };
+  const o: Options = { sizes: [...SIZES], runs: 5, updates: 21, apply: true, applySize: SIZES[1]!, fullRestores: 1, restoreTimeoutS: 300, cli: true, restores: true, cliApplyRuns: 4, yamlMaxEndpoints: 100_000, cliRuns: 1, cliOnly: false };
   const size = (name: string) => {
     const s = SIZES.find((x) => x.name === name || slug(x) === name);
     if (!s) throw new Error(`unknown size ${name}; known: ${SIZES.map((x) => x.name).join(', ')}`);
@@ -75,6 +82,9 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--no-restores') o.restores = false;
     else if (a === '--cli-apply-runs') o.cliApplyRuns = Number(argv[++i]);
     else if (a === '--yaml-max-endpoints') o.yamlMaxEndpoints = Number(argv[++i]);
+    else if (a === '--cli-runs') o.cliRuns = Number(argv[++i]);
+    else if (a === '--cli-base') o.cliBase = resolve(argv[++i]!);
+    else if (a === '--cli-only') o.cliOnly = true;
     else throw new Error(`unknown argument ${a}`);
   }
   return o;
@@ -127,26 +137,48 @@ export interface CliRun {
   readonly rssMB: number;
 }
 
+const cliBin = (root: string) => join(root, 'packages', 'cli', 'bin', 'svcrules.js');
+
 /** `svcrules compile FILE > /dev/null`, end to end (wall time and peak RSS), when the CLI is built. */
-function cliEndToEnd(file: string): CliRun | { skipped: string } {
-  const bin = join(ROOT, 'packages', 'cli', 'bin', 'svcrules.js');
-  if (!existsSync(bin)) return { skipped: 'the CLI is not built' };
+function cliEndToEnd(file: string, root = ROOT): CliRun | { skipped: string } {
+  const bin = cliBin(root);
+  if (!existsSync(bin)) return { skipped: `the CLI is not built in ${root}` };
   const [r, t] = timed(() => spawnSync(process.execPath, ['--import', RSS_REPORTER, bin, 'compile', file], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', maxBuffer: 1 << 24 }));
   if (r.status !== 0) return { skipped: `svcrules compile exited ${r.status}: ${(r.stderr ?? '').split('\n')[0]}` };
   const kb = Number(/svcrules-bench-maxrss (\d+)/.exec(r.stderr ?? '')?.[1] ?? NaN);
   return { ms: t, rssMB: kb / 1024 };
 }
 
+type CliResult = CliRun | { skipped: string };
+
+/** The median (by time) of `runs` CLI runs, and as many of the base checkout's, alternating. */
+function cliMedian(file: string, o: Options): { run: CliResult; base?: CliResult } {
+  const mine: CliResult[] = [];
+  const base: CliResult[] = [];
+  for (let i = 0; i < o.cliRuns; i++) {
+    if (o.cliBase !== undefined) base.push(cliEndToEnd(file, o.cliBase));
+    mine.push(cliEndToEnd(file));
+  }
+  const pick = (xs: CliResult[]): CliResult => {
+    const ok = xs.filter((x): x is CliRun => 'ms' in x).sort((a, b) => a.ms - b.ms);
+    return ok.length === xs.length ? ok[(ok.length - 1) >> 1]! : xs.find((x) => !('ms' in x))!;
+  };
+  return { run: pick(mine), ...(o.cliBase !== undefined ? { base: pick(base) } : {}) };
+}
+
 interface SizeResult {
   readonly size: Size;
   readonly loadavg: readonly number[];
-  readonly load: LoadResult;
-  readonly pipeline: PipelineResult;
-  readonly rss: RssResult;
-  readonly incremental: readonly IncrementalResult[];
+  /** Absent with --cli-only. */
+  readonly load?: LoadResult;
+  readonly pipeline?: PipelineResult;
+  readonly rss?: RssResult;
+  readonly incremental?: readonly IncrementalResult[];
   readonly cli?: CliRun | { skipped: string };
   readonly cliYaml?: CliRun | { skipped: string };
   readonly cliClusterIP?: CliRun | { skipped: string };
+  /** The same three with --cli-base's CLI, measured alternately with this one's. */
+  readonly cliBase?: { readonly json?: CliResult; readonly clusterIP?: CliResult; readonly yaml?: CliResult };
 }
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -177,35 +209,45 @@ async function main(argv: readonly string[]): Promise<void> {
       writeFileSync(file, syntheticSnapshotText(size));
     }
     const before = loadavg();
-    log(`${size.name}: load`);
-    const load = await child<LoadResult>('load', [file, modelFile(size)]);
-    log(` ${ms(load.loadMs)} ms; compile ×${o.runs}`);
-    const pipeline = await child<PipelineResult>('pipeline', [modelFile(size), String(o.runs)]);
-    log(` ${ms(pipeline.compileMs)} ms; rss`);
-    const rss = await child<RssResult>('rss', [modelFile(size)]);
-    log(` ${rss.peakRssMB.toFixed(0)} MB; incremental`);
-    const incremental: IncrementalResult[] = [];
-    for (const mode of ['always', 'when-changed'] as const) incremental.push(await child<IncrementalResult>('incremental', [modelFile(size), String(o.updates), mode]));
-    log(` ${incremental.map((i) => ms(i.updateMs)).join(' / ')} ms`);
+    let compiled: Required<Pick<SizeResult, 'load' | 'pipeline' | 'rss' | 'incremental'>> | undefined;
+    if (!o.cliOnly) {
+      log(`${size.name}: load`);
+      const load = await child<LoadResult>('load', [file, modelFile(size)]);
+      log(` ${ms(load.loadMs)} ms; compile ×${o.runs}`);
+      const pipeline = await child<PipelineResult>('pipeline', [modelFile(size), String(o.runs)]);
+      log(` ${ms(pipeline.compileMs)} ms; rss`);
+      const rss = await child<RssResult>('rss', [modelFile(size)]);
+      log(` ${rss.peakRssMB.toFixed(0)} MB; incremental`);
+      const incremental: IncrementalResult[] = [];
+      for (const mode of ['always', 'when-changed'] as const) incremental.push(await child<IncrementalResult>('incremental', [modelFile(size), String(o.updates), mode]));
+      log(` ${incremental.map((i) => ms(i.updateMs)).join(' / ')} ms`);
+      compiled = { load, pipeline, rss, incremental };
+    } else log(size.name);
     let cli: SizeResult['cli'];
     let cliYaml: SizeResult['cliYaml'];
     let cliClusterIP: SizeResult['cliClusterIP'];
+    const cliBase: NonNullable<SizeResult['cliBase']> = {};
     if (o.cli) {
-      const show = (c: CliRun | { skipped: string }) => ('ms' in c ? `${ms(c.ms)} ms ${c.rssMB.toFixed(0)} MB` : c.skipped);
+      const show = (c: { run: CliResult; base?: CliResult }) => [c.base, c.run].filter((x) => x !== undefined).map((x) => ('ms' in x ? `${ms(x.ms)} ms ${x.rssMB.toFixed(0)} MB` : x.skipped)).join(' (base) / ');
       log('; cli');
-      cli = cliEndToEnd(file);
-      log(` ${show(cli)}`);
+      const json = cliMedian(file, o);
+      cli = json.run;
+      log(` ${show(json)}`);
       if (!existsSync(clusterIPFile(size))) writeFileSync(clusterIPFile(size), syntheticSnapshotText(size, { clusterIPOnly: true }));
-      cliClusterIP = cliEndToEnd(clusterIPFile(size));
-      log(`; ClusterIP-only ${show(cliClusterIP)}`);
+      const clusterIP = cliMedian(clusterIPFile(size), o);
+      cliClusterIP = clusterIP.run;
+      log(`; ClusterIP-only ${show(clusterIP)}`);
+      let yaml: ReturnType<typeof cliMedian> | undefined;
       if (size.services * size.endpoints <= o.yamlMaxEndpoints) {
         if (!existsSync(yamlFile(size))) writeFileSync(yamlFile(size), stringify(syntheticList(size), { aliasDuplicateObjects: false }));
-        cliYaml = cliEndToEnd(yamlFile(size));
-        log(`; YAML ${show(cliYaml)}`);
+        yaml = cliMedian(yamlFile(size), o);
+        cliYaml = yaml.run;
+        log(`; YAML ${show(yaml)}`);
       }
+      Object.assign(cliBase, { json: json.base, clusterIP: clusterIP.base, yaml: yaml?.base });
     }
     log('\n');
-    results.push({ size, loadavg: [...before, ...loadavg()], load, pipeline, rss, incremental, ...(cli ? { cli } : {}), ...(cliYaml ? { cliYaml } : {}), ...(cliClusterIP ? { cliClusterIP } : {}) });
+    results.push({ size, loadavg: [...before, ...loadavg()], ...compiled, ...(cli ? { cli } : {}), ...(cliYaml ? { cliYaml } : {}), ...(cliClusterIP ? { cliClusterIP } : {}), ...(o.cliBase !== undefined ? { cliBase } : {}) });
   }
 
   const apply: (ApplyResult | ApplySkip)[] = [];
@@ -246,8 +288,11 @@ async function main(argv: readonly string[]): Promise<void> {
   process.stdout.write(`\nwritten: bench/results.json\n`);
 }
 
-function report(results: readonly SizeResult[], apply: readonly (ApplyResult | ApplySkip)[], o: Options, cliApply: CliApplyResult | { skipped: string } | undefined): string {
+type Compiled = SizeResult & Required<Pick<SizeResult, 'load' | 'pipeline' | 'rss' | 'incremental'>>;
+
+function report(all: readonly SizeResult[], apply: readonly (ApplyResult | ApplySkip)[], o: Options, cliApply: CliApplyResult | { skipped: string } | undefined): string {
   const parts: string[] = [];
+  const results = all.filter((r): r is Compiled => r.pipeline !== undefined);
   if (cliApply !== undefined) {
     parts.push(
       `svcrules apply end to end (${o.applySize.name}, nft, in a network namespace; wall time of the whole process, ms)\n` +
@@ -291,14 +336,14 @@ function report(results: readonly SizeResult[], apply: readonly (ApplyResult | A
         }),
       ),
   );
-  if (results.some((r) => r.cli !== undefined)) {
+  if (all.some((r) => r.cli !== undefined)) {
     const cell = (c: CliRun | { skipped: string } | undefined) => (c === undefined ? '-' : 'ms' in c ? ms(c.ms) : 'n/a');
     const rss = (c: CliRun | { skipped: string } | undefined) => (c === undefined || !('ms' in c) ? '-' : c.rssMB.toFixed(0));
     parts.push(
-      '`svcrules compile FILE > /dev/null` end to end (wall ms, Node start-up included; peak RSS MB)\n' +
+      `\`svcrules compile FILE > /dev/null\` end to end (wall ms, Node start-up included; peak RSS MB${o.cliRuns > 1 ? `; median of ${o.cliRuns}` : ''})\n` +
         table(
           ['size', 'JSON (mix)', 'RSS', 'JSON (ClusterIP only)', 'RSS', 'YAML (mix)', 'RSS', 'YAML / JSON'],
-          results.map((r) => [
+          all.map((r) => [
             r.size.name,
             cell(r.cli),
             rss(r.cli),
@@ -308,6 +353,17 @@ function report(results: readonly SizeResult[], apply: readonly (ApplyResult | A
             rss(r.cliYaml),
             r.cli && r.cliYaml && 'ms' in r.cli && 'ms' in r.cliYaml ? ratio(r.cliYaml.ms, r.cli.ms) : '-',
           ]),
+        ),
+    );
+  }
+  if (o.cliBase !== undefined) {
+    const cell = (c: CliResult | undefined) => (c === undefined ? '-' : 'ms' in c ? `${ms(c.ms)} / ${c.rssMB.toFixed(0)}` : 'n/a');
+    const vs = (b: CliResult | undefined, c: CliResult | undefined) => (b && c && 'ms' in b && 'ms' in c ? `${ratio(b.ms, c.ms)} / ${ratio(b.rssMB, c.rssMB)}` : '-');
+    parts.push(
+      `The same against ${o.cliBase} (its CLI run alternately with this one's; ms / MB; base / this)\n` +
+        table(
+          ['size', 'JSON base', 'JSON', 'base / this', 'ClusterIP base', 'ClusterIP', 'base / this', 'YAML base', 'YAML', 'base / this'],
+          all.map((r) => [r.size.name, cell(r.cliBase?.json), cell(r.cli), vs(r.cliBase?.json, r.cli), cell(r.cliBase?.clusterIP), cell(r.cliClusterIP), vs(r.cliBase?.clusterIP, r.cliClusterIP), cell(r.cliBase?.yaml), cell(r.cliYaml), vs(r.cliBase?.yaml, r.cliYaml)]),
         ),
     );
   }
