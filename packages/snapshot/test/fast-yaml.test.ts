@@ -10,6 +10,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { stringify } from 'yaml';
+import type { CreateNodeOptions, DocumentOptions, SchemaOptions, ToStringOptions } from 'yaml';
 import { scaledRuns } from '@svcrules/testkit';
 import { readSource } from '../src/documents.js';
 import { readSourceFast } from '../src/fast-json.js';
@@ -59,7 +60,7 @@ const list = fc.tuple(apiObjects, fc.array(fc.dictionary(fc.string({ maxLength: 
   items: [...objects, ...odd.map((o) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: o }))],
 }));
 /** kubectl's style (sequences not indented under their key) and the `yaml` library's own styles. */
-const style = fc.constantFrom<Parameters<typeof stringify>[1]>({}, { indentSeq: false }, { lineWidth: 0 }, { indentSeq: false, lineWidth: 20, minContentWidth: 0 }, { defaultStringType: 'QUOTE_SINGLE' }, { defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' }, { indent: 4 });
+const style = fc.constantFrom<DocumentOptions & SchemaOptions & CreateNodeOptions & ToStringOptions>({}, { indentSeq: false }, { lineWidth: 0 }, { indentSeq: false, lineWidth: 20, minContentWidth: 0 }, { defaultStringType: 'QUOTE_SINGLE' }, { defaultStringType: 'QUOTE_DOUBLE', defaultKeyType: 'PLAIN' }, { indent: 4 });
 const lineEdit = fc.constantFrom('none', 'none', 'comment', 'tab', 'crlf', 'blank', 'anchor', 'dup', 'indent', 'dedent', 'docstart', 'docend', 'trail', 'delete', 'unquote', 'unquote');
 
 function edit(text: string, how: string, at: number): string {
@@ -104,7 +105,7 @@ describe('YAML fast path', () => {
       fc.property(list, style, lineEdit, fc.nat(), (doc, options, how, at) => {
         const text = stringify(doc, { aliasDuplicateObjects: false, ...options });
         if (agree(text)) taken++;
-        if (Object.keys(options ?? {}).length === 0 && doc.items.every((o) => o.kind !== 'ConfigMap')) plain++;
+        if (Object.keys(options).length === 0 && doc.items.every((o) => o.kind !== 'ConfigMap')) plain++;
         if (how !== 'none' && agree(edit(text, how, at))) takenEdited++;
       }),
       { numRuns: scaledRuns(400, 150) },
