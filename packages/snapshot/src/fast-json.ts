@@ -5,7 +5,8 @@
  * column of each object. It only takes input it reads exactly as json.ts does, and only where it
  * knows every object's position: one top-level object, either an object or a list of objects that
  * are not lists themselves. Anything else, and any input with a problem to report, goes the
- * diagnostic path (load.ts), so every message and position is the same as before.
+ * diagnostic path (load.ts), so every message and position is the same as before. YAML has its
+ * own reader (fast-yaml.ts); readSourceFast below picks one per source.
  */
 import type { Origin } from '@svcrules/core';
 import { collect, hasEmbeddedConfig, readSource } from './documents.js';
