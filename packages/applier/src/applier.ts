@@ -3,8 +3,9 @@
  *
  * Like kube-proxy's partial sync it remembers what it last applied (chain by chain), so the next apply
  * diffs against that record and reads nothing but two marker chains: on a big nft host reading the
- * whole table is not an option (peers §3.5: iptables-save crashes at 100k endpoints). It falls back
- * to a full sync (hooks, nfacct, read the host with iptables-save, diff against it) when:
+ * whole table is not an option (iptables-nft's `iptables-save -t nat` was seen to crash at 100k
+ * endpoints). It falls back to a full sync (hooks, nfacct, read the host with iptables-save, diff
+ * against it) when:
  *   - it has no record yet (first apply);
  *   - the previous apply failed (the host may hold anything);
  *   - its canary chain is gone: someone flushed the tables (kube-proxy's KUBE-PROXY-CANARY idea);

@@ -1,8 +1,9 @@
 /**
- * Stale UDP conntrack cleanup (kube-proxy's long lesson, spec §6.14 and peers §2.4): a UDP flow that
- * conntrack already DNATed to an endpoint keeps going there after the rules change, until the entry
- * expires, which for a steady sender is never. After an apply removes UDP endpoints or a UDP service,
- * delete exactly the entries of the removed (frontend, endpoint) pairs.
+ * Stale UDP conntrack cleanup (kube-proxy's long lesson: conntrack.CleanStaleEntries, called at the
+ * end of proxier.go syncProxyRules; docs/kube-proxy-rules.md 6.14): a UDP flow that conntrack
+ * already DNATed to an endpoint keeps going there after the rules change, until the entry expires,
+ * which for a steady sender is never. After an apply removes UDP endpoints or a UDP service, delete
+ * exactly the entries of the removed (frontend, endpoint) pairs.
  *
  * The frontends and endpoints are read from the rulesets themselves (before and after), so this works
  * from the applier's record or from the host's iptables-save alike.

@@ -3,7 +3,10 @@ import { KUBE_PROXY_HOOK_RULES } from '@svcrules/iptables';
 import { NetfilterCommandError } from './errors.js';
 import type { Family, Netfilter } from './netfilter.js';
 
-/** One jump ("hook") rule kube-proxy installs outside the restore payload (spec §5.2). */
+/**
+ * One jump ("hook") rule kube-proxy installs outside the restore payload: proxier.go
+ * iptablesJumpChains and iptablesKubeletJumpChains (docs/kube-proxy-rules.md 5.2).
+ */
 export interface HookRule {
   readonly table: TableName;
   /** The chain jumped to (ensured with `-N`). */

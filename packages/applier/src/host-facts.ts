@@ -3,7 +3,10 @@ import { CommandNotFoundError, hasCommand, inNetns, spawnRunner, type Runner } f
 import { binaryName, type Backend } from './exec-netfilter.js';
 import { chainExists, type Family, type Netfilter } from './netfilter.js';
 
-/** kube-proxy's two nfacct counters (spec §5.4, §6.4). */
+/**
+ * kube-proxy's two nfacct counters, ensured by proxier.go syncProxyRules on full syncs and matched by
+ * the KUBE-FORWARD INVALID rule and the localhost node-port rule (docs/kube-proxy-rules.md 5.4, 6.4).
+ */
 export const NFACCT_COUNTERS = ['ct_state_invalid_dropped_pkts', 'localhost_nps_accepted_pkts'] as const;
 export type NfacctCounter = (typeof NFACCT_COUNTERS)[number];
 

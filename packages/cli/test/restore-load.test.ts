@@ -53,7 +53,8 @@ interface TableSummary {
 }
 
 /**
- * The restore input: the golden with kube-proxy's hook rules (spec §5.2) added to each table. kube-proxy
+ * The restore input: the golden with kube-proxy's hook rules (proxier.go iptablesJumpChains and
+ * iptablesKubeletJumpChains, docs/kube-proxy-rules.md 5.2) added to each table. kube-proxy
  * installs them with `-N <dst>` (EnsureChain) and `-I <src>` (position 1) before its restore; here a
  * `:<dst>` line stands for `-N` when the golden does not declare the chain (KUBE-FIREWALL without localhost
  * node ports, or for IPv6), and the jumps are appended in reverse order, which gives the order `-I` leaves

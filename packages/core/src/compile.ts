@@ -34,7 +34,11 @@ export interface CompileResult {
 
 const compareBytes = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** The fixed rules of the filter table before and after the service rules (spec §5.4). */
+/**
+ * The fixed rules of the filter table before and after the service rules: proxier.go syncProxyRules'
+ * KUBE-FIREWALL block, "Drop the packets in INVALID state" and the KUBE-FORWARD ACCEPTs
+ * (kube-proxy-rules 5.4).
+ */
 export function filterPrologue(ctx: CompileContext): { chains: string[]; head: AppendCommand[]; tail: AppendCommand[] } {
   const chains = ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-NODEPORTS', 'KUBE-PROXY-FIREWALL'];
   const head: AppendCommand[] = [];
@@ -74,7 +78,10 @@ export function natPrologue(ctx: CompileContext): AppendCommand[] {
   ];
 }
 
-/** The KUBE-SERVICES -> KUBE-NODEPORTS rule(s), always last in nat KUBE-SERVICES (§6.13). */
+/**
+ * The KUBE-SERVICES -> KUBE-NODEPORTS rule(s), always last in nat KUBE-SERVICES: syncProxyRules'
+ * "Finally, tail-call to the nodePorts chain" (kube-proxy-rules 6.13).
+ */
 export function nodePortsTail(ctx: CompileContext): AppendCommand[] {
   const c = ['-m', 'comment', '--comment', 'kubernetes service nodeports; NOTE: this must be the last rule in this chain'];
   if (ctx.nodePortIPs === null) {
@@ -115,7 +122,8 @@ export function renderIptables(model: ProxyModel, options: Pick<CompileOptions, 
   filterCommands.push(...filter.tail);
   let natRules = natCommands.length;
 
-  // Stale service chains on the host: declared (which flushes them), then deleted (§8.2).
+  // Stale service chains on the host: declared (which flushes them), then deleted, as syncProxyRules'
+  // "Delete chains no longer in use" does (kube-proxy-rules 8.2).
   const existing = options.existingNatChains ?? [];
   if (existing.length > 0) {
     const active = new Set(natChainNames);

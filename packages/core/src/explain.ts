@@ -1,7 +1,8 @@
 /**
  * Kubernetes-level reasons for a packet trace, read from the comments kube-proxy puts on its rules
- * (spec §6, §7): which Service address the packet hit, why it was rejected or dropped, why its source
- * was masqueraded, how the endpoint was chosen. Rules without a kube-proxy comment are described by
+ * (proxier.go syncProxyRules and writeServiceToEndpointRules; docs/kube-proxy-rules.md 6 and 7):
+ * which Service address the packet hit, why it was rejected or dropped, why its source was
+ * masqueraded, how the endpoint was chosen. Rules without a kube-proxy comment are described by
  * their table and chain. Pure; the snapshot, when given, names the endpoints' pods and nodes.
  */
 import type { RuleRef, Ruleset, TraceOutcome, TraceResult } from '@svcrules/iptables';

@@ -3,10 +3,11 @@
  * Service (all ports of a Service together, keyed by namespace/name, as kube-proxy's change
  * trackers are) and turns watch events into
  * - `ruleset`: the new full output, identical to `compile()` of the new snapshot;
- * - `payload`: what kube-proxy writes to `iptables-restore --noflush` for this sync (spec §8.3).
+ * - `payload`: what kube-proxy writes to `iptables-restore --noflush` for this sync
+ *   (proxier.go syncProxyRules' partial sync; docs/kube-proxy-rules.md 8.3).
  *
- * Which Services count as changed. Spec §8.3 gives two definitions; this API produces the minimal
- * correct one: a Service is changed when its rendered per-service nat chains (SVC/SVL/EXT/FW/SEP:
+ * Which Services count as changed (two definitions in kube-proxy-rules 8.3): this API produces the
+ * minimal correct one: a Service is changed when its rendered per-service nat chains (SVC/SVL/EXT/FW/SEP:
  * the chain list and every rule in them) differ from those of the previous sync. kube-proxy's own
  * set is larger (any EndpointSlice update counts, metadata included); rewriting those Services
  * too would be harmless, and leaving them out is exactly as correct because their chains are
@@ -27,8 +28,8 @@
  *   node name, zone, node IP, local-traffic detector, node-port addresses, mark, ...). kube-proxy
  *   forces a full sync on topology-label changes and restarts on configuration changes.
  *
- * Large-cluster mode (more than 1000 endpoints, §7.4) removes the comments of every SVC/SVL->SEP
- * and SEP rule. kube-proxy does not force a full sync when the mode flips, so the Services it
+ * Large-cluster mode (more than 1000 endpoints, kube-proxy-rules 7.4) removes the comments of every
+ * SVC/SVL->SEP and SEP rule. kube-proxy does not force a full sync when the mode flips, so the Services it
  * does not rewrite keep their old comments in the kernel until the next full sync (up to an hour):
  * the kernel then differs from what a full sync would write. We are deliberately better: a flip
  * re-renders every Service, and every Service whose chains changed (all with endpoints) is in the
@@ -936,7 +937,10 @@ function assemblePartial(c: CompileContext, refs: readonly PortRef[], top: TopLe
   };
 }
 
-/** The full ruleset in kube-proxy's buffer order (spec §8.1), with `stale` chains declared and deleted. */
+/**
+ * The full ruleset in kube-proxy's buffer order (syncProxyRules' "Sync rules", kube-proxy-rules 8.1),
+ * with `stale` chains declared and deleted.
+ */
 function assemble(c: CompileContext, refs: readonly PortRef[], stale: readonly string[]): Ruleset {
   const filter = filterPrologue(c);
   const filterCommands: Command[] = [...filter.head];

@@ -1,5 +1,6 @@
 /**
- * kube-proxy's jump ("hook") rules from the built-in chains into its own chains (spec §5.2). They
+ * kube-proxy's jump ("hook") rules from the built-in chains into its own chains (proxier.go
+ * iptablesJumpChains and iptablesKubeletJumpChains; docs/kube-proxy-rules.md 5.2). They
  * are installed with `iptables -I` outside the restore payload, so compiled restore text has none;
  * the tracer adds them (as a fresh host would have them) to follow a packet from the hooks.
  */

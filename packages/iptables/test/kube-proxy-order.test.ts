@@ -8,7 +8,8 @@ import { render } from '../src/render.js';
 
 const normalise = (text: string): string => render(sortLikeKubeProxyTests(parseRuleset(text)));
 
-// Spec §10.1: zero services, kube-proxy's emission order with the test fake's parameters.
+// Zero services, kube-proxy's emission order with the test fake's parameters (docs/kube-proxy-rules.md
+// 5.4 and 10.1; the normalised form is what proxier_test.go's sortIPTablesRules prints).
 const zeroServicesRaw = `*filter
 :KUBE-SERVICES - [0:0]
 :KUBE-EXTERNAL-SERVICES - [0:0]
@@ -60,7 +61,7 @@ COMMIT
 `;
 
 describe('sortLikeKubeProxyTests', () => {
-  it('normalises the zero-services payload as the spec shows (§10.1)', () => {
+  it('normalises the zero-services payload as sortIPTablesRules does', () => {
     expect(normalise(zeroServicesRaw)).toBe(zeroServicesNormalised);
   });
 

@@ -1,5 +1,5 @@
 /**
- * Generators of kube-proxy-shaped rules (spec §5.4, §6, §7, the hook rules) and of freely composed
+ * Generators of kube-proxy-shaped rules (docs/kube-proxy-rules.md 5.2, 5.4, 6, 7) and of freely composed
  * rules, for comparing save-form with the real iptables-save (test helper, not a test).
  */
 import fc from 'fast-check';
@@ -67,7 +67,7 @@ const iface = fc.constantFrom('eth0', 'veth+', 'cni0', 'br-1a2b3c', 'lo', 'ens3.
 
 const cm = (c: string) => ['-m', 'comment', '--comment', c];
 
-/** The rule shapes kube-proxy writes (spec §5.4, §6, §7 and the hook rules of §5.2). */
+/** The rule shapes kube-proxy writes (proxier.go syncProxyRules, its jump rules; kube-proxy-rules 5.2 to 7). */
 export function kubeProxyRule(f: IPFamily): fc.Arbitrary<GeneratedRule> {
   const nat = (args: string[]): GeneratedRule => ({ table: 'nat', args });
   const filter = (args: string[]): GeneratedRule => ({ table: 'filter', args });
