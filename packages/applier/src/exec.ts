@@ -63,11 +63,12 @@ export const spawnRunner: Runner = (command, args, options = {}) =>
   });
 
 /**
- * A network namespace name svcrules passes to `ip netns exec`: a letter or digit first (never an option,
- * `.` or `..`), then letters, digits, `_`, `.`, `-`; at most 64 characters. The CLI checks its flags with it.
+ * A network namespace name svcrules passes to `ip netns exec`: a letter, digit or `_` first (never an
+ * option, `.` or `..`), then letters, digits, `_`, `.`, `-`; at most 64 characters. The CLI checks its
+ * --netns flags with it.
  */
 export function isNetnsName(name: string): boolean {
-  return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(name);
+  return /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/.test(name);
 }
 
 /**
