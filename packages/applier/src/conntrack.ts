@@ -10,7 +10,7 @@
  */
 import type { AppendCommand, Ruleset } from '@svcrules/iptables';
 import { chainsOf, jumpTarget } from '@svcrules/iptables';
-import { CommandNotFoundError, inNetns, spawnRunner, type Runner } from './exec.js';
+import { CommandNotFoundError, runnerIn, type Runner } from './exec.js';
 import type { Family } from './netfilter.js';
 
 /** One UDP way in: an address and port (ClusterIP, external IP, LoadBalancer IP), or a node port (any address). */
@@ -130,8 +130,7 @@ export async function deleteStaleUdpFlows(
   flows: readonly StaleUdpFlow[],
   o: { family: Family; runner?: Runner; netns?: string },
 ): Promise<ConntrackCleanup[]> {
-  const base = o.runner ?? spawnRunner;
-  const run = o.netns ? inNetns(base, o.netns) : base;
+  const run = runnerIn(o);
   const out: ConntrackCleanup[] = [];
   for (const flow of flows) {
     try {
