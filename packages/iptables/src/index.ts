@@ -10,4 +10,3 @@ export * from './check.js';
 export * from './kube-proxy-order.js';
 export * from './restore-semantics.js';
 export * from './save-form.js';
-export * from './ipv6-text.js';

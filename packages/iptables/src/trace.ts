@@ -9,7 +9,8 @@
  * (addresses, routes, bridges, ipsets, sysctls; trace-node.ts) most of these are decided instead.
  */
 import type { AppendCommand, Ruleset, TableName } from './ir.js';
-import { formatAddress, formatEndpoint, isLoopback, networkContains, parseAddress, parseNetwork, sameAddress, type Address, type Family } from './trace-ip.js';
+import { formatAddress, formatEndpoint, isLoopback, networkContains, parseAddress, parseNetwork, sameAddress, type Address } from './trace-ip.js';
+import type { IPFamily } from '@svcrules/netaddr';
 import { ONE, complement, isZero, mul, add, type Probability } from './trace-probability.js';
 import { parseRuleSafe, ruleText, type Match, type ParsedRule, type Target } from './trace-rule.js';
 import { withKubeProxyHooks, type HookRule, type HookedRuleset } from './trace-hooks.js';
@@ -172,7 +173,7 @@ export interface TraceAssumption {
 export interface TraceResult {
   readonly packet: TracePacket;
   readonly from: TraceFrom;
-  readonly family: Family;
+  readonly family: IPFamily;
   /** Distinct outcomes, in the order the walk first reached them (rule order); probabilities sum to 1. */
   readonly outcomes: readonly TraceOutcome[];
   readonly addedHooks: readonly HookRule[];
@@ -383,7 +384,7 @@ class Tracer {
   constructor(
     ruleset: Ruleset,
     private readonly packet: TracePacket,
-    private readonly family: Family,
+    private readonly family: IPFamily,
     private readonly from: TraceFrom,
     local: readonly Address[],
     private readonly maxBranches: number,

@@ -17,7 +17,8 @@ import type { Ruleset } from '../src/ir.js';
 import { parseRuleset } from '../src/parse.js';
 import { render } from '../src/render.js';
 import { stateFromRuleset, stateToRuleset } from '../src/restore-semantics.js';
-import { type IPFamily, toSaveForm } from '../src/save-form.js';
+import type { IPFamily } from '@svcrules/netaddr';
+import { toSaveForm } from '../src/save-form.js';
 import { NFACCT_NAMES } from './kube-rules.js';
 
 const root = join(__dirname, '../../../fixtures/parse');

@@ -9,7 +9,8 @@ import { kernelGate, mustRunIn, parseSeed, runIn, scaledRuns, withNetns } from '
 import type { Ruleset } from '../src/ir.js';
 import { append, chainDecl } from '../src/ir.js';
 import { render } from '../src/render.js';
-import { type IPFamily, toSaveForm, toSaveLine } from '../src/save-form.js';
+import type { IPFamily } from '@svcrules/netaddr';
+import { toSaveForm, toSaveLine } from '../src/save-form.js';
 import { tokenize } from '../src/tokenize.js';
 import { type GeneratedRule, JUMP_CHAINS, NFACCT_NAMES, composedRule, goProbability, kubeProxyRule } from './kube-rules.js';
 
