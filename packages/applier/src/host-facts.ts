@@ -1,13 +1,9 @@
 import type { TableName } from '@svcrules/iptables';
+import { CANARY_TABLES, KUBE_PROXY_CANARY, NFACCT_COUNTERS, type NfacctCounter } from '@svcrules/core';
 import { CommandNotFoundError, hasCommand, inNetns, spawnRunner, type Runner } from './exec.js';
 import { binaryName, type Backend } from './exec-netfilter.js';
 import { chainExists, type Family, type Netfilter } from './netfilter.js';
 
-/** kube-proxy's two nfacct counters (spec §5.4, §6.4). */
-export const NFACCT_COUNTERS = ['ct_state_invalid_dropped_pkts', 'localhost_nps_accepted_pkts'] as const;
-export type NfacctCounter = (typeof NFACCT_COUNTERS)[number];
-
-export const KUBE_PROXY_CANARY = 'KUBE-PROXY-CANARY';
 
 export interface IptablesVersion {
   readonly text: string;
@@ -108,7 +104,7 @@ export async function probeHost(o: ProbeOptions): Promise<HostFacts> {
   }
   const conntrackTool = await hasCommand(run, 'conntrack', ['--version']);
   const kubeProxyCanary: TableName[] = [];
-  if (iptables) for (const t of ['nat', 'filter'] as const) if (await chainExists(o.netfilter, o.family, t, KUBE_PROXY_CANARY)) kubeProxyCanary.push(t);
+  if (iptables) for (const t of CANARY_TABLES) if (await chainExists(o.netfilter, o.family, t, KUBE_PROXY_CANARY)) kubeProxyCanary.push(t);
   return {
     family: o.family,
     netns: o.netns,

@@ -3,7 +3,7 @@ import { append, chainDecl } from '@svcrules/iptables';
 import type { CompileContext } from './context.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { Snapshot } from './model.js';
-import { isServiceChain } from './names.js';
+import { isServiceChain } from './kube-proxy/names.js';
 import type { CompileOptions } from './options.js';
 import { buildModel } from './proxy-model.js';
 import type { ProxyModel } from './proxy-model.js';

@@ -65,7 +65,7 @@ import { ServiceEndpointIndex } from './endpoint-index.js';
 import { buildEndpointsMap, categorizeEndpoints, portKey } from './endpoints.js';
 import type { EndpointInfo } from './endpoints.js';
 import type { EndpointSlice, NodeInfo, Pod, ProxyConfig, Service, Snapshot } from './model.js';
-import { isServiceChain } from './names.js';
+import { isServiceChain } from './kube-proxy/names.js';
 import type { CompileOptions } from './options.js';
 import { serviceRules } from './rules.js';
 import type { ServicePortRules } from './rules.js';

@@ -3,7 +3,7 @@ import { append } from '@svcrules/iptables';
 import type { CompileContext } from './context.js';
 import type { EndpointInfo } from './endpoints.js';
 import { cidrContains, parseCIDR, parseIP } from './ip.js';
-import { endpointChainName } from './names.js';
+import { endpointChainName } from './kube-proxy/names.js';
 import { probability } from './probability.js';
 import type { ServicePortPlan } from './service-plan.js';
 

@@ -43,11 +43,19 @@ export function assertSafeWord(word: string, isComment = false): void {
 }
 
 /**
- * The word as kube-proxy writes it: in double quotes when it holds a space, else bare. Only for safe
- * words (a safe word holds no `"` or `\`, so the quotes need no escapes).
+ * A word as rule text, readable back by iptables-restore's tokenizer: bare, or in double quotes when
+ * it is empty or holds white space, a quote or a backslash, with `"` and `\` escaped. A safe word
+ * (which holds no quote or backslash) is thus quoted exactly when it holds a space, as kube-proxy
+ * writes its comments.
  */
 export function quoteWord(word: string): string {
-  return word.includes(' ') ? `"${word}"` : word;
+  if (word !== '' && !/[\s"'\\]/.test(word)) return word;
+  return `"${word.replace(/["\\]/g, '\\$&')}"`;
+}
+
+/** `-A CHAIN args` with each word quoted by quoteWord: a rule as people read it and iptables-restore reads it back. */
+export function ruleText(chain: string, args: readonly string[]): string {
+  return ['-A', chain, ...args].map(quoteWord).join(' ');
 }
 
 /** Why `name` cannot be a chain name, or undefined when it can. */

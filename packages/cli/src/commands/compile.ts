@@ -1,6 +1,6 @@
 import { Command } from 'commander';
-import { compile } from '@svcrules/core';
-import { renderChunks, sortLikeKubeProxyTests } from '@svcrules/iptables';
+import { compile, sortLikeKubeProxyTests } from '@svcrules/core';
+import { renderChunks } from '@svcrules/iptables';
 import type { CliIO } from '../io.js';
 import { ExitError } from '../errors.js';
 import { addCompileFlags, compileOptionsFrom, existingNatChains, printDiagnostics, readSnapshot } from '../compile-input.js';

@@ -1,5 +1,5 @@
 import { Command, Option } from 'commander';
-import { cidrContains, compile, explainTrace, parseCIDR, parseIP, type Snapshot } from '@svcrules/core';
+import { cidrContains, compile, explainTrace, KUBE_PROXY_HOOKS, parseCIDR, parseIP, type Snapshot } from '@svcrules/core';
 import {
   formatAddress,
   nodeLocalAddresses,
@@ -178,7 +178,7 @@ export function registerTrace(program: Command, io: CliIO): void {
     let result: TraceResult;
     try {
       const from: TraceFrom = flags.from ?? (isLocal(src) ? 'node' : isPodAddress(snapshot, src) ? 'pod' : 'external');
-      result = tracePacket(ruleset, packet, { from, localAddresses: local, addKubeProxyHooks: flags.hooks, ...(state.node ? { node: state.node } : {}) });
+      result = tracePacket(ruleset, packet, { from, localAddresses: local, ...(flags.hooks ? { hooks: KUBE_PROXY_HOOKS } : {}), ...(state.node ? { node: state.node } : {}) });
     } catch (err) {
       if (err instanceof TraceRefusal) throw new UserError(err.message);
       throw err;

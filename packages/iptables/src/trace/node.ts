@@ -5,9 +5,9 @@
  * arrives on (the reverse path, as rp_filter sees it) and leaves by (the route lookup after DNAT), and
  * which interfaces are bridge ports. Only the fields needed are read; everything else is tolerated.
  */
-import { networkContains, parseAddress, parseNetwork, type Address, type Network } from './trace-ip.js';
+import { networkContains, parseAddress, parseNetwork, type Address, type Network } from './ip.js';
 import type { IPFamily } from '@svcrules/netaddr';
-import type { IpSets } from './trace-ipset.js';
+import type { IpSets } from './ipset.js';
 
 export interface NodeInterface {
   readonly name: string;

@@ -4,9 +4,9 @@
  * port, iface, mark) is compared with the packet's field the direction names. Elements the tracer
  * cannot compare (a source port it does not know, a MAC) make the answer unknown, never a guess.
  */
-import { networkContains, parseNetwork, type Address, type Network } from './trace-ip.js';
+import { networkContains, parseNetwork, type Address, type Network } from './ip.js';
 import type { IPFamily } from '@svcrules/netaddr';
-import { NodeStateError } from './trace-node.js';
+import { NodeStateError } from './node.js';
 
 type Dim = 'ip' | 'net' | 'port' | 'iface' | 'mark' | 'mac' | 'set';
 

@@ -1,4 +1,4 @@
-import { hash16, serviceChainNames, endpointChainName, isServiceChain } from '../src/names.js';
+import { hash16, serviceChainNames, endpointChainName, isServiceChain } from '../../src/kube-proxy/names.js';
 
 // The spec's table (§4), checked against kube-proxy's test fixtures.
 const table: [string, string][] = [
