@@ -8,3 +8,4 @@ export * from './flows.js';
 export * from './kernel.js';
 export * from './runs.js';
 export * from './nft-test-order.js';
+export * from './services.js';
