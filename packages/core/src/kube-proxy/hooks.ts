@@ -5,6 +5,7 @@
  * adds them to compiled restore text, which has none.
  */
 import type { HookRule, HookRules } from '@svcrules/iptables';
+import { FORWARDING_RULES_COMMENT } from './comments.js';
 import { KUBE_EXTERNAL_SERVICES, KUBE_FIREWALL, KUBE_FORWARD, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_PROXY_FIREWALL, KUBE_SERVICES } from './chains.js';
 
 const NEW = ['-m', 'conntrack', '--ctstate', 'NEW'] as const;
@@ -19,7 +20,7 @@ export const KUBE_PROXY_HOOK_RULES: readonly HookRule[] = [
   { table: 'filter', chain: 'INPUT', target: KUBE_NODEPORTS, comment: 'kubernetes health check service ports', extraArgs: [] },
   { table: 'filter', chain: 'FORWARD', target: KUBE_SERVICES, comment: PORTALS, extraArgs: NEW },
   { table: 'filter', chain: 'OUTPUT', target: KUBE_SERVICES, comment: PORTALS, extraArgs: NEW },
-  { table: 'filter', chain: 'FORWARD', target: KUBE_FORWARD, comment: 'kubernetes forwarding rules', extraArgs: [] },
+  { table: 'filter', chain: 'FORWARD', target: KUBE_FORWARD, comment: FORWARDING_RULES_COMMENT, extraArgs: [] },
   { table: 'filter', chain: 'INPUT', target: KUBE_PROXY_FIREWALL, comment: FIREWALL, extraArgs: NEW },
   { table: 'filter', chain: 'OUTPUT', target: KUBE_PROXY_FIREWALL, comment: FIREWALL, extraArgs: NEW },
   { table: 'filter', chain: 'FORWARD', target: KUBE_PROXY_FIREWALL, comment: FIREWALL, extraArgs: NEW },

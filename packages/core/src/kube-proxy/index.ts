@@ -2,6 +2,7 @@
 export * from './chains.js';
 export * from './names.js';
 export * from './nft-names.js';
+export * from './comments.js';
 export * from './hooks.js';
 export * from './canaries.js';
 export * from './nfacct.js';
