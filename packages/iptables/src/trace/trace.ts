@@ -6,7 +6,7 @@
  * the sending process, a match it does not model) forks it too, into labelled assumptions ("if the
  * packet leaves by docker0" / "if it does not"), each branch keeping its answers consistent; a
  * target it does not model ends that branch as UNKNOWN, naming the rule. With the node's own state
- * (addresses, routes, bridges, ipsets, sysctls; trace-node.ts) most of these are decided instead.
+ * (addresses, routes, bridges, ipsets, sysctls; node.ts) most of these are decided instead.
  */
 import { BUILTIN_CHAINS, type AppendCommand, type Ruleset, type TableName } from '../ir.js';
 import { formatAddress, formatEndpoint, isLoopback, networkContains, parseAddress, parseNetwork, sameAddress, type Address } from './ip.js';
