@@ -50,6 +50,8 @@ function assertCommand(table: Table, cmd: Command): void {
   }
 }
 
+const quoteSpaced = (w: string): string => (w.includes(' ') ? quoteWord(w) : w);
+
 // Lines are built with join (flat strings) and chunks joined from arrays of lines: string
 // concatenation would build ropes whose flattening costs several times the rendering itself.
 function commandLine(cmd: Command): string {
@@ -64,7 +66,8 @@ function commandLine(cmd: Command): string {
   }
   const head = cmd.counters === undefined ? `-A ${cmd.chain}` : `[${cmd.counters}] -A ${cmd.chain}`;
   if (args.length === 0) return `${head}\n`;
-  return `${head} ${(anySpace ? args.map(quoteWord) : args).join(' ')}\n`;
+  // Words are safe (checked above), so only a word with a space needs quoting.
+  return `${head} ${(anySpace ? args.map(quoteSpaced) : args).join(' ')}\n`;
 }
 
 function* tableChunks(table: Table): Generator<string> {

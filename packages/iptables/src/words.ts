@@ -49,8 +49,16 @@ export function assertSafeWord(word: string, isComment = false): void {
  * writes its comments.
  */
 export function quoteWord(word: string): string {
-  if (word !== '' && !/[\s"'\\]/.test(word)) return word;
-  return `"${word.replace(/["\\]/g, '\\$&')}"`;
+  // kube-proxy's comments (what render quotes) first, then a scan.
+  if (word.includes(' ') && !word.includes('"') && !word.includes('\\')) return `"${word}"`;
+  let quote = word === '';
+  for (let i = 0; i < word.length; i++) {
+    const c = word.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c) return `"${word.replace(/["\\]/g, '\\$&')}"`;
+    if (c === 0x20 || c === 0x27) quote = true;
+    else if (c < 0x20 || c >= 0x7f) quote ||= /\s/.test(word);
+  }
+  return quote ? `"${word}"` : word;
 }
 
 /** `-A CHAIN args` with each word quoted by quoteWord: a rule as people read it and iptables-restore reads it back. */
