@@ -10,6 +10,7 @@
  */
 import type { AppendCommand, Ruleset } from '@svcrules/iptables';
 import { chainsOf, jumpTarget } from '@svcrules/iptables';
+import { KUBE_NODEPORTS, KUBE_SERVICES } from '@svcrules/core';
 import { CommandNotFoundError, runnerIn, type Runner } from './exec.js';
 import type { Family } from './netfilter.js';
 
@@ -72,13 +73,13 @@ export function udpServiceMap(rules: Ruleset | ChainMap): UdpServiceMap {
     if (!entry) out.set(key, (entry = { frontend, endpoints: new Set() }));
     for (const e of reach(target, new Set())) entry.endpoints.add(e);
   };
-  for (const r of nat.get('KUBE-SERVICES') ?? []) {
+  for (const r of nat.get(KUBE_SERVICES) ?? []) {
     const d = argAfter(r.args, '-d') ?? argAfter(r.args, '--destination');
     const port = Number(argAfter(r.args, '--dport'));
     if (!isUdp(r.args) || !d || !Number.isInteger(port)) continue;
     add({ ip: stripHostMask(d), port }, r);
   }
-  for (const r of nat.get('KUBE-NODEPORTS') ?? []) {
+  for (const r of nat.get(KUBE_NODEPORTS) ?? []) {
     const port = Number(argAfter(r.args, '--dport'));
     // The localhost variant (-d 127.0.0.0/8) is the same node port: one key for both.
     if (!isUdp(r.args) || !Number.isInteger(port)) continue;

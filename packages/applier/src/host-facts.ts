@@ -1,16 +1,9 @@
 import type { TableName } from '@svcrules/iptables';
+import { CANARY_TABLES, KUBE_PROXY_CANARY, NFACCT_COUNTERS, type NfacctCounter } from '@svcrules/core';
 import { CommandNotFoundError, hasCommand, runnerIn, type Runner } from './exec.js';
 import { binaryName, type Backend } from './exec-netfilter.js';
 import { chainExists, type Family, type Netfilter } from './netfilter.js';
 
-/**
- * kube-proxy's two nfacct counters, ensured by proxier.go syncProxyRules on full syncs and matched by
- * the KUBE-FORWARD INVALID rule and the localhost node-port rule (docs/kube-proxy-rules.md 5.4, 6.4).
- */
-export const NFACCT_COUNTERS = ['ct_state_invalid_dropped_pkts', 'localhost_nps_accepted_pkts'] as const;
-export type NfacctCounter = (typeof NFACCT_COUNTERS)[number];
-
-export const KUBE_PROXY_CANARY = 'KUBE-PROXY-CANARY';
 
 export interface IptablesVersion {
   readonly text: string;
@@ -118,7 +111,7 @@ export async function probeFacts(run: Runner, o: { family: Family; netns?: strin
   }
   const conntrackTool = await hasCommand(run, 'conntrack', ['--version']);
   const kubeProxyCanary: TableName[] = [];
-  if (iptables) for (const t of ['nat', 'filter'] as const) if (await chainExists(o.netfilter, o.family, t, KUBE_PROXY_CANARY)) kubeProxyCanary.push(t);
+  if (iptables) for (const t of CANARY_TABLES) if (await chainExists(o.netfilter, o.family, t, KUBE_PROXY_CANARY)) kubeProxyCanary.push(t);
   return {
     family: o.family,
     netns: o.netns,

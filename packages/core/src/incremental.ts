@@ -66,7 +66,6 @@ import { ServiceEndpointIndex } from './endpoint-index.js';
 import { buildEndpointsMap, categorizeEndpoints, portKey } from './endpoints.js';
 import type { EndpointInfo } from './endpoints.js';
 import type { EndpointSlice, NodeInfo, Pod, ProxyConfig, Service, Snapshot } from './model.js';
-import { isServiceChain } from './names.js';
 import type { CompileOptions } from './options.js';
 import { serviceRules } from './rules.js';
 import type { ServicePortRules } from './rules.js';
@@ -74,6 +73,7 @@ import { planServicePort } from './service-plan.js';
 import type { ServicePortPlan } from './service-plan.js';
 import { servicePortInfos } from './service-port.js';
 import type { ServicePortInfo } from './service-port.js';
+import { isServiceChain, KUBE_EXTERNAL_SERVICES, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL, KUBE_SERVICES } from './kube-proxy/index.js';
 
 /** An object by namespace and name (a delete event). */
 export interface ObjectRef {
@@ -185,7 +185,7 @@ interface PortRef {
   readonly piece: PortPiece;
 }
 
-const TOP_LEVEL_NAT = new Set(['KUBE-SERVICES', 'KUBE-NODEPORTS']);
+const TOP_LEVEL_NAT = new Set([KUBE_SERVICES, KUBE_NODEPORTS]);
 const compareBytes = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const comparePorts = (a: { name: string; protocol: string }, b: { name: string; protocol: string }) =>
   compareBytes(a.name, b.name) || compareBytes(a.protocol, b.protocol);
@@ -357,7 +357,7 @@ function alignedDiff(ra: ServicePortRules, rb: ServicePortRules, removed: string
   return { chains, rules };
 }
 
-const TOP_LEVEL_FILTER = ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-NODEPORTS', 'KUBE-PROXY-FIREWALL'];
+const TOP_LEVEL_FILTER = [KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL];
 
 /** A Service's rules in one top-level chain, in order. */
 function topRules(e: ServiceEntry | undefined, table: 'filter' | 'nat', chain: string): AppendCommand[] {
@@ -997,7 +997,7 @@ function assembleMinimal(c: CompileContext, refs: readonly PortRef[], diffs: rea
     natChains.push(chainDecl(ch));
     natCommands.push({ kind: 'delete', chain: ch });
   }
-  if (wantNat.has('KUBE-SERVICES')) for (const r of nodePortsTail(c)) natCommands.push(r);
+  if (wantNat.has(KUBE_SERVICES)) for (const r of nodePortsTail(c)) natCommands.push(r);
   const tables: Table[] = [];
   if (filterChains.length > 0) tables.push({ name: 'filter', chains: filterChains, commands: filterCommands });
   if (natChains.length > 0) tables.push({ name: 'nat', chains: natChains, commands: natCommands });

@@ -3,9 +3,9 @@ import { append } from '@svcrules/iptables';
 import type { CompileContext } from './context.js';
 import type { EndpointInfo } from './endpoints.js';
 import { cidrContains, parseCIDR, parseIP } from './ip.js';
-import { endpointChainName } from './names.js';
 import { probability } from './probability.js';
 import type { ServicePortPlan } from './service-plan.js';
+import { endpointChainName, KUBE_EXTERNAL_SERVICES, KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL, KUBE_SERVICES, LOCALHOST_NPS_ACCEPTED_PKTS } from './kube-proxy/index.js';
 
 /** Where one service port's rules go, in kube-proxy's buffer order. */
 export interface ServicePortRules {
@@ -69,31 +69,31 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
 
   // "Capture the clusterIP" (kube-proxy-rules 6.1)
   if (plan.hasInternalEndpoints) {
-    nat('KUBE-SERVICES', [...comment(`${name} cluster IP`), ...proto(p), '-d', clusterIP, '--dport', port, '-j', plan.internalTrafficChain]);
+    nat(KUBE_SERVICES, [...comment(`${name} cluster IP`), ...proto(p), '-d', clusterIP, '--dport', port, '-j', plan.internalTrafficChain]);
   } else {
-    filter('KUBE-SERVICES', [...comment(plan.internalFilter.comment), ...proto(p), '-d', clusterIP, '--dport', port, '-j', plan.internalFilter.target]);
+    filter(KUBE_SERVICES, [...comment(plan.internalFilter.comment), ...proto(p), '-d', clusterIP, '--dport', port, '-j', plan.internalFilter.target]);
   }
 
   // "Capture externalIPs" (kube-proxy-rules 6.2)
   for (const ip of info.externalIPs) {
-    if (plan.hasEndpoints) nat('KUBE-SERVICES', [...comment(`${name} external IP`), ...proto(p), '-d', ip, '--dport', port, '-j', chains.ext]);
+    if (plan.hasEndpoints) nat(KUBE_SERVICES, [...comment(`${name} external IP`), ...proto(p), '-d', ip, '--dport', port, '-j', chains.ext]);
     if (!plan.hasExternalEndpoints) {
-      filter('KUBE-EXTERNAL-SERVICES', [...comment(plan.externalFilter.comment), ...proto(p), '-d', ip, '--dport', port, '-j', plan.externalFilter.target]);
+      filter(KUBE_EXTERNAL_SERVICES, [...comment(plan.externalFilter.comment), ...proto(p), '-d', ip, '--dport', port, '-j', plan.externalFilter.target]);
     }
   }
 
   // "Capture load-balancer ingress" (kube-proxy-rules 6.3)
   for (const ip of info.loadBalancerVIPs) {
     if (plan.hasEndpoints) {
-      nat('KUBE-SERVICES', [...comment(`${name} loadbalancer IP`), ...proto(p), '-d', ip, '--dport', port, '-j', plan.loadBalancerTrafficChain]);
+      nat(KUBE_SERVICES, [...comment(`${name} loadbalancer IP`), ...proto(p), '-d', ip, '--dport', port, '-j', plan.loadBalancerTrafficChain]);
     }
     if (plan.usesFWChain) {
-      filter('KUBE-PROXY-FIREWALL', [...comment(`${name} traffic not accepted by ${chains.fw}`), ...proto(p), '-d', ip, '--dport', port, '-j', 'DROP']);
+      filter(KUBE_PROXY_FIREWALL, [...comment(`${name} traffic not accepted by ${chains.fw}`), ...proto(p), '-d', ip, '--dport', port, '-j', 'DROP']);
     }
   }
   if (!plan.hasExternalEndpoints) {
     for (const ip of info.loadBalancerVIPs) {
-      filter('KUBE-EXTERNAL-SERVICES', [...comment(plan.externalFilter.comment), ...proto(p), '-d', ip, '--dport', port, '-j', plan.externalFilter.target]);
+      filter(KUBE_EXTERNAL_SERVICES, [...comment(plan.externalFilter.comment), ...proto(p), '-d', ip, '--dport', port, '-j', plan.externalFilter.target]);
     }
   }
 
@@ -102,12 +102,12 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
     const np = String(info.port.nodePort);
     if (plan.hasEndpoints) {
       if (ctx.localhostNodePorts && ctx.nfacct) {
-        nat('KUBE-NODEPORTS', [...comment(name), ...proto(p), '-d', '127.0.0.0/8', '--dport', np, '-m', 'nfacct', '--nfacct-name', 'localhost_nps_accepted_pkts', '-j', chains.ext]);
+        nat(KUBE_NODEPORTS, [...comment(name), ...proto(p), '-d', '127.0.0.0/8', '--dport', np, '-m', 'nfacct', '--nfacct-name', LOCALHOST_NPS_ACCEPTED_PKTS, '-j', chains.ext]);
       }
-      nat('KUBE-NODEPORTS', [...comment(name), ...proto(p), '--dport', np, '-j', chains.ext]);
+      nat(KUBE_NODEPORTS, [...comment(name), ...proto(p), '--dport', np, '-j', chains.ext]);
     }
     if (!plan.hasExternalEndpoints) {
-      filter('KUBE-EXTERNAL-SERVICES', [
+      filter(KUBE_EXTERNAL_SERVICES, [
         ...comment(plan.externalFilter.comment),
         ...['-m', 'addrtype', '--dst-type', 'LOCAL'],
         ...proto(p),
@@ -121,7 +121,7 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
 
   // "Capture healthCheckNodePorts": always TCP, even without endpoints (kube-proxy-rules 6.5)
   if (info.healthCheckNodePort !== 0) {
-    filter('KUBE-NODEPORTS', [...comment(`${name} health check node port`), ...proto('tcp'), '--dport', String(info.healthCheckNodePort), '-j', 'ACCEPT']);
+    filter(KUBE_NODEPORTS, [...comment(`${name} health check node port`), ...proto('tcp'), '--dport', String(info.healthCheckNodePort), '-j', 'ACCEPT']);
   }
 
   out.topEnd = out.natRules.length;
@@ -130,20 +130,20 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
   // (kube-proxy-rules 6.6)
   if (plan.hasInternalEndpoints) {
     const args = [...comment(`${name} cluster IP`), ...proto(p), '-d', clusterIP, '--dport', port];
-    if (ctx.masqueradeAll) nat(plan.internalTrafficChain, [...args, '-j', 'KUBE-MARK-MASQ']);
-    else if (ctx.localDetector) nat(plan.internalTrafficChain, [...args, ...ctx.localDetector.ifNotLocal, '-j', 'KUBE-MARK-MASQ']);
+    if (ctx.masqueradeAll) nat(plan.internalTrafficChain, [...args, '-j', KUBE_MARK_MASQ]);
+    else if (ctx.localDetector) nat(plan.internalTrafficChain, [...args, ...ctx.localDetector.ifNotLocal, '-j', KUBE_MARK_MASQ]);
   }
 
   // "Set up external traffic handling": the KUBE-EXT chain (kube-proxy-rules 6.7)
   if (plan.usesExternalTrafficChain) {
     out.natChains.push(chains.ext);
     if (!info.externalPolicyLocal) {
-      nat(chains.ext, [...comment(`masquerade traffic for ${name} external destinations`), '-j', 'KUBE-MARK-MASQ']);
+      nat(chains.ext, [...comment(`masquerade traffic for ${name} external destinations`), '-j', KUBE_MARK_MASQ]);
     } else {
       if (ctx.localDetector) {
         nat(chains.ext, [...comment(`pod traffic for ${name} external destinations`), ...ctx.localDetector.ifLocal, '-j', chains.svc]);
       }
-      nat(chains.ext, [...comment(`masquerade LOCAL traffic for ${name} external destinations`), '-m', 'addrtype', '--src-type', 'LOCAL', '-j', 'KUBE-MARK-MASQ']);
+      nat(chains.ext, [...comment(`masquerade LOCAL traffic for ${name} external destinations`), '-m', 'addrtype', '--src-type', 'LOCAL', '-j', KUBE_MARK_MASQ]);
       nat(chains.ext, [...comment(`route LOCAL traffic for ${name} external destinations`), '-m', 'addrtype', '--src-type', 'LOCAL', '-j', chains.svc]);
     }
     if (plan.hasExternalEndpoints) nat(chains.ext, ['-j', plan.externalPolicyChain]);
@@ -202,10 +202,10 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
       ? ['-m', 'recent', '--name', sep, '--set', '-m', p, '-p', p, '-j', 'DNAT', '--to-destination', ep.endpoint]
       : ['-m', p, '-p', p, '-j', 'DNAT', '--to-destination', ep.endpoint];
     if (largeClusterMode) {
-      nat(sep, ['-s', ep.ip, '-j', 'KUBE-MARK-MASQ']);
+      nat(sep, ['-s', ep.ip, '-j', KUBE_MARK_MASQ]);
       nat(sep, dnat);
     } else {
-      nat(sep, ['-m', 'comment', '--comment', name, '-s', ep.ip, '-j', 'KUBE-MARK-MASQ']);
+      nat(sep, ['-m', 'comment', '--comment', name, '-s', ep.ip, '-j', KUBE_MARK_MASQ]);
       nat(sep, ['-m', 'comment', '--comment', name, ...dnat]);
     }
   }

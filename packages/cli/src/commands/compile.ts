@@ -1,5 +1,6 @@
 import { Command } from 'commander';
-import { renderChunks, sortLikeKubeProxyTests } from '@svcrules/iptables';
+import { sortLikeKubeProxyTests } from '@svcrules/core';
+import { renderChunks } from '@svcrules/iptables';
 import type { CliIO } from '../io.js';
 import { addCompileFlags, compileOptionsFrom, compileOrExit, existingNatChains, readSnapshot } from '../compile-input.js';
 import { reportLeftOut, warnIfEmpty } from '../report.js';

@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { plan } from '@svcrules/iptables';
-import { diffChains, formatDiff, KUBE_PROXY_POLICY, missingHooks, readHost } from '@svcrules/applier';
+import { diffChains, formatDiff, missingHooks, readHost } from '@svcrules/applier';
+import { KUBE_PROXY_POLICY } from '@svcrules/core';
 import type { CliIO } from '../io.js';
 import { ExitError, UserError } from '../errors.js';
 import { loadInputs } from '../compile-input.js';

@@ -5,7 +5,7 @@
  * (trace-node-input.ts) are read beside it.
  */
 import { Command, Option } from 'commander';
-import { explainTrace, type Snapshot } from '@svcrules/core';
+import { explainTrace, KUBE_PROXY_HOOKS, type Snapshot } from '@svcrules/core';
 import { tracePacket, TraceRefusal, type NodeState, type Ruleset, type TraceFrom, type TracePacket, type TraceResult } from '@svcrules/iptables';
 import type { CliIO } from '../io.js';
 import { UserError } from '../errors.js';
@@ -31,7 +31,7 @@ const collect = (value: string, previous: string[] | undefined) => [...(previous
 /** The one call into the iptables tracer; its refusals (a packet it cannot follow) are the user's to fix. */
 function follow(ruleset: Ruleset, packet: TracePacket, from: TraceFrom, localAddresses: readonly string[], hooks: boolean, node: NodeState | undefined): TraceResult {
   try {
-    return tracePacket(ruleset, packet, { from, localAddresses, addKubeProxyHooks: hooks, ...(node ? { node } : {}) });
+    return tracePacket(ruleset, packet, { from, localAddresses, ...(hooks ? { hooks: KUBE_PROXY_HOOKS } : {}), ...(node ? { node } : {}) });
   } catch (err) {
     if (err instanceof TraceRefusal) throw new UserError(err.message);
     throw err;

@@ -1,4 +1,4 @@
-import { hash16, serviceChainNames, endpointChainName, isServiceChain } from '../src/names.js';
+import { hash16, serviceChainNames, endpointChainName, isServiceChain } from '../../src/kube-proxy/names.js';
 
 // Chain-name hashes (docs/kube-proxy-rules.md 4), checked against kube-proxy's proxier_test.go fixtures.
 const table: [string, string][] = [

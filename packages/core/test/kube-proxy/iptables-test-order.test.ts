@@ -2,9 +2,9 @@ import fc from 'fast-check';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { scaledRuns } from '@svcrules/testkit';
-import { goSliceStable, sortLikeKubeProxyTests } from '../src/kube-proxy-order.js';
-import { parseRuleset } from '../src/parse.js';
-import { render } from '../src/render.js';
+import { parseRuleset, render } from '@svcrules/iptables';
+import { goSliceStable } from '../../src/kube-proxy/go-sort.js';
+import { sortLikeKubeProxyTests } from '../../src/kube-proxy/iptables-test-order.js';
 
 const normalise = (text: string): string => render(sortLikeKubeProxyTests(parseRuleset(text)));
 
@@ -201,7 +201,7 @@ describe('goSliceStable', () => {
 });
 
 describe('sortLikeKubeProxyTests on the upstream goldens (fixtures/compile/upstream, Go-normalised)', () => {
-  const root = join(__dirname, '../../../fixtures/compile/upstream');
+  const root = join(__dirname, '../../../../fixtures/compile/upstream');
   const cases = existsSync(root)
     ? readdirSync(root).filter((c) => readFileSync(join(root, c, 'cmd'), 'utf8').includes('--sort')).map((c) => [c, readFileSync(join(root, c, 'expected.out'), 'utf8')] as const)
     : [];
