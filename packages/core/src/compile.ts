@@ -5,9 +5,6 @@ import { buildModel } from './proxy-model.js';
 import { renderIptables } from './iptables/render-model.js';
 import type { CompileResult } from './iptables/render-model.js';
 
-export { renderIptables };
-export type { CompileResult, CompileStats } from './iptables/render-model.js';
-
 /**
  * Compiles a snapshot into the ruleset kube-proxy's iptables proxier writes in a full sync, for one
  * IP family, in three steps: derive (Pods -> EndpointSlices, `deriveSlices`), model (every

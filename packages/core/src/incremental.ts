@@ -3,10 +3,11 @@
  * Service (all ports of a Service together, keyed by namespace/name, as kube-proxy's change
  * trackers are) and turns watch events into
  * - `ruleset`: the new full output, identical to `compile()` of the new snapshot;
- * - `payload`: what kube-proxy writes to `iptables-restore --noflush` for this sync (proxier.go `syncProxyRules`).
+ * - `payload`: what kube-proxy writes to `iptables-restore --noflush` for this sync (proxier.go
+ *   `syncProxyRules`).
  *
- * Which Services count as changed. Two definitions are possible; this API produces the minimal correct
- * one: a Service is changed when its rendered per-service nat chains (SVC/SVL/EXT/FW/SEP:
+ * Which Services count as changed. Two definitions are possible; this API produces the minimal
+ * correct one: a Service is changed when its rendered per-service nat chains (SVC/SVL/EXT/FW/SEP:
  * the chain list and every rule in them) differ from those of the previous sync. kube-proxy's own
  * set is larger (any EndpointSlice update counts, metadata included); rewriting those Services
  * too would be harmless, and leaving them out is exactly as correct because their chains are
@@ -27,8 +28,8 @@
  *   node name, zone, node IP, local-traffic detector, node-port addresses, mark, ...). kube-proxy
  *   forces a full sync on topology-label changes and restarts on configuration changes.
  *
- * Large-cluster mode (more than 1000 endpoints, proxier.go `largeClusterEndpointsThreshold`) removes the comments of every SVC/SVL->SEP
- * and SEP rule. kube-proxy does not force a full sync when the mode flips, so the Services it
+ * Large-cluster mode (more than 1000 endpoints, proxier.go `largeClusterEndpointsThreshold`)
+ * removes the comments of every SVC/SVL->SEP and SEP rule. kube-proxy does not force a full sync when the mode flips, so the Services it
  * does not rewrite keep their old comments in the kernel until the next full sync (up to an hour):
  * the kernel then differs from what a full sync would write. We are deliberately better: a flip
  * re-renders every Service, and every Service whose chains changed (all with endpoints) is in the
@@ -40,8 +41,8 @@
  * their plans, their rules) and compares their chains with the previous ones. A Service's endpoints
  * come from an index fed only the slices that changed (endpoint-index.ts, built on its first
  * update), and the SEP chains and ladder rules of unchanged endpoints are reused, not rebuilt
- * (iptables/service-rules.ts `RuleReuse`), so a giant Service costs walks over its endpoints rather than 100k hashes,
- * allocations and a sort; its chains are diffed per port along the endpoint lists. The payload costs
+ * (iptables/service-rules.ts `RuleReuse`), so a giant Service costs walks over its endpoints rather
+ * than 100k hashes, allocations and a sort; its chains are diffed per port along the endpoint lists. The payload costs
  * the top-level rules (two array copies from a cache kept while no Service's top-level rules
  * change, else one pass over the service ports) plus the changed Services' chains. The full
  * `ruleset` is assembled lazily from the cached pieces on first access. `replace()` (a whole new

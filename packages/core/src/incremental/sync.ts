@@ -47,8 +47,8 @@ export function createIncrementalCompiler(options: IncrementalOptions = {}): Inc
   }
 
   /**
-   * Every Service from scratch (first sync, context change). Returns the previous entries of all
-   * Services before and after.
+   * Every Service from scratch (first sync, context change). Returns the previous entry of every
+   * Service of either state (undefined for a new one).
    */
   function rebuildAll(c: CompileContext): Map<string, ServiceEntry | undefined> {
     const before = new Map<string, ServiceEntry | undefined>();
@@ -71,7 +71,7 @@ export function createIncrementalCompiler(options: IncrementalOptions = {}): Inc
     return before;
   }
 
-  /** The touched Services again; every Service re-rendered when large-cluster mode flips. */
+  /** The touched Services again, all of them when large-cluster mode flips; their previous entries. */
   function updateDirty(c: CompileContext): Map<string, ServiceEntry | undefined> {
     const before = new Map<string, ServiceEntry | undefined>();
     const planned = new Map<string, PlannedService | undefined>();
