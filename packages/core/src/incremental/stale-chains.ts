@@ -16,10 +16,10 @@ export class StaleChainTracker {
     this.host = new Set(existingNatChains.filter(isServiceChain));
   }
 
-  /** A full sync writes `active`: every other chain believed on the host goes. Sorted. */
-  fullSync(active: ReadonlySet<string>): string[] {
+  /** A full sync writes `active` (the tracker keeps the set): every other chain believed on the host goes. Sorted. */
+  fullSync(active: Set<string>): string[] {
     const stale = [...this.host].filter((ch) => !active.has(ch));
-    this.host = new Set(active);
+    this.host = active;
     return this.done(stale);
   }
 
