@@ -24,6 +24,8 @@ export { rejectEffect, clientErrorText, type RejectEffect, type ClientError } fr
 
 export type { Probability } from './trace-probability.js';
 export { formatExact, formatPercent, toNumber as probabilityValue, statisticProbability } from './trace-probability.js';
+// Exact arithmetic for the nftables tracer (@svcrules/nftables trace/), which shares this result shape.
+export { ONE as PROBABILITY_ONE, mul as mulProbability, add as addProbability, isZero as isZeroProbability } from './trace-probability.js';
 export { KUBE_PROXY_HOOK_RULES, hookRuleArgs, withKubeProxyHooks, type HookRule, type HookedRuleset } from './trace-hooks.js';
 export type TraceProtocol = 'tcp' | 'udp' | 'sctp';
 /** pod/external traffic arrives on an interface (nat PREROUTING first); node traffic is locally generated (nat OUTPUT first). */

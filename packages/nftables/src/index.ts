@@ -5,6 +5,7 @@ export * from './render.js';
 export * from './parse.js';
 export * from './apply.js';
 export * from './kube-proxy-order.js';
+export * from './trace/index.js';
 
 import { applyTransaction } from './apply.js';
 import type { NftRuleset, Operation } from './ir.js';
