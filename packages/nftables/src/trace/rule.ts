@@ -191,6 +191,14 @@ function selector(c: RuleCursor): Selector | null {
   for (;;) {
     const b = c.peek();
     const op = b === undefined ? undefined : BITOPS[b];
+    if (op !== undefined && c.peek(1) !== undefined && parseNumber(c.peek(1)!) === null && /^[(a-z]/.test(c.peek(1)!)) {
+      // `tcp flags & (fin | syn | rst | ack)`: a symbolic mask; the selector becomes one the tracer does not evaluate.
+      let k = c.i + 1;
+      if (c.t[k]!.startsWith('(')) while (k < c.t.length && !c.t[k]!.endsWith(')')) k++;
+      c.i = k + 1;
+      key = `${key} masked`;
+      continue;
+    }
     const n = op === undefined ? null : parseNumber(c.peek(1) ?? '');
     if (op === undefined || n === null) break;
     ops.push({ op, operand: n });
@@ -265,6 +273,11 @@ function singleValue(c: RuleCursor): string[] | null {
   if (w === undefined || STOP_WORDS.has(w) || w === '{' || w === '}') return null;
   c.i++;
   const parts = [w];
+  // `syn / fin,syn,rst,ack`: a value under a mask, kept as one part.
+  if (c.peek() === '/' && c.peek(1) !== undefined) {
+    parts[0] = `${w}/${c.peek(1)!}`;
+    c.i += 2;
+  }
   // A concatenated literal `1.2.3.4 . tcp . 80` (rare outside sets).
   while (c.peek() === '.' && c.peek(1) !== undefined && !STOP_WORDS.has(c.peek(1)!)) {
     parts.push(c.peek(1)!);

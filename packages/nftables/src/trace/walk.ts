@@ -102,7 +102,7 @@ type Value =
   | { readonly kind: 'ip'; readonly ip: Ip }
   | { readonly kind: 'num'; readonly n: number }
   | { readonly kind: 'str'; readonly s: string }
-  | { readonly kind: 'flags'; readonly set: readonly string[] }
+  | { readonly kind: 'flags'; readonly set: readonly string[]; readonly exact?: boolean }
   | { readonly kind: 'absent' }
   | { readonly kind: 'ask'; readonly code: NftTraceGiven['code']; readonly key: string; readonly what: string }
   | { readonly kind: 'unmodelled'; readonly why: string };
@@ -330,6 +330,19 @@ class Walker {
           if ('unknown' in r) {
             this.stop(b, rule.ref, r.unknown);
             return null;
+          }
+          if ('interfaces' in r) {
+            const { dir, names, what } = r.interfaces;
+            const forks = names.map((n) => {
+              const f = fork(b, PROBABILITY_ONE);
+              f.given.push({ code: 'interface', key: `${dir}=${n}`, holds: true, text: `${what} ${n}`, rule: rule.ref });
+              f.resume = { rule, stmt: k, matched: false };
+              return f;
+            });
+            const not = what.replace('arrives on', 'does not arrive on').replace('leaves by', 'does not leave by');
+            for (const n of names) b.given.push({ code: 'interface', key: `${dir}=${n}`, holds: false, text: `${not} ${n}`, rule: rule.ref });
+            b.resume = { rule, stmt: k, matched: false };
+            return this.grow([...forks, b]);
           }
           if ('forks' in r) {
             return this.grow(
@@ -605,6 +618,11 @@ class Walker {
         case 'fib saddr . iif type':
           return { kind: 'str', s: this.fibType(this.src) };
       }
+      if (sel.key === 'tcp flags' || sel.key === 'tcp flags masked') {
+        // The first packet of a new TCP connection is a bare SYN.
+        if (proto !== 'tcp') return { kind: 'absent' };
+        if ((this.packet.ctState ?? 'new') === 'new') return { kind: 'flags', set: ['syn'], exact: sel.key === 'tcp flags masked' };
+      }
       const [l4, field] = sel.key.split(' ') as [string, string];
       if (['tcp', 'udp', 'sctp', 'udplite', 'dccp', 'icmp', 'icmpv6'].includes(l4)) {
         if (l4 !== proto) return { kind: 'absent' };
@@ -647,8 +665,12 @@ class Walker {
         if (p.endsWith('*')) return v.s.startsWith(p.slice(0, -1));
         return p === v.s;
       }
-      case 'flags':
-        return p.split(',').some((f) => v.set.includes(f));
+      case 'flags': {
+        // `syn / fin,syn,rst,ack` and masked forms compare the whole (masked) value; a bare list means any of them.
+        const masked = p.includes('/') || v.exact === true;
+        const want = p.split('/')[0]!.split(/[,|]/).filter((f) => f !== '');
+        return masked ? want.length === v.set.length && want.every((f) => v.set.includes(f)) : want.some((f) => v.set.includes(f));
+      }
       default:
         return null;
     }
@@ -675,7 +697,10 @@ class Walker {
     b: Branch,
     s: Extract<Stmt, { kind: 'match' }>,
     rule: NftRuleRef,
-  ): Tri | { readonly forks: readonly (readonly [Probability, boolean, NftTraceEvent | null])[] } {
+  ):
+    | Tri
+    | { readonly forks: readonly (readonly [Probability, boolean, NftTraceEvent | null])[] }
+    | { readonly interfaces: { readonly dir: string; readonly names: readonly string[]; readonly what: string } } {
     if (s.left.length === 1 && s.left[0]!.mod !== undefined) {
       // `numgen random mod N == k` (or `{ … }`): the fraction of the N values that match.
       const sel = s.left[0]!;
@@ -699,6 +724,19 @@ class Walker {
       return { ask: { code: 'unmodelled', key: `match:${s.text}`, yes: `\`${s.text}\` holds (not modelled)`, no: `\`${s.text}\` does not hold (not modelled)` } };
     }
     const ask = values.find((v) => v.kind === 'ask');
+    if (ask && ask.kind === 'ask' && ask.code === 'interface' && s.left.length === 1 && (s.op === '==' || s.op === '!=')) {
+      // Fork on which interface it is: one branch per name the rule lists, one for none of them;
+      // later rules then read the answer, so every branch stays consistent.
+      const names = s.right.kind === 'value' ? [s.right.parts] : s.right.kind === 'anon' ? s.right.items : null;
+      const lits = names?.map((n) => unquote(n[0]!));
+      if (lits && lits.every((n) => !n.endsWith('*'))) {
+        const dir = ask.key;
+        // A packet from outside the node never arrives on lo (only the node's own packets loop back).
+        const open = lits.filter((n) => !b.given.some((g) => g.key === `${dir}=${n}` && !g.holds) && !(dir === 'in' && n === 'lo'));
+        if (open.length === 0) return s.op === '!=';
+        return { interfaces: { dir, names: [...new Set(open)], what: ask.what } };
+      }
+    }
     if (ask && ask.kind === 'ask') {
       // One question per interface/port and literal: answers stay consistent across rules.
       const lit = s.right.kind === 'value' ? s.right.parts.map(unquote).join(' . ') : null;
@@ -711,7 +749,7 @@ class Walker {
         const no = s.op === '==' ? `not: ${eq}` : eq;
         return { ask: { code: ask.code, key: s.op === '==' ? key : `${key}!`, yes, no } };
       }
-      return { ask: { code: ask.code, key: `match:${s.text}`, yes: `\`${s.text}\` holds (${ask.what} is not given)`, no: `\`${s.text}\` does not hold (${ask.what} is not given)` } };
+      return { ask: { code: ask.code, key: `match:${s.text}`, yes: `\`${s.text}\` holds (${ask.code === "interface" ? "the interface" : ask.what} is not given)`, no: `\`${s.text}\` does not hold (${ask.code === "interface" ? "the interface" : ask.what} is not given)` } };
     }
     const neg = s.op === '!=';
     const rhs: Rhs = s.right;
