@@ -268,9 +268,11 @@ function braced(c: RuleCursor, withValues: boolean): { key: string[]; value: str
 }
 
 /** A single right-hand-side value: one word (no braces), stopping before statements. */
-function singleValue(c: RuleCursor): string[] | null {
+function singleValue(c: RuleCursor, left: readonly Selector[]): string[] | null {
   const w = c.peek();
-  if (w === undefined || STOP_WORDS.has(w) || w === '{' || w === '}') return null;
+  // `ct status dnat`: there the statement words are values.
+  const anyWord = left.length === 1 && left[0]!.key === 'ct status';
+  if (w === undefined || (STOP_WORDS.has(w) && !anyWord) || w === '{' || w === '}') return null;
   c.i++;
   const parts = [w];
   // `syn / fin,syn,rst,ack`: a value under a mask, kept as one part.
@@ -429,7 +431,7 @@ function statement(c: RuleCursor): Stmt {
     c.i++;
     return { kind: 'match', left, op, right: { kind: 'named', name: v.slice(1) }, text: rest() };
   }
-  const parts = singleValue(c);
+  const parts = singleValue(c, left);
   if (parts === null) return unknown(`${left.map((s) => s.text).join(' . ')} without a value`);
   return { kind: 'match', left, op, right: { kind: 'value', parts }, text: rest() };
 }
