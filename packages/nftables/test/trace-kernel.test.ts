@@ -101,4 +101,42 @@ kernel.describe('nftables trace agrees with the kernel', () => {
     expect(brief(text.rulesets)).toEqual(brief([dump]));
     expect(brief(json.rulesets)).toEqual(brief([dump]));
   });
+
+  test('other tables of the host count too: an earlier nat chain of another table maps first, a forward chain with policy drop drops', async () => {
+    const other = `table ip other {
+	chain pre {
+		type nat hook prerouting priority -150; policy accept;
+		ip daddr 172.30.0.44 tcp dport 80 dnat to 10.180.0.3:80
+	}
+	chain forward-check {
+		type filter hook forward priority 10; policy drop;
+		ct state established,related accept
+		ip daddr 10.180.0.3 accept
+	}
+}
+`;
+    await loadNft(cluster.node, other);
+    try {
+      const rs = [dump, ...parseRuleset(other).rulesets];
+      for (const f of [FLOWS[5]!, FLOWS[0]!]) {
+        const r = trace(rs, f);
+        const ns = f.from === 'client' ? cluster.client : cluster.pod(f.from);
+        const results = await cluster.probe(ns, { proto: 'tcp', host: f.dst, port: f.dport, count: 6, timeoutMs: 700, ...(f.from === 'client' ? { localAddress: f.src } : {}) });
+        expect({ flow: f.what, ...seen(results) }).toEqual({ flow: f.what, ...expected(r, f) });
+      }
+      // The other table's DNAT won: kube-proxy's nat chain never ran for the cluster IP.
+      expect(trace(rs, FLOWS[5]!).outcomes.map((o) => [o.verdict, o.dnat?.rule.table])).toEqual([['ACCEPT', 'ip other']]);
+      // svc3's NodePort goes to 10.180.0.3 as well: it passes the other forward chain.
+      expect(expected(trace(rs, FLOWS[0]!), FLOWS[0]!).pods).toEqual(['p3']);
+      // svc4's external IP leads to 10.180.0.4 or .5: the other forward chain's policy drops it.
+      const dropped = FLOWS[1]!;
+      const r = trace(rs, dropped);
+      expect(r.outcomes.map((o) => o.verdict)).toEqual(['DROP', 'DROP']);
+      expect(r.outcomes[0]!.decidedBy).toEqual({ policy: { table: 'ip other', chain: 'forward-check', policy: 'drop' } });
+      const results = await cluster.probe(cluster.client, { proto: 'tcp', host: dropped.dst, port: dropped.dport, count: 2, timeoutMs: 700, localAddress: dropped.src });
+      expect(seen(results)).toEqual(expected(r, dropped));
+    } finally {
+      await loadNft(cluster.node, 'delete table ip other\n');
+    }
+  }, 60_000);
 });
