@@ -54,7 +54,7 @@ function traces(rs: readonly NftRuleset[]): string[][] {
 
 describe('nft list ruleset and nft -j list ruleset from the real nft', () => {
   test('the fixtures are there', () => {
-    expect(hosts).toEqual(['docker', 'fw4', 'kube-proxy-TestBadIPs', 'kube-proxy-TestOverallNFTablesRules', 'rhel8']);
+    expect(hosts).toEqual(['docker', 'fw4', 'ipv6-service', 'kube-proxy-TestBadIPs', 'kube-proxy-TestOverallNFTablesRules', 'rhel8']);
   });
 
   test.each(hosts)('%s: text and JSON read to the same tables and trace the same', (host) => {
@@ -93,6 +93,19 @@ describe('nft list ruleset and nft -j list ruleset from the real nft', () => {
     expect(fw4.chains.find((c) => c.name === 'input')).toMatchObject({ policy: 'drop' });
     expect(fw4.elements.filter((e) => e.container === 'blocked4').map((e) => e.key[0])).toEqual(['198.51.100.0/24', '203.0.113.128/25']);
     expect(fw4.rules[0]).toMatchObject({ words: ['iif', '"lo"', 'accept'], comment: 'accept traffic from loopback' });
+  });
+
+  test.each(['list', 'json'])('IPv6 (%s): bracketed DNAT targets, exact halves, icmpv6 reject, prefix drop', (form) => {
+    const rs = parseRuleset(read(`ipv6-service.${form}`)).rulesets;
+    const t = (dst: string, dport: number) =>
+      tracePacketNft(rs, { src: 'fd00:10::2', dst, dport, protocol: 'tcp' }, { from: 'pod', localAddresses: ['2001:db8::1'] }).outcomes.map(
+        (o) => `${formatExact(o.probability)} ${o.verdict} ${o.destination} ${o.reject?.with ?? ''}`,
+      );
+    expect(t('fd00:172:30::41', 80)).toEqual(['1/2 ACCEPT [fd00:10:180::1]:80 ', '1/2 ACCEPT [fd00:10:180::2:1]:8080 ']);
+    expect(t('fd00:172:30::41', 81)).toEqual(['1 REJECT [fd00:172:30::41]:81 icmp6-adm-prohibited']);
+    expect(t('fd00:172:30::99', 80)).toEqual(['1 DROP [fd00:172:30::99]:80 ']);
+    // An IPv4 packet does not see an ip6 table at all.
+    expect(tracePacketNft(rs, { src: '10.0.0.2', dst: '172.30.0.41', dport: 80, protocol: 'tcp' }, { from: 'pod', localAddresses: [] }).baseChains).toEqual([]);
   });
 
   test("a policy-drop forward chain of another table (docker's) drops forwarded Service traffic from a pod", () => {
