@@ -171,7 +171,8 @@ table ip t {
       '1/2 ACCEPT 10.0.0.2:80 forward nomasq -set:aff:ip saddr',
     ]);
     expect(r.outcomes[0]!.given[0]!.code).toBe('dynamic-set');
-    expect(r.outcomes[1]!.affinity).toEqual([expect.objectContaining({ name: 'aff', op: 'update', seconds: 10800, key: 'ip saddr' })]);
+    expect(r.outcomes[0]!.affinity.map((a) => `${a.op} ${a.name} ${a.key} ${a.matched} ${a.seconds}`)).toEqual(['lookup aff ip saddr true 10800', 'update aff ip saddr false 10800']);
+    expect(r.outcomes[1]!.affinity.map((a) => `${a.op} ${a.name} ${a.key} ${a.matched} ${a.seconds}`)).toEqual(['lookup aff ip saddr false 10800', 'update aff ip saddr false 10800']);
   });
 
   test('concatenated vmap keys, interval sets and anonymous sets', () => {

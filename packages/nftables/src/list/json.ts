@@ -4,8 +4,8 @@
  * words (trace/rule.ts) serves both forms; an expression this file does not know becomes the word
  * `unsupported-json:<kind>`, which the tracer reports as UNKNOWN for that rule.
  */
-import type { BaseChainHook, BaseChainType, Chain, Element, Family, NftMap, NftRuleset, NftSet, Rule } from '../ir.js';
-import type { ListedRuleset } from './text.js';
+import type { BaseChainHook, BaseChainType, Element } from '../ir.js';
+import { finishTables, type ListedRuleset, type TableBuild } from './text.js';
 
 type J = unknown;
 type Obj = Record<string, J>;
@@ -129,7 +129,6 @@ export function stmtText(s: J): string {
   }
 }
 
-const IP_FAMILIES = new Set(['ip', 'ip6', 'inet']);
 
 function elementOf(container: string, e: J, isMap: boolean): Element {
   let key: J = e;
@@ -157,18 +156,8 @@ export function parseListJson(text: string): ListedRuleset {
     throw new NftJsonError('input', `not JSON: ${(e as Error).message}`);
   }
   if (!isObj(doc) || !Array.isArray(doc['nftables'])) throw new NftJsonError('input', 'expected an object with an "nftables" array');
-  interface Build {
-    family: string;
-    name: string;
-    comment?: string;
-    chains: Chain[];
-    sets: NftSet[];
-    maps: NftMap[];
-    rules: Rule[];
-    elements: Element[];
-  }
-  const tables = new Map<string, Build>();
-  const tableOf = (o: Obj, where: string): Build => {
+  const tables = new Map<string, TableBuild>();
+  const tableOf = (o: Obj, where: string): TableBuild => {
     const t = tables.get(`${String(o['family'])} ${String(o['table'])}`);
     if (!t) throw new NftJsonError(where, `table ${String(o['family'])} ${String(o['table'])} is not listed before it`);
     return t;
@@ -245,21 +234,5 @@ export function parseListJson(text: string): ListedRuleset {
         return;
     }
   });
-  const rulesets: NftRuleset[] = [];
-  const skipped: string[] = [];
-  for (const t of tables.values()) {
-    if (!IP_FAMILIES.has(t.family)) {
-      skipped.push(`${t.family} ${t.name}`);
-      continue;
-    }
-    rulesets.push({
-      table: { family: t.family as Family, name: t.name, ...(t.comment === undefined ? {} : { comment: t.comment }) },
-      chains: t.chains,
-      sets: t.sets,
-      maps: t.maps,
-      rules: t.rules,
-      elements: t.elements,
-    });
-  }
-  return { rulesets, skipped };
+  return finishTables(tables.values());
 }

@@ -166,7 +166,8 @@ function readElement(container: string, text: string, isMap: boolean, no: number
   return { container, key, ...(comment === undefined ? {} : { comment }), ...(value === undefined ? {} : { value }) };
 }
 
-interface TableBuild {
+/** A table while it is read (both forms); `finishTables` turns the builds into rulesets. */
+export interface TableBuild {
   family: string;
   name: string;
   comment?: string;
@@ -178,6 +179,27 @@ interface TableBuild {
 }
 
 const IP_FAMILIES = new Set(['ip', 'ip6', 'inet']);
+
+/** The tables of an IP family as rulesets; the others by `family name` in `skipped`. */
+export function finishTables(tables: Iterable<TableBuild>): ListedRuleset {
+  const rulesets: NftRuleset[] = [];
+  const skipped: string[] = [];
+  for (const tb of tables) {
+    if (!IP_FAMILIES.has(tb.family)) {
+      skipped.push(`${tb.family} ${tb.name}`);
+      continue;
+    }
+    rulesets.push({
+      table: { family: tb.family as Family, name: tb.name, ...(tb.comment === undefined ? {} : { comment: tb.comment }) },
+      chains: tb.chains,
+      sets: tb.sets,
+      maps: tb.maps,
+      rules: tb.rules,
+      elements: tb.elements,
+    });
+  }
+  return { rulesets, skipped };
+}
 
 /** Reads the text `nft list ruleset` (or `nft -a list ruleset`, `nft list table …`) prints. */
 export function parseListText(text: string): ListedRuleset {
@@ -249,23 +271,7 @@ export function parseListText(text: string): ListedRuleset {
       fail(m, `unexpected ${JSON.stringify(w[0])} in table ${tb.family} ${tb.name}`);
     }
   }
-  const rulesets: NftRuleset[] = [];
-  const skipped: string[] = [];
-  for (const tb of tables) {
-    if (!IP_FAMILIES.has(tb.family)) {
-      skipped.push(`${tb.family} ${tb.name}`);
-      continue;
-    }
-    rulesets.push({
-      table: { family: tb.family as Family, name: tb.name, ...(tb.comment === undefined ? {} : { comment: tb.comment }) },
-      chains: tb.chains,
-      sets: tb.sets,
-      maps: tb.maps,
-      rules: tb.rules,
-      elements: tb.elements,
-    });
-  }
-  return { rulesets, skipped };
+  return finishTables(tables);
 }
 
 type Fail = (l: Line, reason: string, col?: number) => never;

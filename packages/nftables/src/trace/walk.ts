@@ -75,7 +75,7 @@ interface Branch {
   base: BaseEntry | null;
   frames: Frame[];
   /** A rule being evaluated when the branch forked: resume at statement `stmt`. */
-  resume: { rule: ReadRule; stmt: number; matched: boolean } | null;
+  resume: { rule: ReadRule; stmt: number } | null;
   verdict: NftVerdict | null;
   delivery: NftTraceOutcome['delivery'];
   decided: NftTraceOutcome['decidedBy'];
@@ -218,7 +218,7 @@ class Walker {
       if (b.resume) {
         const r = b.resume;
         b.resume = null;
-        const forks = this.evalRule(b, r.rule, r.stmt, r.matched);
+        const forks = this.evalRule(b, r.rule, r.stmt);
         if (forks) return forks;
         continue;
       }
@@ -242,7 +242,7 @@ class Walker {
       }
       const rule = rules[top.next]!;
       top.next++;
-      const forks = this.evalRule(b, rule, 0, false);
+      const forks = this.evalRule(b, rule, 0);
       if (forks) return forks;
     }
   }
@@ -318,7 +318,7 @@ class Walker {
    * Evaluates `rule` from statement `from`. Returns null when the branch goes on (rule done, or a
    * verdict set), or the branches it forked into (each resumes where it forked).
    */
-  private evalRule(b: Branch, rule: ReadRule, from: number, matchedSoFar: boolean): Branch[] | null {
+  private evalRule(b: Branch, rule: ReadRule, from: number): Branch[] | null {
     const stmts = rule.stmts;
     for (let k = from; k < stmts.length; k++) {
       const s = stmts[k]!;
@@ -336,12 +336,12 @@ class Walker {
             const forks = names.map((n) => {
               const f = fork(b, PROBABILITY_ONE);
               f.given.push({ code: 'interface', key: `${dir}=${n}`, holds: true, text: `${what} ${n}`, rule: rule.ref });
-              f.resume = { rule, stmt: k, matched: false };
+              f.resume = { rule, stmt: k };
               return f;
             });
             const not = what.replace('arrives on', 'does not arrive on').replace('leaves by', 'does not leave by');
             for (const n of names) b.given.push({ code: 'interface', key: `${dir}=${n}`, holds: false, text: `${not} ${n}`, rule: rule.ref });
-            b.resume = { rule, stmt: k, matched: false };
+            b.resume = { rule, stmt: k };
             return this.grow([...forks, b]);
           }
           if ('forks' in r) {
@@ -349,20 +349,28 @@ class Walker {
               r.forks.map(([p, holds, event]) => {
                 const f = fork(b, p);
                 if (event) f.events.push(event);
-                if (holds) f.resume = { rule, stmt: k + 1, matched: true };
+                if (holds) f.resume = { rule, stmt: k + 1 };
                 return f;
               }),
             );
           }
           const yes = fork(b, PROBABILITY_ONE);
           yes.given.push({ code: r.ask.code, key: r.ask.key, holds: true, text: r.ask.yes, rule: rule.ref });
-          yes.resume = { rule, stmt: k + 1, matched: true };
+          yes.resume = { rule, stmt: k + 1 };
           const no = b;
           no.given.push({ code: r.ask.code, key: r.ask.key, holds: false, text: r.ask.no, rule: rule.ref });
+          if (r.ask.code === 'affinity' || r.ask.code === 'dynamic-set') {
+            // key `set:NAME:KEY[!]`: record the lookup and its assumed answer on both sides.
+            const [, name, keyText] = /^set:([^:]+):(.*?)!?$/.exec(r.ask.key)!;
+            const seconds = b.frames[b.frames.length - 1]!.table.sets.get(name!)?.timeout ?? null;
+            const negated = r.ask.key.endsWith('!');
+            yes.affinity.push({ name: name!, op: 'lookup', seconds, key: keyText!, matched: !negated, rule: rule.ref });
+            no.affinity.push({ name: name!, op: 'lookup', seconds, key: keyText!, matched: negated, rule: rule.ref });
+          }
           return this.grow([yes, no]);
         }
         case 'vmap': {
-          const r = this.vmap(b, s, rule.ref);
+          const r = this.vmap(b, s);
           if (typeof r === 'string') {
             this.stop(b, rule.ref, r);
             return null;
@@ -488,7 +496,6 @@ class Walker {
           return null;
       }
     }
-    void matchedSoFar;
     return null;
   }
 
@@ -809,7 +816,7 @@ class Walker {
   }
 
   /** A vmap's branches: [probability, verdict or null when no element matches]. A string is why it cannot be evaluated. */
-  private vmap(b: Branch, s: Extract<Stmt, { kind: 'vmap' }>, rule: NftRuleRef): [Probability, string | null][] | string {
+  private vmap(b: Branch, s: Extract<Stmt, { kind: 'vmap' }>): [Probability, string | null][] | string {
     let keys: readonly (readonly string[])[];
     let verdicts: readonly (string | null)[];
     if (s.named !== null) {
@@ -845,7 +852,6 @@ class Walker {
       if (r === null) return `cannot compare ${s.left.map((l) => l.text).join(' . ')} with element ${keys[i]!.join(' . ')}`;
       if (r) return [[PROBABILITY_ONE, verdicts[i] ?? null]];
     }
-    void rule;
     return [[PROBABILITY_ONE, null]];
   }
 }
