@@ -1,9 +1,10 @@
 /**
  * The nftables tracer on small rulesets written as `nft list ruleset` text: hook order across
  * tables, accept vs drop, nat chains after a NAT, numgen fractions, affinity sets, fib, ct state,
- * marks, reject kinds, interface and unmodelled forks, and UNKNOWN for what it does not model.
+ * marks, reject kinds, interface and unmodelled forks, UNKNOWN for what it does not model, and the
+ * node's addresses and routes deciding what would fork.
  */
-import { formatExact } from '@svcrules/iptables';
+import { formatExact, parseIpAddress, parseIpRoute } from '@svcrules/iptables';
 import { parseListText, tracePacketNft, type NftTraceOptions, type NftTracePacket, type NftTraceResult } from '../src/index.js';
 
 const LOCAL = ['192.168.0.2'];
@@ -294,5 +295,53 @@ table inet f {
     expect(() => trace(text, { dst: 'nope' })).toThrow('destination "nope" is not an IP address');
     expect(() => trace(text, { dst: '2001:db8::1' })).toThrow('different IP families');
     expect(() => trace(text, { dst: '192.168.0.2', dport: 0 })).toThrow('not in 1-65535');
+  });
+});
+
+describe("the node's addresses and routes", () => {
+  const node = {
+    interfaces: parseIpAddress(
+      [
+        [
+          { ifname: 'lo', addr_info: [{ family: 'inet', local: '127.0.0.1', prefixlen: 8 }] },
+          { ifname: 'eth0', addr_info: [{ family: 'inet', local: '192.168.0.2', prefixlen: 24 }] },
+          { ifname: 'cni0', addr_info: [{ family: 'inet', local: '10.244.0.1', prefixlen: 24 }] },
+        ],
+      ],
+      'ip-address.json',
+    ),
+    routes: parseIpRoute(
+      [
+        [
+          { dst: 'default', gateway: '192.168.0.1', dev: 'eth0' },
+          { dst: '192.168.0.0/24', dev: 'eth0' },
+          { dst: '10.244.0.0/24', dev: 'cni0' },
+          { dst: '127.0.0.0/8', table: 'local', type: 'local', dev: 'lo' },
+        ],
+      ],
+      'ip-route.json',
+    ),
+  };
+  const text = `
+table ip t {
+	chain pre {
+		type nat hook prerouting priority dstnat; policy accept;
+		fib daddr type local tcp dport 30080 dnat to 10.244.0.7:80
+	}
+	chain fwd {
+		type filter hook forward priority 0; policy drop;
+		iifname "eth0" oifname "cni0" accept
+	}
+}`;
+  test('local addresses come from the node; interfaces from its routes, so nothing forks', () => {
+    const r = tracePacketNft(parseListText(text).rulesets, { src: '203.0.113.2', dst: '192.168.0.2', dport: 30080, protocol: 'tcp' }, { from: 'external', localAddresses: [], node });
+    expect(summary(r)).toEqual(['1 ACCEPT 10.244.0.7:80 forward nomasq']);
+    expect([r.outcomes[0]!.inInterface, r.outcomes[0]!.outInterface]).toEqual(['eth0', 'cni0']);
+    expect(r.assumptions.map((a) => a.code)).toContain('routes');
+  });
+
+  test('without the node state, the same packet forks on both interfaces', () => {
+    const r = tracePacketNft(parseListText(text).rulesets, { src: '203.0.113.2', dst: '192.168.0.2', dport: 30080, protocol: 'tcp' }, { from: 'external', localAddresses: ['192.168.0.2'] });
+    expect(summary(r)).toEqual(['1 ACCEPT 10.244.0.7:80 forward nomasq +in=eth0 +out=cni0', '1 DROP 10.244.0.7:80 - nomasq +in=eth0 -out=cni0', '1 DROP 10.244.0.7:80 - nomasq -in=eth0']);
   });
 });

@@ -6,7 +6,7 @@
  * the nft table (`ip kube-proxy`), a rule carries its nft handle when the ruleset had one, hooks
  * are lower case as nft writes them, and each event names the base chain's priority.
  */
-import type { Probability, RejectEffect, TraceFrom, TraceProtocol } from '@svcrules/iptables';
+import type { NodeState, Probability, RejectEffect, TraceFrom, TraceProtocol } from '@svcrules/iptables';
 
 export type NftHook = 'prerouting' | 'input' | 'forward' | 'output' | 'postrouting';
 export type CtState = 'new' | 'established' | 'related' | 'invalid' | 'untracked';
@@ -34,6 +34,13 @@ export interface NftTraceOptions {
   readonly localAddresses: readonly string[];
   /** Refuse when the walk splits into more branches than this (default 100000). */
   readonly maxBranches?: number;
+  /**
+   * The node's addresses and routes (`ip -j address`, `ip -j route show table all`, read by
+   * @svcrules/iptables parseIpAddress/parseIpRoute): its addresses are local too, the interface a
+   * packet leaves by is the route to its (translated) destination, and one arriving from outside
+   * comes in by the route back to its source (the reverse path, as rp_filter sees it).
+   */
+  readonly node?: NodeState;
 }
 
 export interface NftRuleRef {
@@ -129,7 +136,7 @@ export interface NftTraceOutcome {
 }
 
 export interface NftTraceAssumption {
-  readonly code: 'new-connection' | 'numgen-uniform' | 'affinity-both' | 'limit-fresh' | 'fib-unicast' | 'skipped-tables' | 'ct-state';
+  readonly code: 'new-connection' | 'numgen-uniform' | 'affinity-both' | 'limit-fresh' | 'fib-unicast' | 'ct-state' | 'routes';
   readonly text: string;
 }
 

@@ -9,7 +9,18 @@
  * first packet of a connection; a node's packet to itself loops back through prerouting/input of
  * lo with its NAT already settled.
  */
-import { PROBABILITY_ONE, addProbability, isZeroProbability, mulProbability, rejectEffect, type Probability, type RejectEffect } from '@svcrules/iptables';
+import {
+  PROBABILITY_ONE,
+  addProbability,
+  isZeroProbability,
+  lookupRoute,
+  mulProbability,
+  nodeLocalAddresses,
+  rejectEffect,
+  type NodeState,
+  type Probability,
+  type RejectEffect,
+} from '@svcrules/iptables';
 import type { NftRuleset } from '../ir.js';
 import { formatEndpoint, formatIp, intervalHas, isLoopback, isMulticast, parseIp, parseIpInterval, sameIp, type Ip } from './ip.js';
 import {
@@ -175,6 +186,7 @@ class Walker {
   usedAffinity = false;
   usedLimit = false;
   usedUnicast = false;
+  usedRoutes = false;
   private readonly baseCache = new Map<NftHook, BaseEntry[]>();
 
   constructor(
@@ -184,7 +196,17 @@ class Walker {
     readonly family: 4 | 6,
     readonly local: readonly Ip[],
     readonly maxBranches: number,
+    readonly node: NodeState | undefined,
+    readonly from: NftTraceOptions['from'],
   ) {}
+
+  /** The interface of the route to `ip` in the node's tables, when the node state is given. */
+  routeDev(ip: Ip): string | null {
+    if (!this.node) return null;
+    const dev = lookupRoute(this.node, { family: ip.family === 4 ? 'IPv4' : 'IPv6', value: ip.value })?.dev ?? null;
+    if (dev !== null) this.usedRoutes = true;
+    return dev;
+  }
 
   baseChains(hook: NftHook): BaseEntry[] {
     let list = this.baseCache.get(hook);
@@ -559,6 +581,8 @@ class Walker {
     if (dir === 'out' && (b.phase === 'output' || b.phase === 'postrouting-out') && this.isLocal(b.pkt.dst)) return { kind: 'str', s: 'lo' };
     const given = dir === 'in' ? this.packet.inInterface : this.packet.outInterface;
     if (given !== undefined) return { kind: 'str', s: given };
+    const routed = dir === 'in' ? this.routeDev(this.src) : this.routeDev(b.pkt.dst);
+    if (routed !== null) return { kind: 'str', s: routed };
     const known = b.given.find((g) => g.code === 'interface' && g.holds && g.key.startsWith(`${dir}=`));
     if (known) return { kind: 'str', s: known.key.slice(dir.length + 1) };
     return { kind: 'ask', code: 'interface', key: dir, what: dir === 'in' ? 'the packet arrives on' : 'the packet leaves by' };
@@ -874,8 +898,8 @@ function outcomeOf(b: Branch, w: Walker): NftTraceOutcome {
     reject: verdict === 'REJECT' ? b.reject : null,
     stoppedAt: b.stoppedAt,
     given: b.given,
-    inInterface: w.packet.inInterface ?? assumed('in'),
-    outInterface: w.packet.outInterface ?? assumed('out'),
+    inInterface: w.packet.inInterface ?? (w.from === 'node' ? null : w.routeDev(w.src)) ?? assumed('in'),
+    outInterface: w.packet.outInterface ?? (verdict === 'ACCEPT' && b.delivery !== 'local' ? w.routeDev(b.pkt.dst) : null) ?? assumed('out'),
     mark: b.pkt.mark,
     affinity: b.affinity,
     events: b.events,
@@ -910,8 +934,9 @@ export function tracePacketNft(rulesets: NftRuleset | readonly NftRuleset[], pac
   if (!Number.isInteger(packet.dport) || packet.dport < 1 || packet.dport > 65535) throw new NftTraceRefusal(`destination port ${packet.dport} is not in 1-65535`);
   if (packet.sport !== undefined && (!Number.isInteger(packet.sport) || packet.sport < 1 || packet.sport > 65535)) throw new NftTraceRefusal(`source port ${packet.sport} is not in 1-65535`);
   const local = options.localAddresses.map((a) => address(a, 'local address'));
+  if (options.node) for (const a of nodeLocalAddresses(options.node)) local.push({ family: a.family === 'IPv4' ? 4 : 6, value: a.value });
   const tables = list.map(indexTable);
-  const w = new Walker(tables, packet, src, src.family, local, options.maxBranches ?? 100000);
+  const w = new Walker(tables, packet, src, src.family, local, options.maxBranches ?? 100000, options.node, options.from);
   const phase: Phase = options.from === 'node' ? 'output' : 'prerouting';
   const start: Branch = {
     probability: PROBABILITY_ONE,
@@ -956,6 +981,9 @@ export function tracePacketNft(rulesets: NftRuleset | readonly NftRuleset[], pac
     assumptions.push({ code: 'affinity-both', text: 'a dynamic set (session affinity) may or may not hold an entry for this packet: both cases are traced, each under its condition' });
   }
   if (w.usedLimit) assumptions.push({ code: 'limit-fresh', text: "limit rate passes this packet: a limit's bucket starts full" });
+  if (w.usedRoutes) {
+    assumptions.push({ code: 'routes', text: "interfaces from the node's routes: out by the route to the destination, in by the route back to the source" });
+  }
   if (w.usedUnicast) assumptions.push({ code: 'fib-unicast', text: 'fib … type: an address the node does not own is taken as unicast (not a subnet broadcast address)' });
   const baseChains = (['prerouting', 'input', 'forward', 'output', 'postrouting'] as const).flatMap((h) => w.baseChains(h).map(({ at: _at, ...rest }) => rest));
   return { packet, from: options.from, family: src.family === 4 ? 'IPv4' : 'IPv6', outcomes, baseChains, addedHooks: [], assumptions };
