@@ -6,8 +6,8 @@
  *    external client, a blocked client, the node and each endpoint), and the outcome must be what
  *    kube-proxy's test tracer (helpers_test.go, reproduced in kube-proxy-tracer.ts) says: the same
  *    DNAT destinations, DROP, REJECT or nothing, and the same masquerade decision;
- *  - kube-proxy's packet-flow expectations written in proxier_test.go for the same Service shapes
- *    (fixtures/trace-nft/upstream/flows.yaml) hold on TestOverallNFTablesRules' dump.
+ *  - kube-proxy's packet-flow expectations of proxier_test.go (fixtures/trace-nft/upstream, see its
+ *    README) hold on the rules of their tests.
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
@@ -126,15 +126,32 @@ function readFlows(text: string): UpstreamFlow[] {
   return out as unknown as UpstreamFlow[];
 }
 
-describe("kube-proxy's packet-flow expectations on TestOverallNFTablesRules", () => {
-  const rs = dumps.find(([n]) => n.includes('/TestOverallNFTablesRules/'))![1];
-  const flows = readFlows(readFileSync(join(FIXTURES, 'trace-nft', 'upstream', 'TestOverallNFTablesRules', 'flows.yaml'), 'utf8'));
-  test('there are flows', () => expect(flows.length).toBeGreaterThanOrEqual(15));
-  test.each(flows.map((f) => [f.name, f] as const))('%s', (_name, f) => {
-    const r = tracePacketNft(rs, { src: f.sourceIP, dst: f.destIP, dport: f.destPort, protocol: f.protocol.toLowerCase() as Flow['protocol'] }, { from: 'external', localAddresses: NODE_IPS });
-    // Affinity: the branch without an entry is the first connection, which kube-proxy's expectations describe.
-    const first = r.outcomes.filter((o) => !o.given.some((g) => g.code === 'affinity' && g.holds));
-    const got = asKubeProxy({ ...r, outcomes: first });
-    expect(got).toEqual({ outputs: [...new Set(f.output.split(', '))].sort(), masq: f.masq });
+const FLOWS_ROOT = join(FIXTURES, 'trace-nft', 'upstream');
+const flowCases = readdirSync(FLOWS_ROOT, { withFileTypes: true })
+  .filter((d) => d.isDirectory())
+  .map((d) => d.name)
+  .sort();
+
+/** The rules a folder's flows run on: its ruleset.nft, or kube-proxy's own expected dump for TestOverallNFTablesRules. */
+function rulesOf(test: string): NftRuleset {
+  if (test === 'TestOverallNFTablesRules') return dumps.find(([n]) => n.includes('/TestOverallNFTablesRules/'))![1];
+  return parseDump(readFileSync(join(FLOWS_ROOT, test, 'ruleset.nft'), 'utf8'));
+}
+
+describe("kube-proxy's packet-flow expectations (fixtures/trace-nft/upstream)", () => {
+  test('the folders', () =>
+    expect(flowCases).toEqual(['TestClusterIPGeneral', 'TestExternalTrafficPolicyCluster', 'TestExternalTrafficPolicyLocal', 'TestLoadBalancer', 'TestNoEndpointsReject', 'TestOverallNFTablesRules']));
+
+  test.each(flowCases)('%s', (test) => {
+    const rs = rulesOf(test);
+    const flows = readFlows(readFileSync(join(FLOWS_ROOT, test, 'flows.yaml'), 'utf8'));
+    expect(flows.length).toBeGreaterThanOrEqual(6);
+    for (const f of flows) {
+      const r = tracePacketNft(rs, { src: f.sourceIP, dst: f.destIP, dport: f.destPort, protocol: f.protocol.toLowerCase() as Flow['protocol'] }, { from: 'external', localAddresses: NODE_IPS });
+      // Affinity: the branch without an entry is the first connection, which kube-proxy's expectations describe.
+      const first = r.outcomes.filter((o) => !o.given.some((g) => g.code === 'affinity' && g.holds));
+      const got = asKubeProxy({ ...r, outcomes: first });
+      expect({ flow: f.name, ...got }).toEqual({ flow: f.name, outputs: [...new Set(f.output.split(', '))].sort(), masq: f.masq });
+    }
   });
 });
