@@ -140,7 +140,7 @@ function rulesOf(test: string): NftRuleset {
 
 describe("kube-proxy's packet-flow expectations (fixtures/trace-nft/upstream)", () => {
   test('the folders', () => {
-    expect(flowCases.filter((c) => !c.startsWith('TestTerminatingEndpoints'))).toEqual([
+    expect(flowCases.filter((c) => !/^Test(TerminatingEndpoints|InternalExternalMasquerade)/.test(c))).toEqual([
       'TestClusterIPGeneral',
       'TestExternalTrafficPolicyCluster',
       'TestExternalTrafficPolicyLocal',
@@ -150,6 +150,8 @@ describe("kube-proxy's packet-flow expectations (fixtures/trace-nft/upstream)", 
     ]);
     // Each TestTerminatingEndpoints* case, and the sync after its slice is deleted.
     expect(flowCases.filter((c) => c.startsWith('TestTerminatingEndpoints'))).toHaveLength(10);
+    // base, no LocalTrafficDetector, masqueradeAll, both.
+    expect(flowCases.filter((c) => c.startsWith('TestInternalExternalMasquerade'))).toHaveLength(4);
   });
 
   test.each(flowCases)('%s', (test) => {
