@@ -139,19 +139,39 @@ function rulesOf(test: string): NftRuleset {
 }
 
 describe("kube-proxy's packet-flow expectations (fixtures/trace-nft/upstream)", () => {
-  test('the folders', () => {
-    expect(flowCases.filter((c) => !/^Test(TerminatingEndpoints|InternalExternalMasquerade)/.test(c))).toEqual([
-      'TestClusterIPGeneral',
-      'TestExternalTrafficPolicyCluster',
-      'TestExternalTrafficPolicyLocal',
-      'TestLoadBalancer',
-      'TestNoEndpointsReject',
-      'TestOverallNFTablesRules',
-    ]);
-    // Each TestTerminatingEndpoints* case, and the sync after its slice is deleted.
-    expect(flowCases.filter((c) => c.startsWith('TestTerminatingEndpoints'))).toHaveLength(10);
-    // base, no LocalTrafficDetector, masqueradeAll, both.
-    expect(flowCases.filter((c) => c.startsWith('TestInternalExternalMasquerade'))).toHaveLength(4);
+  test('the folders: one per Go test, or per table-driven case', () => {
+    const count = (test: string) => flowCases.filter((c) => c === test || c.startsWith(`${test}-`)).length;
+    expect(
+      Object.fromEntries(
+        [
+          'TestClusterIPGeneral',
+          'TestExternalTrafficPolicyCluster',
+          'TestExternalTrafficPolicyLocal',
+          'TestInternalExternalMasquerade',
+          'TestLoadBalancer',
+          'TestNoEndpointsReject',
+          'TestNodePorts',
+          'TestOverallNFTablesRules',
+          'TestTerminatingEndpointsTrafficPolicyCluster',
+          'TestTerminatingEndpointsTrafficPolicyLocal',
+        ].map((t) => [t, count(t)]),
+      ),
+    ).toEqual({
+      TestClusterIPGeneral: 1,
+      TestExternalTrafficPolicyCluster: 1,
+      TestExternalTrafficPolicyLocal: 1,
+      // base, no LocalTrafficDetector, masqueradeAll, both
+      TestInternalExternalMasquerade: 4,
+      TestLoadBalancer: 1,
+      TestNoEndpointsReject: 1,
+      // ipv4, ipv6, each with the default and with several nodePortAddresses
+      TestNodePorts: 4,
+      TestOverallNFTablesRules: 1,
+      // each case, and the sync after its slice is deleted
+      TestTerminatingEndpointsTrafficPolicyCluster: 5,
+      TestTerminatingEndpointsTrafficPolicyLocal: 5,
+    });
+    expect(flowCases).toHaveLength(24);
   });
 
   test.each(flowCases)('%s', (test) => {
@@ -160,6 +180,7 @@ describe("kube-proxy's packet-flow expectations (fixtures/trace-nft/upstream)", 
     expect(flows.length).toBeGreaterThanOrEqual(2);
     for (const f of flows) {
       const r = tracePacketNft(rs, { src: f.sourceIP, dst: f.destIP, dport: f.destPort, protocol: f.protocol.toLowerCase() as Flow['protocol'] }, { from: 'external', localAddresses: NODE_IPS });
+      expect(r.outcomes.filter((o) => o.verdict === 'UNKNOWN')).toEqual([]);
       // Affinity: the branch without an entry is the first connection, which kube-proxy's expectations describe.
       const first = r.outcomes.filter((o) => !o.given.some((g) => g.code === 'affinity' && g.holds));
       const got = asKubeProxy({ ...r, outcomes: first });
