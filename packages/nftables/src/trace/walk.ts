@@ -22,7 +22,7 @@ import {
   type RejectEffect,
 } from '@svcrules/iptables';
 import type { NftRuleset } from '../ir.js';
-import { formatEndpoint, formatIp, intervalHas, isLoopback, isMulticast, parseIp, parseIpInterval, sameIp, type Ip } from './ip.js';
+import { formatEndpoint, formatIp, isLoopback, isMulticast, parseIp, sameIp, type Ip } from './ip.js';
 import {
   NftTraceRefusal,
   type NftAffinityUse,
@@ -38,6 +38,7 @@ import {
   type NftVerdict,
 } from './result.js';
 import { parseNumber, type Rhs, type Selector, type Stmt } from './rule.js';
+import { applyOps, hex, keyMatches, literalMatches, parseNatTarget, rejectName, unquote, type Value } from './values.js';
 import { baseChainsOf, indexTable, type BaseEntry, type IndexedTable, type ReadRule } from './tables.js';
 
 type Phase = 'prerouting' | 'input' | 'forward' | 'postrouting-fwd' | 'output' | 'postrouting-out' | 'lo-prerouting' | 'lo-input';
@@ -54,8 +55,6 @@ const PHASE_HOOK: Record<Phase, NftHook> = {
 };
 
 const MAX_DEPTH = 64;
-const PROTO_NUMBER: Record<string, number> = { tcp: 6, udp: 17, sctp: 132, icmp: 1, icmpv6: 58, udplite: 136, dccp: 33, esp: 50, ah: 51, gre: 47 };
-const SERVICES: Record<string, number> = { ssh: 22, http: 80, https: 443, domain: 53, ntp: 123, bootps: 67, bootpc: 68, 'http-alt': 8080, kerberos: 88, ldap: 389, smtp: 25, telnet: 23, ftp: 21 };
 
 interface Frame {
   readonly table: IndexedTable;
@@ -108,76 +107,7 @@ function fork(b: Branch, p: Probability): Branch {
   };
 }
 
-/** A selector's value for this packet at this point of the walk. */
-type Value =
-  | { readonly kind: 'ip'; readonly ip: Ip }
-  | { readonly kind: 'num'; readonly n: number }
-  | { readonly kind: 'str'; readonly s: string }
-  | { readonly kind: 'flags'; readonly set: readonly string[]; readonly exact?: boolean }
-  | { readonly kind: 'absent' }
-  | { readonly kind: 'ask'; readonly code: NftTraceGiven['code']; readonly key: string; readonly what: string }
-  | { readonly kind: 'unmodelled'; readonly why: string };
-
 type Tri = boolean | { readonly ask: { readonly code: NftTraceGiven['code']; readonly key: string; readonly yes: string; readonly no: string } } | { readonly unknown: string };
-
-function unquote(s: string): string {
-  return s.length >= 2 && s.startsWith('"') && s.endsWith('"') ? s.slice(1, -1) : s;
-}
-
-function applyOps(n: number, ops: Selector['ops']): number {
-  let v = n >>> 0;
-  for (const o of ops) v = (o.op === 'and' ? v & o.operand : o.op === 'or' ? v | o.operand : v ^ o.operand) >>> 0;
-  return v;
-}
-
-function hex(n: number): string {
-  return `0x${(n >>> 0).toString(16)}`;
-}
-
-function rejectName(w: string | null, family: 4 | 6): string | null {
-  if (w === null) return null;
-  if (w === 'tcp reset') return 'tcp-reset';
-  const [kind, code] = w.split(' ') as [string, string];
-  const v4: Record<string, string> = {
-    'port-unreachable': 'icmp-port-unreachable',
-    'host-unreachable': 'icmp-host-unreachable',
-    'net-unreachable': 'icmp-net-unreachable',
-    'prot-unreachable': 'icmp-proto-unreachable',
-    'net-prohibited': 'icmp-net-prohibited',
-    'host-prohibited': 'icmp-host-prohibited',
-    'admin-prohibited': 'icmp-admin-prohibited',
-  };
-  const v6: Record<string, string> = {
-    'no-route': 'icmp6-no-route',
-    'admin-prohibited': 'icmp6-adm-prohibited',
-    'addr-unreachable': 'icmp6-addr-unreachable',
-    'port-unreachable': 'icmp6-port-unreachable',
-    'policy-fail': 'icmp6-policy-fail',
-    'reject-route': 'icmp6-reject-route',
-  };
-  if (kind === 'icmp') return v4[code] ?? `icmp-${code}`;
-  if (kind === 'icmpv6') return v6[code] ?? `icmp6-${code}`;
-  // icmpx: the family's code of the same meaning (nf_reject_inet icmpx table).
-  const x4: Record<string, string> = { 'port-unreachable': 'icmp-port-unreachable', 'admin-prohibited': 'icmp-admin-prohibited', 'no-route': 'icmp-net-unreachable', 'host-unreachable': 'icmp-host-unreachable' };
-  const x6: Record<string, string> = { 'port-unreachable': 'icmp6-port-unreachable', 'admin-prohibited': 'icmp6-adm-prohibited', 'no-route': 'icmp6-no-route', 'host-unreachable': 'icmp6-addr-unreachable' };
-  return (family === 4 ? x4 : x6)[code] ?? null;
-}
-
-/** `10.0.0.1:80`, `[fd00::1]:80`, `10.0.0.1`: the address and port a dnat/snat writes. */
-function parseNatTarget(to: string): { ip: Ip; port: number | null } | null {
-  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(to);
-  if (v6) {
-    const ip = parseIp(v6[1]!);
-    return ip ? { ip, port: v6[2] === undefined ? null : Number(v6[2]) } : null;
-  }
-  const m = /^([0-9.]+)(?::(\d+))?$/.exec(to);
-  if (m) {
-    const ip = parseIp(m[1]!);
-    return ip ? { ip, port: m[2] === undefined ? null : Number(m[2]) } : null;
-  }
-  const ip = parseIp(to);
-  return ip ? { ip, port: null } : null;
-}
 
 class Walker {
   readonly finished: Branch[] = [];
@@ -669,53 +599,6 @@ class Walker {
     return v;
   }
 
-  /** Whether `v` equals (or lies in) the literal `part`. */
-  private literal(v: Value, part: string, sel: Selector): boolean | null {
-    const p = unquote(part);
-    switch (v.kind) {
-      case 'ip': {
-        const i = parseIpInterval(p);
-        return i === null ? null : intervalHas(i, v.ip);
-      }
-      case 'num': {
-        const range = /^(\S+)-(\S+)$/.exec(p);
-        const num = (t: string) => parseNumber(t) ?? (sel.key.endsWith('port') ? (SERVICES[t] ?? null) : null);
-        if (range) {
-          const lo = num(range[1]!);
-          const hi = num(range[2]!);
-          return lo === null || hi === null ? null : v.n >= lo && v.n <= hi;
-        }
-        const n = num(p);
-        return n === null ? null : v.n === n;
-      }
-      case 'str': {
-        if (sel.key === 'meta l4proto' || sel.key === 'ip protocol' || sel.key === 'ip6 nexthdr' || sel.key === 'ct protocol') {
-          const n = parseNumber(p);
-          return n !== null ? PROTO_NUMBER[v.s] === n : p === v.s;
-        }
-        if (p.endsWith('*')) return v.s.startsWith(p.slice(0, -1));
-        return p === v.s;
-      }
-      case 'flags': {
-        // `syn / fin,syn,rst,ack` and masked forms compare the whole (masked) value; a bare list means any of them.
-        const masked = p.includes('/') || v.exact === true;
-        const want = p.split('/')[0]!.split(/[,|]/).filter((f) => f !== '');
-        return masked ? want.length === v.set.length && want.every((f) => v.set.includes(f)) : want.some((f) => v.set.includes(f));
-      }
-      default:
-        return null;
-    }
-  }
-
-  private keyMatches(values: readonly Value[], parts: readonly string[], sels: readonly Selector[]): boolean | null {
-    if (parts.length !== values.length) return null;
-    for (let i = 0; i < parts.length; i++) {
-      const r = this.literal(values[i]!, parts[i]!, sels[i]!);
-      if (r !== true) return r;
-    }
-    return true;
-  }
-
   private elementsOf(b: Branch, name: string): { set: { flags?: readonly string[]; timeout?: number; type: readonly string[] }; keys: readonly (readonly string[])[] ; values: readonly (string | null)[] } | null {
     const at = b.frames[b.frames.length - 1]!.table;
     const set = at.sets.get(name);
@@ -738,7 +621,7 @@ class Walker {
       const items = s.right.kind === 'value' ? [s.right.parts] : s.right.kind === 'anon' ? s.right.items : null;
       if (items === null || s.op !== '==' && s.op !== '!=') return { unknown: `${s.text} is not modelled` };
       let hits = 0;
-      for (let n = sel.offset!; n < sel.offset! + sel.mod!; n++) if (items.some((it) => this.literal({ kind: 'num', n }, it[0]!, sel) === true)) hits++;
+      for (let n = sel.offset!; n < sel.offset! + sel.mod!; n++) if (items.some((it) => literalMatches({ kind: 'num', n }, it[0]!, sel) === true)) hits++;
       if (s.op === '!=') hits = sel.mod! - hits;
       const p = { num: BigInt(hits), den: BigInt(sel.mod!) };
       const q = { num: BigInt(sel.mod! - hits), den: BigInt(sel.mod!) };
@@ -792,11 +675,11 @@ class Walker {
       return s.op === '<' ? x < n : s.op === '>' ? x > n : s.op === '<=' ? x <= n : x >= n;
     }
     let hit: boolean | null;
-    if (rhs.kind === 'value') hit = this.keyMatches(values, rhs.parts, s.left);
+    if (rhs.kind === 'value') hit = keyMatches(values, rhs.parts, s.left);
     else if (rhs.kind === 'anon') {
       hit = false;
       for (const it of rhs.items) {
-        const r = this.keyMatches(values, it, s.left);
+        const r = keyMatches(values, it, s.left);
         if (r === null) return { unknown: `${s.text}: cannot compare with ${it.join(' . ')}` };
         if (r) {
           hit = true;
@@ -827,7 +710,7 @@ class Walker {
       }
       hit = false;
       for (const k of set.keys) {
-        const r = this.keyMatches(values, k, s.left);
+        const r = keyMatches(values, k, s.left);
         if (r === null) return { unknown: `${s.text}: cannot compare with element ${k.join(' . ')} of @${rhs.name}` };
         if (r) {
           hit = true;
@@ -858,7 +741,7 @@ class Walker {
       const counts = new Map<number, number>();
       let none = 0;
       for (let n = sel.offset!; n < sel.offset! + sel.mod!; n++) {
-        const i = keys.findIndex((k) => k.length === 1 && this.literal({ kind: 'num', n }, k[0]!, sel) === true);
+        const i = keys.findIndex((k) => k.length === 1 && literalMatches({ kind: 'num', n }, k[0]!, sel) === true);
         if (i < 0) none++;
         else counts.set(i, (counts.get(i) ?? 0) + 1);
       }
@@ -872,7 +755,7 @@ class Walker {
     const bad = values.find((v) => v.kind === 'ask' || v.kind === 'unmodelled');
     if (bad) return `the key ${s.left.map((l) => l.text).join(' . ')} needs ${bad.kind === 'ask' ? bad.what : 'a selector the tracer does not model'}`;
     for (let i = 0; i < keys.length; i++) {
-      const r = this.keyMatches(values, keys[i]!, s.left);
+      const r = keyMatches(values, keys[i]!, s.left);
       if (r === null) return `cannot compare ${s.left.map((l) => l.text).join(' . ')} with element ${keys[i]!.join(' . ')}`;
       if (r) return [[PROBABILITY_ONE, verdicts[i] ?? null]];
     }
