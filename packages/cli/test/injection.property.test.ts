@@ -106,6 +106,16 @@ async function compileText(text: string, extra: string[]): Promise<{ out: string
   return { out, err, code };
 }
 
+/** Never an internal error; a refusal is exit 1 with nothing on stdout and a file:line:column. */
+function refused(r: { out: string; err: string; code: number }): boolean {
+  expect(r.err).not.toMatch(/internal error/);
+  if (r.code === 0) return false;
+  expect(r.code).toBe(1);
+  expect(r.out).toBe('');
+  expect(r.err).toMatch(/input\.json:\d+:\d+/);
+  return true;
+}
+
 describe('no input can inject into the restore text', () => {
   test('the unmodified input compiles (the property below starts from valid input)', async () => {
     const r = await compileText(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects() }), []);
@@ -121,13 +131,7 @@ describe('no input can inject into the restore text', () => {
         // kubectl -o json: JSON escapes carry quotes, newlines and control characters into the strings.
         const text = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }, null, 1);
         const r = await compileText(text, skipInvalid ? ['--skip-invalid'] : []);
-        expect(r.err).not.toMatch(/internal error/);
-        if (r.code !== 0) {
-          expect(r.code).toBe(1);
-          expect(r.out).toBe('');
-          expect(r.err).toMatch(/input\.json:\d+:\d+/);
-          return;
-        }
+        if (refused(r)) return;
         const parsed = parseRuleset(r.out);
         expect(checkRuleset(parsed)).toEqual([]);
         const lines = r.out.split('\n').filter((l) => l !== '');
@@ -184,13 +188,7 @@ describe('no input can inject into the nft text (--mode nftables)', () => {
         const objs = nftObjects();
         setPath(objs, path, value);
         const r = await compileNft(objs, skipInvalid ? ['--skip-invalid'] : []);
-        expect(r.err).not.toMatch(/internal error/);
-        if (r.code !== 0) {
-          expect(r.code).toBe(1);
-          expect(r.out).toBe('');
-          expect(r.err).toMatch(/input\.json:\d+:\d+/);
-          return;
-        }
+        if (refused(r)) return;
         // The strict parser reads one command per line back to the same text: no line became two.
         expect(renderDump(parseDump(r.out))).toBe(r.out);
         const lines = r.out.split('\n').filter((l) => l !== '');
