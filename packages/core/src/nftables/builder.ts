@@ -39,6 +39,10 @@ export class TableBuilder {
     this.rules.push(comment === undefined ? { chain, words } : { chain, words, comment });
   }
 
+  addRule(rule: Rule): void {
+    this.rules.push(rule);
+  }
+
   /** The element now under its key, when adding `e` replaced one with a different value. */
   element(e: Element): Element | undefined {
     let container = this.elements.get(e.container);

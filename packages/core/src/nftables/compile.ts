@@ -97,7 +97,7 @@ export function renderNFTables(model: ProxyModel, options: NFTablesCompileOption
       }
     }
     for (const s of objects.sets) t.set(s);
-    for (const r of objects.rules) t.rule(r.chain, r.words, r.comment);
+    for (const r of objects.rules) t.addRule(r);
   }
   for (const name of options.existingChains ?? []) {
     if (isNftServiceChain(name) && !t.hasChain(name) && chainProblem({ name }) === undefined) t.chain({ name });

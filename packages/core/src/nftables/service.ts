@@ -10,6 +10,7 @@ import type { CompileContext, LocalMatch } from '../context.js';
 import type { EndpointInfo } from '../endpoints.js';
 import { cidrContains, parseCIDR, parseIP } from '../ip.js';
 import { nftEndpointChainBase, nftEndpointNames, nftServiceChainNames, nftServicePortChainBase } from '../nft-names.js';
+import type { NftEndpointNames } from '../nft-names.js';
 import type { ServicePortPlan } from '../service-plan.js';
 import type { FamilyWords } from './family.js';
 
@@ -51,7 +52,13 @@ export function servicePortObjects(plan: ServicePortPlan, ctx: CompileContext, w
   const proto = info.protocol;
   const base = nftServicePortChainBase(service.namespace, service.name, proto, port.name);
   const names = nftServiceChainNames(base);
-  const epNames = (ep: EndpointInfo) => nftEndpointNames(nftEndpointChainBase(service.namespace, service.name, proto, port.name, ep.endpoint));
+  // Each endpoint's names are used up to four times; hash them once.
+  const epNameCache = new Map<EndpointInfo, NftEndpointNames>();
+  const epNames = (ep: EndpointInfo): NftEndpointNames => {
+    let n = epNameCache.get(ep);
+    if (n === undefined) epNameCache.set(ep, (n = nftEndpointNames(nftEndpointChainBase(service.namespace, service.name, proto, port.name, ep.endpoint))));
+    return n;
+  };
   const out: PortObjects = { chains: [], sets: [], elements: [], rules: [] };
   const chain = (name: string) => out.chains.push({ name });
   const rule = (c: string, words: string[], comment?: string) => out.rules.push(comment === undefined ? { chain: c, words } : { chain: c, words, comment });
