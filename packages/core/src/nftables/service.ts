@@ -67,11 +67,11 @@ export function servicePortObjects(plan: ServicePortPlan, ctx: CompileContext, w
 
   const internalTrafficChain = info.internalPolicyLocal ? names.local : names.service;
   const externalPolicyChain = info.externalPolicyLocal ? names.local : names.service;
-  const internalVerdict = plan.hasEndpoints ? 'drop' : 'goto reject-chain';
-  const externalVerdict = internalVerdict;
+  // kube-proxy's internalVerdict and externalVerdict: reject without any endpoint, else (no local one) drop.
+  const verdict = plan.hasEndpoints ? 'drop' : 'goto reject-chain';
   // Unlike iptables mode, the source-range chain does not depend on endpoints (proxier.go).
   const usesFWChain = info.loadBalancerVIPs.length > 0 && info.sourceRanges.length > 0;
-  const port_ = String(port.port);
+  const servicePort = String(port.port);
 
   for (const ep of endpoints.allReachable) chain(epNames(ep).chain);
   if (plan.usesClusterPolicyChain) chain(names.service);
@@ -79,22 +79,22 @@ export function servicePortObjects(plan: ServicePortPlan, ctx: CompileContext, w
   if (plan.usesExternalTrafficChain) chain(names.external);
 
   element('cluster-ips', [info.clusterIP]);
-  if (plan.hasInternalEndpoints) element('service-ips', [info.clusterIP, proto, port_], `goto ${internalTrafficChain}`);
-  else element('no-endpoint-services', [info.clusterIP, proto, port_], internalVerdict, info.name);
+  if (plan.hasInternalEndpoints) element('service-ips', [info.clusterIP, proto, servicePort], `goto ${internalTrafficChain}`);
+  else element('no-endpoint-services', [info.clusterIP, proto, servicePort], verdict, info.name);
   for (const ip of info.externalIPs) {
-    if (plan.hasEndpoints) element('service-ips', [ip, proto, port_], `goto ${names.external}`);
-    if (!plan.hasExternalEndpoints) element('no-endpoint-services', [ip, proto, port_], externalVerdict, info.name);
+    if (plan.hasEndpoints) element('service-ips', [ip, proto, servicePort], `goto ${names.external}`);
+    if (!plan.hasExternalEndpoints) element('no-endpoint-services', [ip, proto, servicePort], verdict, info.name);
   }
   if (usesFWChain) chain(names.firewall);
   for (const ip of info.loadBalancerVIPs) {
-    if (plan.hasEndpoints) element('service-ips', [ip, proto, port_], `goto ${names.external}`);
-    if (usesFWChain) element('firewall-ips', [ip, proto, port_], `goto ${names.firewall}`);
+    if (plan.hasEndpoints) element('service-ips', [ip, proto, servicePort], `goto ${names.external}`);
+    if (usesFWChain) element('firewall-ips', [ip, proto, servicePort], `goto ${names.firewall}`);
   }
-  if (!plan.hasExternalEndpoints) for (const ip of info.loadBalancerVIPs) element('no-endpoint-services', [ip, proto, port_], externalVerdict, info.name);
+  if (!plan.hasExternalEndpoints) for (const ip of info.loadBalancerVIPs) element('no-endpoint-services', [ip, proto, servicePort], verdict, info.name);
   if (port.nodePort !== 0) {
     const np = String(port.nodePort);
     if (plan.hasEndpoints) element('service-nodeports', [proto, np], `goto ${names.external}`);
-    if (!plan.hasExternalEndpoints) element('no-endpoint-nodeports', [proto, np], externalVerdict, info.name);
+    if (!plan.hasExternalEndpoints) element('no-endpoint-nodeports', [proto, np], verdict, info.name);
   }
 
   const detector = ctx.localDetector;
