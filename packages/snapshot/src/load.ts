@@ -1,4 +1,4 @@
-import type { Diagnostic, EndpointSlice, IPFamily, NodeInfo, Origin, Pod, ProxyConfig, Service, Snapshot } from '@svcrules/core';
+import type { Diagnostic, EndpointSlice, IPFamily, NodeInfo, Origin, Pod, ProxyConfig, Service, ServiceCIDR, Snapshot } from '@svcrules/core';
 import type { DiagnosticCode } from './codes.js';
 import { describeObject, readObjects, readSource } from './documents.js';
 import { readSourceFast } from './fast-json.js';
@@ -14,6 +14,7 @@ import { isMapping } from './schemas/metadata.js';
 import { nodeKind } from './schemas/node.js';
 import { podKind } from './schemas/pod.js';
 import { serviceKind } from './schemas/service.js';
+import { serviceCIDRKind } from './schemas/service-cidr.js';
 import { Sink } from './sink.js';
 import { displayName, show } from './words.js';
 
@@ -81,7 +82,7 @@ export interface ObjectsLoadResult {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyKind = KindModule<any, unknown>;
-const KINDS: readonly AnyKind[] = [serviceKind, endpointSliceKind, endpointSliceV1beta1Kind, endpointsKind, nodeKind, podKind, kubeProxyConfigKind];
+const KINDS: readonly AnyKind[] = [serviceKind, endpointSliceKind, endpointSliceV1beta1Kind, endpointsKind, nodeKind, podKind, kubeProxyConfigKind, serviceCIDRKind];
 
 interface Loaded {
   readonly raw: RawObject;
@@ -250,6 +251,7 @@ function assemble(raws: readonly RawObject[], sink: Sink, options: LoadOptions):
   const endpoints: { ep: EndpointsObject; l: Loaded }[] = [];
   const nodes: NodeInfo[] = [];
   const pods: Pod[] = [];
+  const serviceCIDRs: ServiceCIDR[] = [];
   let config: ProxyConfig | undefined;
   for (const l of loaded) {
     if (!l.valid) continue;
@@ -272,6 +274,9 @@ function assemble(raws: readonly RawObject[], sink: Sink, options: LoadOptions):
       case kubeProxyConfigKind.kind:
         config = withOrigin(l.model as ProxyConfig, l.origin);
         break;
+      case serviceCIDRKind.kind:
+        serviceCIDRs.push(withOrigin(l.model as ServiceCIDR, l.origin));
+        break;
     }
   }
 
@@ -283,6 +288,7 @@ function assemble(raws: readonly RawObject[], sink: Sink, options: LoadOptions):
     nodes,
     ...(pods.length > 0 ? { pods } : {}),
     ...(config ? { config } : {}),
+    ...(serviceCIDRs.length > 0 ? { serviceCIDRs } : {}),
   };
   return { snapshot, ignored, standIns };
 }

@@ -8,5 +8,6 @@ export * from './netns.js';
 export * from './flows.js';
 export * from './kernel.js';
 export * from './runs.js';
-export * from './nft-test-order.js';
+export { sortNFTablesTransaction } from '@svcrules/core';
 export * from './services.js';
+export * from './nft-listing.js';
