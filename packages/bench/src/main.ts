@@ -26,6 +26,8 @@ import { measureCliApply, type CliApplyResult } from './cli-apply.js';
 import { measureIncremental, measureLoad, measurePipeline, measureRss } from './measure.js';
 import type { IncrementalResult, LoadResult, PipelineResult, RssResult } from './measure.js';
 import { mb, ms, ratio, table, timed } from './stats.js';
+import { measureBackends } from './nft-bench.js';
+import type { NftBenchResult } from './nft-bench.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const DATA = join(ROOT, 'bench', 'data');
@@ -90,7 +92,7 @@ function parseArgs(argv: readonly string[]): Options {
   return o;
 }
 
-type ChildMode = 'load' | 'pipeline' | 'rss' | 'incremental' | 'apply' | 'cli-apply';
+type ChildMode = 'load' | 'pipeline' | 'rss' | 'incremental' | 'apply' | 'cli-apply' | 'backends';
 
 const running = new Set<ChildProcess>();
 
@@ -126,6 +128,8 @@ async function runChild(mode: ChildMode, args: readonly string[]): Promise<unkno
       return measureApply(args[0]!, args[1] as ApplyBackend, { fullRuns: Number(args[2]), partialRuns: Number(args[3]), timeoutMs: Number(args[4]) });
     case 'cli-apply':
       return measureCliApply(args[0]!, args[1]!, Number(args[2]));
+    case 'backends':
+      return measureBackends(args[0]!, Number(args[1]));
   }
 }
 
@@ -174,6 +178,7 @@ interface SizeResult {
   readonly pipeline?: PipelineResult;
   readonly rss?: RssResult;
   readonly incremental?: readonly IncrementalResult[];
+  readonly backends?: NftBenchResult;
   readonly cli?: CliRun | { skipped: string };
   readonly cliYaml?: CliRun | { skipped: string };
   readonly cliClusterIP?: CliRun | { skipped: string };
@@ -209,7 +214,7 @@ async function main(argv: readonly string[]): Promise<void> {
       writeFileSync(file, syntheticSnapshotText(size));
     }
     const before = loadavg();
-    let compiled: Required<Pick<SizeResult, 'load' | 'pipeline' | 'rss' | 'incremental'>> | undefined;
+    let compiled: Required<Pick<SizeResult, 'load' | 'pipeline' | 'rss' | 'incremental' | 'backends'>> | undefined;
     if (!o.cliOnly) {
       log(`${size.name}: load`);
       const load = await child<LoadResult>('load', [file, modelFile(size)]);
@@ -220,8 +225,10 @@ async function main(argv: readonly string[]): Promise<void> {
       log(` ${rss.peakRssMB.toFixed(0)} MB; incremental`);
       const incremental: IncrementalResult[] = [];
       for (const mode of ['always', 'when-changed'] as const) incremental.push(await child<IncrementalResult>('incremental', [modelFile(size), String(o.updates), mode]));
-      log(` ${incremental.map((i) => ms(i.updateMs)).join(' / ')} ms`);
-      compiled = { load, pipeline, rss, incremental };
+      log(` ${incremental.map((i) => ms(i.updateMs)).join(' / ')} ms; nftables`);
+      const backends = await child<NftBenchResult>('backends', [modelFile(size), String(o.runs)]);
+      log(` ${ms(backends.nftables.ms)} ms (iptables ${ms(backends.iptables.ms)} ms)`);
+      compiled = { load, pipeline, rss, incremental, backends };
     } else log(size.name);
     let cli: SizeResult['cli'];
     let cliYaml: SizeResult['cliYaml'];
@@ -288,7 +295,7 @@ async function main(argv: readonly string[]): Promise<void> {
   process.stdout.write(`\nwritten: bench/results.json\n`);
 }
 
-type Compiled = SizeResult & Required<Pick<SizeResult, 'load' | 'pipeline' | 'rss' | 'incremental'>>;
+type Compiled = SizeResult & Required<Pick<SizeResult, 'load' | 'pipeline' | 'rss' | 'incremental' | 'backends'>>;
 
 function report(all: readonly SizeResult[], apply: readonly (ApplyResult | ApplySkip)[], o: Options, cliApply: CliApplyResult | { skipped: string } | undefined): string {
   const parts: string[] = [];
@@ -308,34 +315,49 @@ function report(all: readonly SizeResult[], apply: readonly (ApplyResult | Apply
             )),
     );
   }
-  parts.push(
-    'Full compile (compile: median of ' + o.runs + '; render/stream/floor: median of 3/3/5; times in ms)\n' +
-      table(
-        ['size', 'lines', 'MB', 'load', 'compile', 'render', 'stream', 'c+s', 'floor', 'c+s / floor', 'buffer floor', 'one-buffer floor', 'c+s / it', 'file floor', 'RSS c+s MB', 'RSS load MB'],
-        results.map((r) => {
-          const p = r.pipeline;
-          const cs = p.compileMs + p.streamMs;
-          return [
-            r.size.name,
-            String(p.lines),
-            mb(p.bytes),
-            ms(r.load.loadMs),
-            ms(p.compileMs),
-            ms(p.renderMs),
-            ms(p.streamMs),
-            ms(cs),
-            ms(p.floorMs),
-            ratio(cs, p.floorMs),
-            ms(p.bufferFloorMs),
-            ms(p.oneBufferFloorMs),
-            ratio(cs, p.oneBufferFloorMs),
-            ms(p.fileFloorMs),
-            r.rss.peakRssMB.toFixed(0),
-            r.load.loadPeakRssMB.toFixed(0),
-          ];
-        }),
-      ),
-  );
+  if (results.length > 0) {
+    parts.push(
+      'Full compile (compile: median of ' + o.runs + '; render/stream/floor: median of 3/3/5; times in ms)\n' +
+        table(
+          ['size', 'lines', 'MB', 'load', 'compile', 'render', 'stream', 'c+s', 'floor', 'c+s / floor', 'buffer floor', 'one-buffer floor', 'c+s / it', 'file floor', 'RSS c+s MB', 'RSS load MB'],
+          results.map((r) => {
+            const p = r.pipeline;
+            const cs = p.compileMs + p.streamMs;
+            return [
+              r.size.name,
+              String(p.lines),
+              mb(p.bytes),
+              ms(r.load.loadMs),
+              ms(p.compileMs),
+              ms(p.renderMs),
+              ms(p.streamMs),
+              ms(cs),
+              ms(p.floorMs),
+              ratio(cs, p.floorMs),
+              ms(p.bufferFloorMs),
+              ms(p.oneBufferFloorMs),
+              ratio(cs, p.oneBufferFloorMs),
+              ms(p.fileFloorMs),
+              r.rss.peakRssMB.toFixed(0),
+              r.load.loadPeakRssMB.toFixed(0),
+            ];
+          }),
+        ),
+    );
+  }
+  if (results.length > 0) {
+    parts.push(
+      'nftables mode beside iptables mode (compile + render to text, median of ' + o.runs + '; ns/B = time per output byte)\n' +
+        table(
+          ['size', 'iptables MB', 'iptables ms', 'ns/B', 'nftables MB', 'nftables ms', 'ns/B', 'nft / ipt bytes', 'nft / ipt ns/B'],
+          results.map((r) => {
+            const { iptables: i, nftables: n } = r.backends;
+            const perByte = (b: { ms: number; bytes: number }) => (b.ms * 1e6) / b.bytes;
+            return [r.size.name, mb(i.bytes), ms(i.ms), perByte(i).toFixed(1), mb(n.bytes), ms(n.ms), perByte(n).toFixed(1), (n.bytes / i.bytes).toFixed(2), (perByte(n) / perByte(i)).toFixed(2)];
+          }),
+        ),
+    );
+  }
   if (all.some((r) => r.cli !== undefined)) {
     const cell = (c: CliRun | { skipped: string } | undefined) => (c === undefined ? '-' : 'ms' in c ? ms(c.ms) : 'n/a');
     const rss = (c: CliRun | { skipped: string } | undefined) => (c === undefined || !('ms' in c) ? '-' : c.rssMB.toFixed(0));
@@ -367,26 +389,28 @@ function report(all: readonly SizeResult[], apply: readonly (ApplyResult | Apply
         ),
     );
   }
-  parts.push(
-    'Incremental compiler (one Service changes: its slice\'s first endpoint moves; median of ' + o.updates + ' warm updates)\n' +
-      table(
-        ['size', 'top-level chains', 'first (full) sync', 'first update', 'update', 'payload KB', 'payload / full', 'render payload', 'full ruleset (lazy)', 'replace()'],
-        results.flatMap((r) =>
-          r.incremental.map((i) => [
-            r.size.name,
-            i.mode,
-            ms(i.initialMs),
-            ms(i.firstUpdateMs),
-            ms(i.updateMs),
-            (i.payloadBytes / 1000).toFixed(1),
-            `${((100 * i.payloadBytes) / i.fullBytes).toFixed(2)} %`,
-            ms(i.payloadRenderMs),
-            ms(i.fullRulesetMs),
-            ms(i.replaceMs),
-          ]),
+  if (results.length > 0) {
+    parts.push(
+      'Incremental compiler (one Service changes: its slice\'s first endpoint moves; median of ' + o.updates + ' warm updates)\n' +
+        table(
+          ['size', 'top-level chains', 'first (full) sync', 'first update', 'update', 'payload KB', 'payload / full', 'render payload', 'full ruleset (lazy)', 'replace()'],
+          results.flatMap((r) =>
+            r.incremental.map((i) => [
+              r.size.name,
+              i.mode,
+              ms(i.initialMs),
+              ms(i.firstUpdateMs),
+              ms(i.updateMs),
+              (i.payloadBytes / 1000).toFixed(1),
+              `${((100 * i.payloadBytes) / i.fullBytes).toFixed(2)} %`,
+              ms(i.payloadRenderMs),
+              ms(i.fullRulesetMs),
+              ms(i.replaceMs),
+            ]),
+          ),
         ),
-      ),
-  );
+    );
+  }
   if (apply.length > 0) {
     parts.push(
       `Apply in a network namespace (${o.applySize.name}; iptables-restore --noflush --counters; full: median of ${o.fullRestores} fresh namespace(s), partial: median of 8)\n` +

@@ -1,0 +1,296 @@
+import type { AppendCommand } from '@svcrules/iptables';
+import { append } from '@svcrules/iptables';
+import type { CompileContext } from '../context.js';
+import type { EndpointInfo } from '../endpoints.js';
+import { cidrContains, parseCIDR, parseIP } from '../ip.js';
+import { probability } from '../probability.js';
+import type { ServicePortPlan } from '../service-plan.js';
+import { endpointChainName, KUBE_EXTERNAL_SERVICES, KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL, KUBE_SERVICES, LOCALHOST_NPS_ACCEPTED_PKTS } from '../kube-proxy/index.js';
+
+/** Where one service port's rules go, in kube-proxy's buffer order. */
+export interface ServicePortRules {
+  readonly filterRules: AppendCommand[];
+  /** Per-service nat chains, in the order kube-proxy writes their `:CHAIN` lines. */
+  readonly natChains: string[];
+  readonly natRules: AppendCommand[];
+  /**
+   * Layout: `natRules[0, topEnd)` are the port's KUBE-SERVICES / KUBE-NODEPORTS rules; the SEP
+   * chains are `natChains[sepChainStart..]`, one per reachable endpoint in order, and their rules
+   * `natRules[sepStart..]`, two per chain.
+   */
+  readonly topEnd: number;
+  readonly sepStart: number;
+  readonly sepChainStart: number;
+  /** What a later `serviceRules` of the same port may reuse (kept when asked: the incremental compiler). */
+  readonly reuse?: RuleReuse | undefined;
+}
+
+/**
+ * The previous rules of a service port, for an incremental re-render: SEP chains and ladder rules
+ * whose inputs did not change are reused (same names, same rule objects) instead of hashed and
+ * built again. 100k endpoints: a one-endpoint change costs a walk over them, not 100k SHA-256s.
+ */
+export interface RuleReuse {
+  /** Everything the reused rules depend on besides the endpoint. */
+  readonly key: string;
+  /** Reachable endpoints (`ip:port`), in SEP order. */
+  readonly endpoints: readonly string[];
+  readonly seps: readonly string[];
+  /** Per policy chain (SVC/SVL): its endpoints, their SEP names and the rules, in order. */
+  readonly ladders: ReadonlyMap<string, Ladder>;
+}
+
+interface Ladder {
+  readonly endpoints: readonly string[];
+  readonly seps: readonly string[];
+  /** Affinity rules (one per endpoint, or none), then the statistic ladder (one per endpoint). */
+  readonly rules: readonly AppendCommand[];
+}
+
+const comment = (text: string) => ['-m', 'comment', '--comment', text];
+const proto = (p: string) => ['-m', p, '-p', p];
+
+/**
+ * The rules of one service port, in emission order: proxier.go syncProxyRules' service loop, from
+ * "Capture the clusterIP" to "Generate the per-endpoint chains" (docs/kube-proxy-rules.md 6.1 to 6.11).
+ * Comments are plain words: the renderer quotes those with spaces, which is exactly how kube-proxy
+ * writes them.
+ */
+export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeClusterMode: boolean, prev?: ServicePortRules, keep = false): ServicePortRules {
+  const { info, chains } = plan;
+  const { name, protocol: p, clusterIP } = info;
+  const port = String(info.port.port);
+  const out = { filterRules: [] as AppendCommand[], natChains: [] as string[], natRules: [] as AppendCommand[], topEnd: 0, sepStart: 0, sepChainStart: 0, reuse: undefined as RuleReuse | undefined };
+  const key = keep || prev ? `${name}\u0000${p}\u0000${info.sessionAffinity}\u0000${info.stickyMaxAgeSeconds}\u0000${largeClusterMode}` : '';
+  const old = prev?.reuse?.key === key ? prev.reuse : undefined;
+  const ladders = keep ? new Map<string, Ladder>() : undefined;
+  const nat = (chain: string, args: string[]) => out.natRules.push(append(chain, args));
+  const filter = (chain: string, args: string[]) => out.filterRules.push(append(chain, args));
+
+  // "Capture the clusterIP" (kube-proxy-rules 6.1)
+  if (plan.hasInternalEndpoints) {
+    nat(KUBE_SERVICES, [...comment(`${name} cluster IP`), ...proto(p), '-d', clusterIP, '--dport', port, '-j', plan.internalTrafficChain]);
+  } else {
+    filter(KUBE_SERVICES, [...comment(plan.internalFilter.comment), ...proto(p), '-d', clusterIP, '--dport', port, '-j', plan.internalFilter.target]);
+  }
+
+  // "Capture externalIPs" (kube-proxy-rules 6.2)
+  for (const ip of info.externalIPs) {
+    if (plan.hasEndpoints) nat(KUBE_SERVICES, [...comment(`${name} external IP`), ...proto(p), '-d', ip, '--dport', port, '-j', chains.ext]);
+    if (!plan.hasExternalEndpoints) {
+      filter(KUBE_EXTERNAL_SERVICES, [...comment(plan.externalFilter.comment), ...proto(p), '-d', ip, '--dport', port, '-j', plan.externalFilter.target]);
+    }
+  }
+
+  // "Capture load-balancer ingress" (kube-proxy-rules 6.3)
+  for (const ip of info.loadBalancerVIPs) {
+    if (plan.hasEndpoints) {
+      nat(KUBE_SERVICES, [...comment(`${name} loadbalancer IP`), ...proto(p), '-d', ip, '--dport', port, '-j', plan.loadBalancerTrafficChain]);
+    }
+    if (plan.usesFWChain) {
+      filter(KUBE_PROXY_FIREWALL, [...comment(`${name} traffic not accepted by ${chains.fw}`), ...proto(p), '-d', ip, '--dport', port, '-j', 'DROP']);
+    }
+  }
+  if (!plan.hasExternalEndpoints) {
+    for (const ip of info.loadBalancerVIPs) {
+      filter(KUBE_EXTERNAL_SERVICES, [...comment(plan.externalFilter.comment), ...proto(p), '-d', ip, '--dport', port, '-j', plan.externalFilter.target]);
+    }
+  }
+
+  // "Capture nodeports" (kube-proxy-rules 6.4)
+  if (info.port.nodePort !== 0) {
+    const np = String(info.port.nodePort);
+    if (plan.hasEndpoints) {
+      if (ctx.localhostNodePorts && ctx.nfacct) {
+        nat(KUBE_NODEPORTS, [...comment(name), ...proto(p), '-d', '127.0.0.0/8', '--dport', np, '-m', 'nfacct', '--nfacct-name', LOCALHOST_NPS_ACCEPTED_PKTS, '-j', chains.ext]);
+      }
+      nat(KUBE_NODEPORTS, [...comment(name), ...proto(p), '--dport', np, '-j', chains.ext]);
+    }
+    if (!plan.hasExternalEndpoints) {
+      filter(KUBE_EXTERNAL_SERVICES, [
+        ...comment(plan.externalFilter.comment),
+        ...['-m', 'addrtype', '--dst-type', 'LOCAL'],
+        ...proto(p),
+        '--dport',
+        np,
+        '-j',
+        plan.externalFilter.target,
+      ]);
+    }
+  }
+
+  // "Capture healthCheckNodePorts": always TCP, even without endpoints (kube-proxy-rules 6.5)
+  if (info.healthCheckNodePort !== 0) {
+    filter(KUBE_NODEPORTS, [...comment(`${name} health check node port`), ...proto('tcp'), '--dport', String(info.healthCheckNodePort), '-j', 'ACCEPT']);
+  }
+
+  out.topEnd = out.natRules.length;
+
+  // "Set up internal traffic handling": masquerade off-cluster traffic to the cluster IP
+  // (kube-proxy-rules 6.6)
+  if (plan.hasInternalEndpoints) {
+    const args = [...comment(`${name} cluster IP`), ...proto(p), '-d', clusterIP, '--dport', port];
+    if (ctx.masqueradeAll) nat(plan.internalTrafficChain, [...args, '-j', KUBE_MARK_MASQ]);
+    else if (ctx.localDetector) nat(plan.internalTrafficChain, [...args, ...ctx.localDetector.ifNotLocal, '-j', KUBE_MARK_MASQ]);
+  }
+
+  // "Set up external traffic handling": the KUBE-EXT chain (kube-proxy-rules 6.7)
+  if (plan.usesExternalTrafficChain) {
+    out.natChains.push(chains.ext);
+    if (!info.externalPolicyLocal) {
+      nat(chains.ext, [...comment(`masquerade traffic for ${name} external destinations`), '-j', KUBE_MARK_MASQ]);
+    } else {
+      if (ctx.localDetector) {
+        nat(chains.ext, [...comment(`pod traffic for ${name} external destinations`), ...ctx.localDetector.ifLocal, '-j', chains.svc]);
+      }
+      nat(chains.ext, [...comment(`masquerade LOCAL traffic for ${name} external destinations`), '-m', 'addrtype', '--src-type', 'LOCAL', '-j', KUBE_MARK_MASQ]);
+      nat(chains.ext, [...comment(`route LOCAL traffic for ${name} external destinations`), '-m', 'addrtype', '--src-type', 'LOCAL', '-j', chains.svc]);
+    }
+    if (plan.hasExternalEndpoints) nat(chains.ext, ['-j', plan.externalPolicyChain]);
+  }
+
+  // "Set up firewall chain, if needed": load-balancer source ranges (kube-proxy-rules 6.8)
+  if (plan.usesFWChain) {
+    out.natChains.push(chains.fw);
+    const base = comment(`${name} loadbalancer IP`);
+    let allowFromNode = false;
+    for (const cidr of info.sourceRanges) {
+      nat(chains.fw, [...base, '-s', cidr, '-j', chains.ext]);
+      if (ctx.nodeIP !== null && cidrHolds(cidr, ctx.nodeIP)) allowFromNode = true;
+    }
+    if (allowFromNode) for (const ip of info.loadBalancerVIPs) nat(chains.fw, [...base, '-s', ip, '-j', chains.ext]);
+    nat(chains.fw, comment(`other traffic to ${name} will be dropped by KUBE-PROXY-FIREWALL`));
+  }
+
+  // The cluster and local policy chains (kube-proxy-rules 6.9, 6.10). SEP names are hashed once per
+  // endpoint and shared with the endpoint chains below.
+  const reachable = plan.endpoints.allReachable;
+  // Only kept (and walked) for the incremental compiler; compile() skips the copy.
+  const endpoints = keep || old ? reachable.map((ep) => ep.endpoint) : [];
+  // Reused: the SEP of an endpoint that had one (both lists are in endpoint order; a walk matches them).
+  const reusedAt = old ? alignSorted(old.endpoints, endpoints) : undefined;
+  const seps = reachable.map((ep, i) => {
+    const j = reusedAt?.[i] ?? -1;
+    return j >= 0 ? old!.seps[j]! : endpointChainName(name, p, ep.endpoint);
+  });
+  if (plan.usesClusterPolicyChain) {
+    out.natChains.push(chains.svc);
+    const eps = plan.endpoints.cluster;
+    policyChainRules(out, chains.svc, plan, eps, sepNames(plan, eps, reachable, seps), largeClusterMode, old?.ladders.get(chains.svc), ladders);
+  }
+  if (plan.usesLocalPolicyChain) {
+    out.natChains.push(chains.svl);
+    const eps = plan.endpoints.local;
+    policyChainRules(out, chains.svl, plan, eps, sepNames(plan, eps, reachable, seps), largeClusterMode, old?.ladders.get(chains.svl), ladders);
+  }
+
+  // "Generate the per-endpoint chains" (kube-proxy-rules 6.11, 7.1)
+  out.sepStart = out.natRules.length;
+  out.sepChainStart = out.natChains.length;
+  for (let i = 0; i < reachable.length; i++) {
+    const ep = reachable[i]!;
+    const sep = seps[i]!;
+    out.natChains.push(sep);
+    const j = reusedAt?.[i] ?? -1;
+    if (j >= 0) {
+      // Same endpoint, same inputs: the previous port's two rules, as they are.
+      const base = prev!.sepStart + 2 * j;
+      out.natRules.push(prev!.natRules[base]!, prev!.natRules[base + 1]!);
+      continue;
+    }
+    const dnat = info.sessionAffinity
+      ? ['-m', 'recent', '--name', sep, '--set', '-m', p, '-p', p, '-j', 'DNAT', '--to-destination', ep.endpoint]
+      : ['-m', p, '-p', p, '-j', 'DNAT', '--to-destination', ep.endpoint];
+    if (largeClusterMode) {
+      nat(sep, ['-s', ep.ip, '-j', KUBE_MARK_MASQ]);
+      nat(sep, dnat);
+    } else {
+      nat(sep, ['-m', 'comment', '--comment', name, '-s', ep.ip, '-j', KUBE_MARK_MASQ]);
+      nat(sep, ['-m', 'comment', '--comment', name, ...dnat]);
+    }
+  }
+  if (keep) out.reuse = { key, endpoints, seps, ladders: ladders! };
+  return out;
+}
+
+/**
+ * For each element of `next`, its index in `prev` (-1 if absent). Both are in bytewise order, as
+ * endpoint lists are; if `next` is not, the walk just finds fewer matches.
+ */
+function alignSorted(prev: readonly string[], next: readonly string[]): Int32Array {
+  const at = new Int32Array(next.length).fill(-1);
+  let j = 0;
+  for (let i = 0; i < next.length; i++) {
+    const x = next[i]!;
+    while (j < prev.length && prev[j]! < x) j++;
+    if (j < prev.length && prev[j] === x) at[i] = j++;
+  }
+  return at;
+}
+
+/** The SEP names of `endpoints` (a subset of `reachable`, whose names are `seps`), without hashing again. */
+function sepNames(plan: ServicePortPlan, endpoints: readonly EndpointInfo[], reachable: readonly EndpointInfo[], seps: readonly string[]): readonly string[] {
+  if (endpoints === reachable) return seps;
+  const byEndpoint = new Map<EndpointInfo, string>();
+  reachable.forEach((ep, i) => byEndpoint.set(ep, seps[i]!));
+  return endpoints.map((ep) => byEndpoint.get(ep) ?? endpointChainName(plan.info.name, plan.info.protocol, ep.endpoint));
+}
+
+/** proxier.go writeServiceToEndpointRules (kube-proxy-rules 7.2): affinity checks, then the statistic ladder. */
+function policyChainRules(
+  out: { natRules: AppendCommand[] },
+  chain: string,
+  plan: ServicePortPlan,
+  endpoints: readonly EndpointInfo[],
+  seps: readonly string[],
+  largeClusterMode: boolean,
+  old: Ladder | undefined,
+  keep: Map<string, Ladder> | undefined,
+): void {
+  const { name } = plan.info;
+  const n = endpoints.length;
+  const start = out.natRules.length;
+  const affinity = plan.info.sessionAffinity;
+  // A rule depends on its endpoint, its SEP and (the ladder) n - i: with the same n, rule i of the
+  // old ladder is reusable when its endpoint and SEP are the same.
+  const same = old !== undefined && old.endpoints.length === n ? (i: number) => old.endpoints[i] === endpoints[i]!.endpoint && old.seps[i] === seps[i] : undefined;
+  const comment = (i: number) => `${name} -> ${endpoints[i]!.endpoint}`;
+  if (affinity) {
+    const seconds = String(plan.info.stickyMaxAgeSeconds);
+    for (let i = 0; i < n; i++) {
+      if (same?.(i)) {
+        out.natRules.push(old!.rules[i]!);
+        continue;
+      }
+      const sep = seps[i]!;
+      const args = ['-m', 'recent', '--name', sep, '--rcheck', '--seconds', seconds, '--reap', '-j', sep];
+      out.natRules.push(append(chain, largeClusterMode ? args : ['-m', 'comment', '--comment', comment(i), ...args]));
+    }
+  }
+  const ladderAt = affinity ? n : 0;
+  for (let i = 0; i < n; i++) {
+    if (same?.(i)) {
+      out.natRules.push(old!.rules[ladderAt + i]!);
+      continue;
+    }
+    const comments = largeClusterMode ? undefined : comment(i);
+    const sep = seps[i]!;
+    let args: string[];
+    if (i < n - 1) {
+      const pr = probability(n - i);
+      args = comments
+        ? ['-m', 'comment', '--comment', comments, '-m', 'statistic', '--mode', 'random', '--probability', pr, '-j', sep]
+        : ['-m', 'statistic', '--mode', 'random', '--probability', pr, '-j', sep];
+    } else {
+      args = comments ? ['-m', 'comment', '--comment', comments, '-j', sep] : ['-j', sep];
+    }
+    out.natRules.push(append(chain, args));
+  }
+  keep?.set(chain, { endpoints: endpoints.map((ep) => ep.endpoint), seps, rules: out.natRules.slice(start) });
+}
+
+function cidrHolds(cidr: string, ip: string): boolean {
+  const c = parseCIDR(cidr);
+  const i = parseIP(ip);
+  return c !== null && i !== null && cidrContains(c, i);
+}
