@@ -6,6 +6,7 @@
  *   pnpm bench [--sizes 1k×10,10k×10] [--runs 5] [--updates 21] [--no-cli]
  *              [--no-apply] [--apply-size 10k×10] [--full-restores 1] [--restore-timeout 300]
  *              [--no-restores] [--cli-apply-runs 4] [--yaml-max-endpoints 100000]
+ *              [--cli-runs 1] [--cli-base DIR] [--cli-only]
  *
  * Each measurement runs in its own child process (so peak RSS is per size and per phase) whose
  * stdout is /dev/null (so streaming costs what `svcrules compile ... > /dev/null` costs).
@@ -55,10 +56,16 @@ interface Options {
   cliApplyRuns: number;
   /** YAML end to end only up to this many endpoints (the YAML parser is slow). */
   yamlMaxEndpoints: number;
+  /** Runs per CLI end-to-end measurement (the median is reported). */
+  cliRuns: number;
+  /** Another checkout (built) whose CLI runs beside this one's, alternately, for ratios from one run. */
+  cliBase?: string;
+  /** Only the CLI end to end per size (no load/compile/incremental children). */
+  cliOnly: boolean;
 }
 
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { sizes: [...SIZES], runs: 5, updates: 21, apply: true, applySize: SIZES[1]!, fullRestores: 1, restoreTimeoutS: 300, cli: true, restores: true, cliApplyRuns: 4, yamlMaxEndpoints: 100_000 };
+  const o: Options = { sizes: [...SIZES], runs: 5, updates: 21, apply: true, applySize: SIZES[1]!, fullRestores: 1, restoreTimeoutS: 300, cli: true, restores: true, cliApplyRuns: 4, yamlMaxEndpoints: 100_000, cliRuns: 1, cliOnly: false };
   const size = (name: string) => {
     const s = SIZES.find((x) => x.name === name || slug(x) === name);
     if (!s) throw new Error(`unknown size ${name}; known: ${SIZES.map((x) => x.name).join(', ')}`);
@@ -77,6 +84,9 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--no-restores') o.restores = false;
     else if (a === '--cli-apply-runs') o.cliApplyRuns = Number(argv[++i]);
     else if (a === '--yaml-max-endpoints') o.yamlMaxEndpoints = Number(argv[++i]);
+    else if (a === '--cli-runs') o.cliRuns = Number(argv[++i]);
+    else if (a === '--cli-base') o.cliBase = resolve(argv[++i]!);
+    else if (a === '--cli-only') o.cliOnly = true;
     else throw new Error(`unknown argument ${a}`);
   }
   return o;
@@ -131,27 +141,49 @@ export interface CliRun {
   readonly rssMB: number;
 }
 
+const cliBin = (root: string) => join(root, 'packages', 'cli', 'bin', 'svcrules.js');
+
 /** `svcrules compile FILE > /dev/null`, end to end (wall time and peak RSS), when the CLI is built. */
-function cliEndToEnd(file: string): CliRun | { skipped: string } {
-  const bin = join(ROOT, 'packages', 'cli', 'bin', 'svcrules.js');
-  if (!existsSync(bin)) return { skipped: 'the CLI is not built' };
+function cliEndToEnd(file: string, root = ROOT): CliRun | { skipped: string } {
+  const bin = cliBin(root);
+  if (!existsSync(bin)) return { skipped: `the CLI is not built in ${root}` };
   const [r, t] = timed(() => spawnSync(process.execPath, ['--import', RSS_REPORTER, bin, 'compile', file], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', maxBuffer: 1 << 24 }));
   if (r.status !== 0) return { skipped: `svcrules compile exited ${r.status}: ${(r.stderr ?? '').split('\n')[0]}` };
   const kb = Number(/svcrules-bench-maxrss (\d+)/.exec(r.stderr ?? '')?.[1] ?? NaN);
   return { ms: t, rssMB: kb / 1024 };
 }
 
+type CliResult = CliRun | { skipped: string };
+
+/** The median (by time) of `runs` CLI runs, and as many of the base checkout's, alternating. */
+function cliMedian(file: string, o: Options): { run: CliResult; base?: CliResult } {
+  const mine: CliResult[] = [];
+  const base: CliResult[] = [];
+  for (let i = 0; i < o.cliRuns; i++) {
+    if (o.cliBase !== undefined) base.push(cliEndToEnd(file, o.cliBase));
+    mine.push(cliEndToEnd(file));
+  }
+  const pick = (xs: CliResult[]): CliResult => {
+    const ok = xs.filter((x): x is CliRun => 'ms' in x).sort((a, b) => a.ms - b.ms);
+    return ok.length === xs.length ? ok[(ok.length - 1) >> 1]! : xs.find((x) => !('ms' in x))!;
+  };
+  return { run: pick(mine), ...(o.cliBase !== undefined ? { base: pick(base) } : {}) };
+}
+
 interface SizeResult {
   readonly size: Size;
   readonly loadavg: readonly number[];
-  readonly load: LoadResult;
-  readonly pipeline: PipelineResult;
-  readonly rss: RssResult;
-  readonly incremental: readonly IncrementalResult[];
-  readonly backends: NftBenchResult;
+  /** Absent with --cli-only. */
+  readonly load?: LoadResult;
+  readonly pipeline?: PipelineResult;
+  readonly rss?: RssResult;
+  readonly incremental?: readonly IncrementalResult[];
+  readonly backends?: NftBenchResult;
   readonly cli?: CliRun | { skipped: string };
   readonly cliYaml?: CliRun | { skipped: string };
   readonly cliClusterIP?: CliRun | { skipped: string };
+  /** The same three with --cli-base's CLI, measured alternately with this one's. */
+  readonly cliBase?: { readonly json?: CliResult; readonly clusterIP?: CliResult; readonly yaml?: CliResult };
 }
 
 async function main(argv: readonly string[]): Promise<void> {
@@ -182,37 +214,47 @@ async function main(argv: readonly string[]): Promise<void> {
       writeFileSync(file, syntheticSnapshotText(size));
     }
     const before = loadavg();
-    log(`${size.name}: load`);
-    const load = await child<LoadResult>('load', [file, modelFile(size)]);
-    log(` ${ms(load.loadMs)} ms; compile ×${o.runs}`);
-    const pipeline = await child<PipelineResult>('pipeline', [modelFile(size), String(o.runs)]);
-    log(` ${ms(pipeline.compileMs)} ms; rss`);
-    const rss = await child<RssResult>('rss', [modelFile(size)]);
-    log(` ${rss.peakRssMB.toFixed(0)} MB; incremental`);
-    const incremental: IncrementalResult[] = [];
-    for (const mode of ['always', 'when-changed'] as const) incremental.push(await child<IncrementalResult>('incremental', [modelFile(size), String(o.updates), mode]));
-    log(` ${incremental.map((i) => ms(i.updateMs)).join(' / ')} ms; nftables`);
-    const backends = await child<NftBenchResult>('backends', [modelFile(size), String(o.runs)]);
-    log(` ${ms(backends.nftables.ms)} ms (iptables ${ms(backends.iptables.ms)} ms)`);
+    let compiled: Required<Pick<SizeResult, 'load' | 'pipeline' | 'rss' | 'incremental' | 'backends'>> | undefined;
+    if (!o.cliOnly) {
+      log(`${size.name}: load`);
+      const load = await child<LoadResult>('load', [file, modelFile(size)]);
+      log(` ${ms(load.loadMs)} ms; compile ×${o.runs}`);
+      const pipeline = await child<PipelineResult>('pipeline', [modelFile(size), String(o.runs)]);
+      log(` ${ms(pipeline.compileMs)} ms; rss`);
+      const rss = await child<RssResult>('rss', [modelFile(size)]);
+      log(` ${rss.peakRssMB.toFixed(0)} MB; incremental`);
+      const incremental: IncrementalResult[] = [];
+      for (const mode of ['always', 'when-changed'] as const) incremental.push(await child<IncrementalResult>('incremental', [modelFile(size), String(o.updates), mode]));
+      log(` ${incremental.map((i) => ms(i.updateMs)).join(' / ')} ms; nftables`);
+      const backends = await child<NftBenchResult>('backends', [modelFile(size), String(o.runs)]);
+      log(` ${ms(backends.nftables.ms)} ms (iptables ${ms(backends.iptables.ms)} ms)`);
+      compiled = { load, pipeline, rss, incremental, backends };
+    } else log(size.name);
     let cli: SizeResult['cli'];
     let cliYaml: SizeResult['cliYaml'];
     let cliClusterIP: SizeResult['cliClusterIP'];
+    const cliBase: NonNullable<SizeResult['cliBase']> = {};
     if (o.cli) {
-      const show = (c: CliRun | { skipped: string }) => ('ms' in c ? `${ms(c.ms)} ms ${c.rssMB.toFixed(0)} MB` : c.skipped);
+      const show = (c: { run: CliResult; base?: CliResult }) => [c.base, c.run].filter((x) => x !== undefined).map((x) => ('ms' in x ? `${ms(x.ms)} ms ${x.rssMB.toFixed(0)} MB` : x.skipped)).join(' (base) / ');
       log('; cli');
-      cli = cliEndToEnd(file);
-      log(` ${show(cli)}`);
+      const json = cliMedian(file, o);
+      cli = json.run;
+      log(` ${show(json)}`);
       if (!existsSync(clusterIPFile(size))) writeFileSync(clusterIPFile(size), syntheticSnapshotText(size, { clusterIPOnly: true }));
-      cliClusterIP = cliEndToEnd(clusterIPFile(size));
-      log(`; ClusterIP-only ${show(cliClusterIP)}`);
+      const clusterIP = cliMedian(clusterIPFile(size), o);
+      cliClusterIP = clusterIP.run;
+      log(`; ClusterIP-only ${show(clusterIP)}`);
+      let yaml: ReturnType<typeof cliMedian> | undefined;
       if (size.services * size.endpoints <= o.yamlMaxEndpoints) {
         if (!existsSync(yamlFile(size))) writeFileSync(yamlFile(size), stringify(syntheticList(size), { aliasDuplicateObjects: false }));
-        cliYaml = cliEndToEnd(yamlFile(size));
-        log(`; YAML ${show(cliYaml)}`);
+        yaml = cliMedian(yamlFile(size), o);
+        cliYaml = yaml.run;
+        log(`; YAML ${show(yaml)}`);
       }
+      Object.assign(cliBase, { json: json.base, clusterIP: clusterIP.base, yaml: yaml?.base });
     }
     log('\n');
-    results.push({ size, loadavg: [...before, ...loadavg()], load, pipeline, rss, incremental, backends, ...(cli ? { cli } : {}), ...(cliYaml ? { cliYaml } : {}), ...(cliClusterIP ? { cliClusterIP } : {}) });
+    results.push({ size, loadavg: [...before, ...loadavg()], ...compiled, ...(cli ? { cli } : {}), ...(cliYaml ? { cliYaml } : {}), ...(cliClusterIP ? { cliClusterIP } : {}), ...(o.cliBase !== undefined ? { cliBase } : {}) });
   }
 
   const apply: (ApplyResult | ApplySkip)[] = [];
@@ -253,8 +295,11 @@ async function main(argv: readonly string[]): Promise<void> {
   process.stdout.write(`\nwritten: bench/results.json\n`);
 }
 
-function report(results: readonly SizeResult[], apply: readonly (ApplyResult | ApplySkip)[], o: Options, cliApply: CliApplyResult | { skipped: string } | undefined): string {
+type Compiled = SizeResult & Required<Pick<SizeResult, 'load' | 'pipeline' | 'rss' | 'incremental' | 'backends'>>;
+
+function report(all: readonly SizeResult[], apply: readonly (ApplyResult | ApplySkip)[], o: Options, cliApply: CliApplyResult | { skipped: string } | undefined): string {
   const parts: string[] = [];
+  const results = all.filter((r): r is Compiled => r.pipeline !== undefined);
   if (cliApply !== undefined) {
     parts.push(
       `svcrules apply end to end (${o.applySize.name}, nft, in a network namespace; wall time of the whole process, ms)\n` +
@@ -270,53 +315,57 @@ function report(results: readonly SizeResult[], apply: readonly (ApplyResult | A
             )),
     );
   }
-  parts.push(
-    'Full compile (compile: median of ' + o.runs + '; render/stream/floor: median of 3/3/5; times in ms)\n' +
-      table(
-        ['size', 'lines', 'MB', 'load', 'compile', 'render', 'stream', 'c+s', 'floor', 'c+s / floor', 'buffer floor', 'one-buffer floor', 'c+s / it', 'file floor', 'RSS c+s MB', 'RSS load MB'],
-        results.map((r) => {
-          const p = r.pipeline;
-          const cs = p.compileMs + p.streamMs;
-          return [
-            r.size.name,
-            String(p.lines),
-            mb(p.bytes),
-            ms(r.load.loadMs),
-            ms(p.compileMs),
-            ms(p.renderMs),
-            ms(p.streamMs),
-            ms(cs),
-            ms(p.floorMs),
-            ratio(cs, p.floorMs),
-            ms(p.bufferFloorMs),
-            ms(p.oneBufferFloorMs),
-            ratio(cs, p.oneBufferFloorMs),
-            ms(p.fileFloorMs),
-            r.rss.peakRssMB.toFixed(0),
-            r.load.loadPeakRssMB.toFixed(0),
-          ];
-        }),
-      ),
-  );
-  parts.push(
-    'nftables mode beside iptables mode (compile + render to text, median of ' + o.runs + '; ns/B = time per output byte)\n' +
-      table(
-        ['size', 'iptables MB', 'iptables ms', 'ns/B', 'nftables MB', 'nftables ms', 'ns/B', 'nft / ipt bytes', 'nft / ipt ns/B'],
-        results.map((r) => {
-          const { iptables: i, nftables: n } = r.backends;
-          const perByte = (b: { ms: number; bytes: number }) => (b.ms * 1e6) / b.bytes;
-          return [r.size.name, mb(i.bytes), ms(i.ms), perByte(i).toFixed(1), mb(n.bytes), ms(n.ms), perByte(n).toFixed(1), (n.bytes / i.bytes).toFixed(2), (perByte(n) / perByte(i)).toFixed(2)];
-        }),
-      ),
-  );
-  if (results.some((r) => r.cli !== undefined)) {
+  if (results.length > 0) {
+    parts.push(
+      'Full compile (compile: median of ' + o.runs + '; render/stream/floor: median of 3/3/5; times in ms)\n' +
+        table(
+          ['size', 'lines', 'MB', 'load', 'compile', 'render', 'stream', 'c+s', 'floor', 'c+s / floor', 'buffer floor', 'one-buffer floor', 'c+s / it', 'file floor', 'RSS c+s MB', 'RSS load MB'],
+          results.map((r) => {
+            const p = r.pipeline;
+            const cs = p.compileMs + p.streamMs;
+            return [
+              r.size.name,
+              String(p.lines),
+              mb(p.bytes),
+              ms(r.load.loadMs),
+              ms(p.compileMs),
+              ms(p.renderMs),
+              ms(p.streamMs),
+              ms(cs),
+              ms(p.floorMs),
+              ratio(cs, p.floorMs),
+              ms(p.bufferFloorMs),
+              ms(p.oneBufferFloorMs),
+              ratio(cs, p.oneBufferFloorMs),
+              ms(p.fileFloorMs),
+              r.rss.peakRssMB.toFixed(0),
+              r.load.loadPeakRssMB.toFixed(0),
+            ];
+          }),
+        ),
+    );
+  }
+  if (results.length > 0) {
+    parts.push(
+      'nftables mode beside iptables mode (compile + render to text, median of ' + o.runs + '; ns/B = time per output byte)\n' +
+        table(
+          ['size', 'iptables MB', 'iptables ms', 'ns/B', 'nftables MB', 'nftables ms', 'ns/B', 'nft / ipt bytes', 'nft / ipt ns/B'],
+          results.map((r) => {
+            const { iptables: i, nftables: n } = r.backends;
+            const perByte = (b: { ms: number; bytes: number }) => (b.ms * 1e6) / b.bytes;
+            return [r.size.name, mb(i.bytes), ms(i.ms), perByte(i).toFixed(1), mb(n.bytes), ms(n.ms), perByte(n).toFixed(1), (n.bytes / i.bytes).toFixed(2), (perByte(n) / perByte(i)).toFixed(2)];
+          }),
+        ),
+    );
+  }
+  if (all.some((r) => r.cli !== undefined)) {
     const cell = (c: CliRun | { skipped: string } | undefined) => (c === undefined ? '-' : 'ms' in c ? ms(c.ms) : 'n/a');
     const rss = (c: CliRun | { skipped: string } | undefined) => (c === undefined || !('ms' in c) ? '-' : c.rssMB.toFixed(0));
     parts.push(
-      '`svcrules compile FILE > /dev/null` end to end (wall ms, Node start-up included; peak RSS MB)\n' +
+      `\`svcrules compile FILE > /dev/null\` end to end (wall ms, Node start-up included; peak RSS MB${o.cliRuns > 1 ? `; median of ${o.cliRuns}` : ''})\n` +
         table(
           ['size', 'JSON (mix)', 'RSS', 'JSON (ClusterIP only)', 'RSS', 'YAML (mix)', 'RSS', 'YAML / JSON'],
-          results.map((r) => [
+          all.map((r) => [
             r.size.name,
             cell(r.cli),
             rss(r.cli),
@@ -329,26 +378,39 @@ function report(results: readonly SizeResult[], apply: readonly (ApplyResult | A
         ),
     );
   }
-  parts.push(
-    'Incremental compiler (one Service changes: its slice\'s first endpoint moves; median of ' + o.updates + ' warm updates)\n' +
-      table(
-        ['size', 'top-level chains', 'first (full) sync', 'first update', 'update', 'payload KB', 'payload / full', 'render payload', 'full ruleset (lazy)', 'replace()'],
-        results.flatMap((r) =>
-          r.incremental.map((i) => [
-            r.size.name,
-            i.mode,
-            ms(i.initialMs),
-            ms(i.firstUpdateMs),
-            ms(i.updateMs),
-            (i.payloadBytes / 1000).toFixed(1),
-            `${((100 * i.payloadBytes) / i.fullBytes).toFixed(2)} %`,
-            ms(i.payloadRenderMs),
-            ms(i.fullRulesetMs),
-            ms(i.replaceMs),
-          ]),
+  if (o.cliBase !== undefined) {
+    const cell = (c: CliResult | undefined) => (c === undefined ? '-' : 'ms' in c ? `${ms(c.ms)} / ${c.rssMB.toFixed(0)}` : 'n/a');
+    const vs = (b: CliResult | undefined, c: CliResult | undefined) => (b && c && 'ms' in b && 'ms' in c ? `${ratio(b.ms, c.ms)} / ${ratio(b.rssMB, c.rssMB)}` : '-');
+    parts.push(
+      `The same against ${o.cliBase} (its CLI run alternately with this one's; ms / MB; base / this)\n` +
+        table(
+          ['size', 'JSON base', 'JSON', 'base / this', 'ClusterIP base', 'ClusterIP', 'base / this', 'YAML base', 'YAML', 'base / this'],
+          all.map((r) => [r.size.name, cell(r.cliBase?.json), cell(r.cli), vs(r.cliBase?.json, r.cli), cell(r.cliBase?.clusterIP), cell(r.cliClusterIP), vs(r.cliBase?.clusterIP, r.cliClusterIP), cell(r.cliBase?.yaml), cell(r.cliYaml), vs(r.cliBase?.yaml, r.cliYaml)]),
         ),
-      ),
-  );
+    );
+  }
+  if (results.length > 0) {
+    parts.push(
+      'Incremental compiler (one Service changes: its slice\'s first endpoint moves; median of ' + o.updates + ' warm updates)\n' +
+        table(
+          ['size', 'top-level chains', 'first (full) sync', 'first update', 'update', 'payload KB', 'payload / full', 'render payload', 'full ruleset (lazy)', 'replace()'],
+          results.flatMap((r) =>
+            r.incremental.map((i) => [
+              r.size.name,
+              i.mode,
+              ms(i.initialMs),
+              ms(i.firstUpdateMs),
+              ms(i.updateMs),
+              (i.payloadBytes / 1000).toFixed(1),
+              `${((100 * i.payloadBytes) / i.fullBytes).toFixed(2)} %`,
+              ms(i.payloadRenderMs),
+              ms(i.fullRulesetMs),
+              ms(i.replaceMs),
+            ]),
+          ),
+        ),
+    );
+  }
   if (apply.length > 0) {
     parts.push(
       `Apply in a network namespace (${o.applySize.name}; iptables-restore --noflush --counters; full: median of ${o.fullRestores} fresh namespace(s), partial: median of 8)\n` +

@@ -5,13 +5,15 @@
  * column of each object. It only takes input it reads exactly as json.ts does, and only where it
  * knows every object's position: one top-level object, either an object or a list of objects that
  * are not lists themselves. Anything else, and any input with a problem to report, goes the
- * diagnostic path (load.ts), so every message and position is the same as before.
+ * diagnostic path (load.ts), so every message and position is the same as before. YAML has its
+ * own reader (fast-yaml.ts); readSourceFast below picks one per source.
  */
 import type { Origin } from '@svcrules/core';
 import { collect, hasEmbeddedConfig, readSource } from './documents.js';
 import type { Located, Locator, RawObject } from './documents.js';
 import { looksLikeJson, MAX_JSON_DEPTH } from './json.js';
 import { findPasteMistake } from './paste.js';
+import { parseYamlFast } from './fast-yaml.js';
 import { isMapping } from './schemas/metadata.js';
 import { Sink } from './sink.js';
 
@@ -139,25 +141,41 @@ export function parseJsonFast(source: { readonly name: string; readonly text: st
   // A list is unwrapped (documents.ts collect): its elements' positions must all be known.
   const located = Array.isArray(items) && items.length === s.items.length;
   if (isList(value) && (!located || (items as unknown[]).some(isList))) return undefined;
-  const at = (p: Position): Located => ({ origin: { file: source.name, line: p.line, column: p.column } satisfies Origin, key: [sourceIndex, p.offset] });
-  const rootAt = at(s.root);
-  const itemAt = located ? s.items.map(at) : [];
-  // Only objects' own positions are known: a field's position is only asked for a diagnostic, and
-  // any diagnostic sends the input down the diagnostic path.
-  const locate: Locator = (path) => (path[0] === 'items' && typeof path[1] === 'number' && itemAt[path[1]] ? itemAt[path[1]]! : rootAt);
-  return { value, locate };
+  return { value, locate: objectLocator(source.name, sourceIndex, s.root, located ? s.items : []) };
 }
 
 /**
- * One source's raw objects, and whether the fast path read them. YAML, paste mistakes, kube-proxy
- * ConfigMaps (an embedded text to read and locate) and JSON the fast path cannot take are read by
+ * A locator that knows only objects' own positions (the root, and `['items', i]`): a field's
+ * position is only asked for a diagnostic, and any diagnostic sends the input down the diagnostic path.
+ */
+function objectLocator(file: string, sourceIndex: number, root: Position, items: readonly Position[]): Locator {
+  const at = (p: Position): Located => ({ origin: { file, line: p.line, column: p.column } satisfies Origin, key: [sourceIndex, p.offset] });
+  const rootAt = at(root);
+  const itemAt = items.map(at);
+  return (path) => (path[0] === 'items' && typeof path[1] === 'number' && itemAt[path[1]] ? itemAt[path[1]]! : rootAt);
+}
+
+/** The same for YAML (fast-yaml.ts), when the text is in the subset that reader takes. */
+export function parseYamlSourceFast(source: { readonly name: string; readonly text: string }, sourceIndex: number): { value: unknown; locate: Locator } | undefined {
+  const doc = parseYamlFast(source.text);
+  if (!doc) return undefined;
+  const items = doc.value.items;
+  const located = Array.isArray(items) && items.length === doc.items.length;
+  if (isList(doc.value) && (!located || (items as unknown[]).some(isList))) return undefined;
+  return { value: doc.value, locate: objectLocator(source.name, sourceIndex, doc.root, located ? doc.items : []) };
+}
+
+/**
+ * One source's raw objects, and whether the fast path read them. Paste mistakes, kube-proxy
+ * ConfigMaps (an embedded text to read and locate) and JSON or YAML the fast path cannot take are read by
  * the diagnostic path at once, so no source is parsed twice unless a fast-path source needs its
  * positions for a diagnostic (load.ts).
  */
 export function readSourceFast(source: { readonly name: string; readonly text: string }, sourceIndex: number, sink: Sink): { raws: RawObject[]; fast: boolean } {
   const diagnosticPath = () => ({ raws: readSource(source, sourceIndex, sink), fast: false });
-  if (!looksLikeJson(source.text) || findPasteMistake(source.text, true)) return diagnosticPath();
-  const doc = parseJsonFast(source, sourceIndex);
+  const json = looksLikeJson(source.text);
+  if (findPasteMistake(source.text, json)) return diagnosticPath();
+  const doc = json ? parseJsonFast(source, sourceIndex) : parseYamlSourceFast(source, sourceIndex);
   if (!doc) return diagnosticPath();
   const raws: RawObject[] = [];
   const scratch = new Sink();

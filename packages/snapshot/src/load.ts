@@ -7,6 +7,7 @@ import { formatPath, fromIssue } from './issues.js';
 import { endpointsFamilies, LABEL_MANAGED_BY, LEADER_ANNOTATION, MAX_ENDPOINTS_PER_SUBSET, MIRRORING_CONTROLLER, mirrorEndpoints, standInSlices } from './mirror.js';
 import { endpointSliceKind, endpointSliceV1beta1Kind, LABEL_SERVICE_NAME } from './schemas/endpoint-slice.js';
 import { endpointsKind } from './schemas/endpoints.js';
+import { endpointSliceDoc, serviceDoc } from './schemas/fast-docs.js';
 import type { EndpointsObject } from './schemas/endpoints.js';
 import type { BuildContext, KindModule, Path } from './schemas/kind.js';
 import { kubeProxyConfigKind } from './schemas/kube-proxy-config.js';
@@ -146,7 +147,8 @@ function validate(raws: readonly RawObject[], sink: Sink): { loaded: Loaded[]; i
       error: (path, code, message, opts) => report('error', path, code, message, opts?.atKey === true),
       warning: (path, code, message) => report('warning', path, code, message),
     };
-    const parsed = mod.schema.safeParse(raw.value, { reportInput: true });
+    const fast = mod === serviceKind ? serviceDoc(raw.value) : mod === endpointSliceKind ? endpointSliceDoc(raw.value) : undefined;
+    const parsed = fast !== undefined ? { success: true as const, data: fast } : mod.schema.safeParse(raw.value, { reportInput: true });
     let model: unknown;
     if (parsed.success) model = mod.build(parsed.data, ctx);
     else for (const issue of parsed.error.issues) {

@@ -46,26 +46,65 @@ function findLine(text: string, needles: readonly string[], re: RegExp): { offse
   return best;
 }
 
-/** Deepest block nesting of a YAML text, by indentation steps and flow brackets (roughly: comments and quotes aside). */
-function tooDeepYaml(text: string): number | undefined {
+/** What may stand right before `kubectl` on a prompt line: `$ `, `# `, `> `, `% `, `$`, `#`, `>`. */
+const PROMPT_ENDS = ['$ ', '# ', '> ', '% ', '$', '#', '>'];
+
+/**
+ * The first line holding a prompt character and then `kubectl` that matches PROMPT: one indexOf scan
+ * for `kubectl` (findLine with each `$ kubectl`-like needle would scan a large dump seven times).
+ */
+function findPrompt(text: string): { offset: number } | undefined {
+  for (let i = text.indexOf('kubectl'); i >= 0; i = text.indexOf('kubectl', i + 7)) {
+    if (!PROMPT_ENDS.some((p) => text.startsWith(p, i - p.length))) continue;
+    const { start, line } = lineAt(text, i);
+    if (PROMPT.test(line)) return { offset: start };
+  }
+  return undefined;
+}
+
+/** Whether the character at `i` is not JavaScript whitespace (what `\S` matches). */
+const nonSpaceAt = (text: string, i: number): boolean => {
+  const c = text.charCodeAt(i);
+  return c > 0x20 && c < 0x7f ? true : !/\s/.test(text[i]!);
+};
+
+/**
+ * Deepest block nesting of a YAML text, by indentation steps and flow brackets (roughly: comments
+ * and quotes aside): per line, `^( *)((?:-[ \t]+|-$)*)(\S)?` read by hand, and a line's brackets
+ * counted only when it is long enough to reach the limit (this runs over dumps of tens of megabytes).
+ */
+export function tooDeepYaml(text: string): number | undefined {
   const indents: number[] = [];
-  let offset = 0;
-  for (const line of text.split('\n')) {
-    const m = /^( *)((?:-[ \t]+|-$)*)(\S)?/.exec(line)!;
-    const dashes = m[2]!.split('-').length - 1;
-    if ((m[3] !== undefined && m[3] !== '#') || dashes > 0) {
-      const indent = m[1]!.length;
+  const n = text.length;
+  for (let start = 0; start <= n; ) {
+    let end = text.indexOf('\n', start);
+    if (end < 0) end = n;
+    let i = start;
+    while (i < end && text.charCodeAt(i) === 0x20) i++;
+    const indent = i - start;
+    let dashes = 0;
+    while (i < end && text.charCodeAt(i) === 0x2d) {
+      let j = i + 1;
+      while (j < end && (text.charCodeAt(j) === 0x20 || text.charCodeAt(j) === 0x09)) j++;
+      if (j === i + 1 && j !== end) break;
+      dashes++;
+      i = j;
+    }
+    if ((i < end && nonSpaceAt(text, i) && text.charCodeAt(i) !== 0x23) || dashes > 0) {
       while (indents.length > 0 && indents[indents.length - 1]! >= indent) indents.pop();
       indents.push(indent);
-      let flow = dashes;
-      for (let i = 0; i < line.length; i++) {
-        const c = line[i];
-        if (c === '[' || c === '{') flow++;
-        else if (c === ']' || c === '}') flow--;
-        if (indents.length + flow > MAX_NESTING) return offset + i;
+      // Each character raises the nesting by at most one.
+      if (indents.length + dashes + (end - start) > MAX_NESTING) {
+        let flow = dashes;
+        for (let k = start; k < end; k++) {
+          const c = text.charCodeAt(k);
+          if (c === 0x5b || c === 0x7b) flow++;
+          else if (c === 0x5d || c === 0x7d) flow--;
+          if (indents.length + flow > MAX_NESTING) return k;
+        }
       }
     }
-    offset += line.length + 1;
+    start = end + 1;
   }
   return undefined;
 }
@@ -77,7 +116,7 @@ export const nestingTooDeep = (limit: number): string => `nesting too deep: more
 export function findPasteMistake(text: string, json: boolean): PasteMistake | undefined {
   // A prompt character right before the command (or the bare command on the first line): needles
   // with a rare first character keep this scan cheap on large dumps.
-  const prompt = findLine(text, ['$ kubectl', '# kubectl', '> kubectl', '% kubectl', '$kubectl', '#kubectl', '>kubectl'], PROMPT) ?? (/^\s*kubectl[ \t]/.test(text) ? { offset: text.search(/\S/) } : undefined);
+  const prompt = findPrompt(text) ?? (/^\s*kubectl[ \t]/.test(text) ? { offset: text.search(/\S/) } : undefined);
   if (prompt) {
     return {
       offset: prompt.offset,
