@@ -7,3 +7,4 @@ export * from './netns.js';
 export * from './flows.js';
 export * from './kernel.js';
 export * from './runs.js';
+export * from './nft-generate.js';

@@ -1,0 +1,231 @@
+/**
+ * The transactions of the nftables applier, pure: a full sync that replaces the table in one
+ * transaction, and a partial sync like kube-proxy's (pkg/proxy/nftables/proxier.go syncProxyRules,
+ * PR #126013) that writes only what differs from the record of the last apply: new chains, changed
+ * chains (flush and re-add their rules), new and removed sets and maps, and element adds and deletes.
+ * A chain no longer wanted is flushed now and deleted by a later transaction, at least a second
+ * later: on kernels before 6.2 a chain whose last referencing map element was just deleted is not
+ * yet seen as unreferenced (proxier.go, the comment above the stale-chain loop).
+ */
+import type { Chain, Element, NftMap, NftRuleset, NftSet, Operation, Rule, Table, TableRef } from '@svcrules/nftables';
+import { renderOperation, tableRef } from '@svcrules/nftables';
+
+/** How the record compares texts: the text itself (in memory) or a keyed digest of it (a state file). */
+export type Fingerprint = (text: string) => string;
+export const exactText: Fingerprint = (text) => text;
+
+/** What the last apply left in the table, by fingerprints of the objects' texts. */
+export interface NftRecord {
+  readonly table: Table;
+  /** Chain -> fingerprint of its declaration and rules (a stale chain: of its declaration alone). */
+  readonly chains: ReadonlyMap<string, string>;
+  /** Set or map -> `set ` or `map ` and the fingerprint of its declaration. */
+  readonly containers: ReadonlyMap<string, string>;
+  /** Set or map -> element key (parts joined by ` . `) -> fingerprint of its value and comment. */
+  readonly elements: ReadonlyMap<string, ReadonlyMap<string, string>>;
+  /** Chains flushed because no longer wanted, with the time (ms) they were flushed. */
+  readonly stale: ReadonlyMap<string, number>;
+}
+
+const KEY_SEP = ' . ';
+
+function chainDeclText(t: TableRef, chain: Chain): string {
+  return renderOperation({ verb: 'add', kind: 'chain', table: t, chain });
+}
+
+function ruleText(r: Rule): string {
+  return r.comment === undefined ? r.words.join(' ') : `${r.words.join(' ')} comment "${r.comment}"`;
+}
+
+function containerText(t: TableRef, c: NftSet | NftMap): string {
+  return 'valueType' in c ? renderOperation({ verb: 'add', kind: 'map', table: t, map: c }) : renderOperation({ verb: 'add', kind: 'set', table: t, set: c });
+}
+
+function containerPrint(t: TableRef, c: NftSet | NftMap, fp: Fingerprint): string {
+  return `${'valueType' in c ? 'map' : 'set'} ${fp(containerText(t, c))}`;
+}
+
+function elementValueText(e: Element): string {
+  return `${e.value?.join(KEY_SEP) ?? ''}\n${e.comment ?? ''}`;
+}
+
+/** The desired ruleset grouped as the record is, with the texts to fingerprint. */
+export interface Grouped {
+  readonly rs: NftRuleset;
+  readonly rules: ReadonlyMap<string, readonly Rule[]>;
+  readonly elements: ReadonlyMap<string, ReadonlyMap<string, Element>>;
+  readonly containers: ReadonlyMap<string, NftSet | NftMap>;
+}
+
+export function group(rs: NftRuleset): Grouped {
+  const rules = new Map<string, Rule[]>(rs.chains.map((c) => [c.name, []]));
+  for (const r of rs.rules) {
+    const list = rules.get(r.chain);
+    if (list === undefined) throw new Error(`rule in chain ${r.chain}, which the ruleset does not declare`);
+    list.push(r);
+  }
+  const containers = new Map<string, NftSet | NftMap>([...rs.sets, ...rs.maps].map((c) => [c.name, c]));
+  const elements = new Map<string, Map<string, Element>>([...containers.keys()].map((n) => [n, new Map()]));
+  for (const e of rs.elements) {
+    const m = elements.get(e.container);
+    if (m === undefined) throw new Error(`element of ${e.container}, which the ruleset declares as neither set nor map`);
+    m.set(e.key.join(KEY_SEP), e);
+  }
+  return { rs, rules, elements, containers };
+}
+
+function chainText(t: TableRef, chain: Chain, rules: readonly Rule[]): string {
+  let text = chainDeclText(t, chain);
+  for (const r of rules) text += '\n' + ruleText(r);
+  return text;
+}
+
+/** The record of a ruleset just applied (stale chains carried over as given). */
+export function recordOf(g: Grouped, fp: Fingerprint, stale: ReadonlyMap<string, number> = new Map(), staleDecls: ReadonlyMap<string, string> = new Map()): NftRecord {
+  const t = tableRef(g.rs.table);
+  const chains = new Map<string, string>();
+  for (const c of g.rs.chains) chains.set(c.name, fp(chainText(t, c, g.rules.get(c.name)!)));
+  for (const [name, decl] of staleDecls) if (!chains.has(name)) chains.set(name, decl);
+  const containers = new Map<string, string>();
+  for (const [name, c] of g.containers) containers.set(name, containerPrint(t, c, fp));
+  const elements = new Map<string, Map<string, string>>();
+  for (const [name, m] of g.elements) {
+    const out = new Map<string, string>();
+    for (const [k, e] of m) out.set(k, fp(elementValueText(e)));
+    elements.set(name, out);
+  }
+  const keptStale = new Map([...stale].filter(([name]) => !g.rules.has(name)));
+  return { table: g.rs.table, chains, containers, elements, stale: keptStale };
+}
+
+const isEndpointChain = (name: string) => name.startsWith('endpoint-');
+const isServiceChain = (name: string) => name.includes('/');
+
+/**
+ * Rules of the fixed chains first, then every element, then the service chains' rules and the
+ * endpoint chains' last: a jump or map element added while its target is still empty makes the
+ * kernel's loop check walk nothing (measured in packages/bench/src/nft-apply-bench.ts).
+ */
+function rulesInLoadOrder(g: Grouped): { fixed: Rule[]; service: Rule[]; endpoint: Rule[] } {
+  const out = { fixed: [] as Rule[], service: [] as Rule[], endpoint: [] as Rule[] };
+  for (const [chain, rules] of g.rules) (isEndpointChain(chain) ? out.endpoint : isServiceChain(chain) ? out.service : out.fixed).push(...rules);
+  return out;
+}
+
+/**
+ * A full sync: the table is declared, deleted if it exists, and re-added with everything in it, in
+ * one transaction, so the host switches from the old table to the new one atomically.
+ */
+export function fullSyncOperations(g: Grouped, tableExists: boolean): Operation[] {
+  const rs = g.rs;
+  const t = tableRef(rs.table);
+  const ops: Operation[] = [];
+  if (tableExists) ops.push({ verb: 'add', kind: 'table', table: t }, { verb: 'delete', kind: 'table', table: t });
+  ops.push({ verb: 'add', kind: 'table', table: rs.table });
+  for (const chain of rs.chains) ops.push({ verb: 'add', kind: 'chain', table: t, chain });
+  for (const set of rs.sets) ops.push({ verb: 'add', kind: 'set', table: t, set });
+  for (const map of rs.maps) ops.push({ verb: 'add', kind: 'map', table: t, map });
+  const rules = rulesInLoadOrder(g);
+  for (const rule of rules.fixed) ops.push({ verb: 'add', kind: 'rule', table: t, rule });
+  for (const element of rs.elements) ops.push({ verb: 'add', kind: 'element', table: t, element });
+  for (const rule of [...rules.service, ...rules.endpoint]) ops.push({ verb: 'add', kind: 'rule', table: t, rule });
+  return ops;
+}
+
+export interface PartialPlan {
+  /** Why a partial sync cannot express the change (then do a full sync), or undefined. */
+  readonly fullReason: string | undefined;
+  readonly operations: readonly Operation[];
+  /** Chains this transaction flushes because they are no longer wanted (stale from now on). */
+  readonly newlyStale: readonly string[];
+}
+
+const sameTable = (a: Table, b: Table) => a.family === b.family && a.name === b.name && a.comment === b.comment;
+
+/** The operations that turn the recorded table into `g` (see the file comment for what and in which order). */
+export function partialSyncOperations(record: NftRecord, g: Grouped, fp: Fingerprint): PartialPlan {
+  const rs = g.rs;
+  const t = tableRef(rs.table);
+  const none = (fullReason: string): PartialPlan => ({ fullReason, operations: [], newlyStale: [] });
+  if (!sameTable(record.table, rs.table)) return none('the table declaration changed');
+  const decls: Operation[] = [];
+  const rewrites: Operation[] = [];
+  const newContainers = new Set<string>();
+  for (const [name, c] of g.containers) {
+    const have = record.containers.get(name);
+    if (have === undefined) {
+      newContainers.add(name);
+      decls.push('valueType' in c ? { verb: 'add', kind: 'map', table: t, map: c } : { verb: 'add', kind: 'set', table: t, set: c });
+    } else if (have !== containerPrint(t, c, fp)) return none(`the declaration of ${name} changed`);
+  }
+  for (const chain of rs.chains) {
+    const rules = g.rules.get(chain.name)!;
+    const have = record.chains.get(chain.name);
+    if (have === undefined) {
+      decls.push({ verb: 'add', kind: 'chain', table: t, chain });
+      for (const rule of rules) rewrites.push({ verb: 'add', kind: 'rule', table: t, rule });
+      continue;
+    }
+    if (have === fp(chainText(t, chain, rules))) continue;
+    if (chain.base !== undefined) return none(`base chain ${chain.name} changed`);
+    // A stale chain comes back with its declaration alone recorded; any other change is re-declared the same.
+    rewrites.push({ verb: 'flush', kind: 'chain', table: t, name: chain.name });
+    for (const rule of rules) rewrites.push({ verb: 'add', kind: 'rule', table: t, rule });
+  }
+  const deletes: Operation[] = [];
+  const adds: Operation[] = [];
+  for (const [name, want] of g.elements) {
+    const have = newContainers.has(name) ? undefined : record.elements.get(name);
+    for (const [key, e] of want) {
+      const old = have?.get(key);
+      if (old === undefined) adds.push({ verb: 'add', kind: 'element', table: t, element: e });
+      else if (old !== fp(elementValueText(e))) {
+        // nft keeps an existing element's value on `add`: replace it (kube-proxy's ensureElem).
+        deletes.push({ verb: 'delete', kind: 'element', table: t, container: name, key: e.key });
+        adds.push({ verb: 'add', kind: 'element', table: t, element: e });
+      }
+    }
+    if (have !== undefined) for (const key of have.keys()) if (!want.has(key)) deletes.push({ verb: 'delete', kind: 'element', table: t, container: name, key: key.split(KEY_SEP) });
+  }
+  const flushes: Operation[] = [];
+  const newlyStale: string[] = [];
+  for (const name of record.chains.keys()) {
+    if (g.rules.has(name) || record.stale.has(name)) continue;
+    flushes.push({ verb: 'flush', kind: 'chain', table: t, name });
+    newlyStale.push(name);
+  }
+  const removed: Operation[] = [];
+  for (const name of record.containers.keys()) {
+    if (g.containers.has(name)) continue;
+    removed.push({ verb: 'delete', kind: record.containers.get(name)!.startsWith('map ') ? 'map' : 'set', table: t, name });
+  }
+  return { fullReason: undefined, operations: [...decls, ...rewrites, ...deletes, ...adds, ...flushes, ...removed], newlyStale };
+}
+
+/** The separate transaction that deletes chains stale for at least `delayMs` (kube-proxy: one second). */
+export function staleDeletionOperations(record: NftRecord, now: number, delayMs: number): { operations: Operation[]; deleted: string[] } {
+  const t = tableRef(record.table);
+  const deleted = [...record.stale].filter(([, at]) => at <= now - delayMs).map(([name]) => name);
+  return { operations: deleted.map((name) => ({ verb: 'delete', kind: 'chain', table: t, name })), deleted };
+}
+
+/** The record after a partial transaction ran. */
+export function recordAfterPartial(g: Grouped, fp: Fingerprint, before: NftRecord, plan: PartialPlan, now: number): NftRecord {
+  const stale = new Map(before.stale);
+  const staleDecls = new Map<string, string>();
+  for (const name of plan.newlyStale) stale.set(name, now);
+  // A stale chain is recorded as flushed: a text no wanted chain has, so wanting it again rewrites it.
+  for (const name of stale.keys()) staleDecls.set(name, fp(`stale ${name}`));
+  return recordOf(g, fp, stale, staleDecls);
+}
+
+/** The record after the stale-chain deletion ran. */
+export function recordWithout(record: NftRecord, deleted: readonly string[]): NftRecord {
+  const chains = new Map(record.chains);
+  const stale = new Map(record.stale);
+  for (const name of deleted) {
+    chains.delete(name);
+    stale.delete(name);
+  }
+  return { ...record, chains, stale };
+}
