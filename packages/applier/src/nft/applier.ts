@@ -160,7 +160,8 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
           }
         }
       }
-      const plan = reason === undefined ? partialSyncOperations(record!, g, fp) : undefined;
+      const want = recordOf(g, fp);
+      const plan = reason === undefined ? partialSyncOperations(record!, g, want) : undefined;
       if (plan?.fullReason !== undefined) reason = plan.fullReason;
       const nextToken = `svcrules:${random(8)}`;
       let ops: Operation[];
@@ -183,7 +184,7 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
         return { ...base, applied: false, staleChainsFlushed: [], conntrack: [], state: undefined };
       }
       if (transaction) await host.run(transaction);
-      record = reason === undefined ? recordAfterPartial(g, fp, record!, plan!, now) : recordOf(g, fp);
+      record = reason === undefined ? recordAfterPartial(want, record!, plan!, now, fp) : want;
       lastApplied = desired;
       udp = desiredUdp;
       if (transaction) token = nextToken;

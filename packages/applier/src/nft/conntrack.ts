@@ -9,12 +9,20 @@ import type { NftRuleset } from '@svcrules/nftables';
 import type { UdpFrontend, UdpServiceMap } from '../conntrack.js';
 
 export function nftUdpServiceMap(rs: NftRuleset): UdpServiceMap {
-  const byChain = new Map<string, (readonly string[])[]>();
-  for (const r of rs.rules) {
-    const list = byChain.get(r.chain);
-    if (list === undefined) byChain.set(r.chain, [r.words]);
-    else list.push(r.words);
-  }
+  const out = new Map<string, { frontend: UdpFrontend; endpoints: Set<string> }>();
+  // Rules are grouped only when there is a UDP frontend to follow (most tables have few or none).
+  let grouped: Map<string, (readonly string[])[]> | undefined;
+  const rulesOf = (chain: string) => {
+    if (grouped === undefined) {
+      grouped = new Map();
+      for (const r of rs.rules) {
+        const list = grouped.get(r.chain);
+        if (list === undefined) grouped.set(r.chain, [r.words]);
+        else list.push(r.words);
+      }
+    }
+    return grouped.get(chain);
+  };
   const cache = new Map<string, Set<string>>();
   const reach = (chain: string, seen: Set<string>): Set<string> => {
     const hit = cache.get(chain);
@@ -22,18 +30,17 @@ export function nftUdpServiceMap(rs: NftRuleset): UdpServiceMap {
     const eps = new Set<string>();
     if (seen.has(chain)) return eps;
     seen.add(chain);
-    for (const words of byChain.get(chain) ?? []) {
+    for (const words of rulesOf(chain) ?? []) {
       words.forEach((w, i) => {
         const next = words[i + 1];
         if (next === undefined) return;
         if (w === 'to' && words[i - 1] === 'dnat') eps.add(next);
-        else if ((w === 'goto' || w === 'jump') && byChain.has(next)) for (const e of reach(next, seen)) eps.add(e);
+        else if ((w === 'goto' || w === 'jump') && rulesOf(next) !== undefined) for (const e of reach(next, seen)) eps.add(e);
       });
     }
     cache.set(chain, eps);
     return eps;
   };
-  const out = new Map<string, { frontend: UdpFrontend; endpoints: Set<string> }>();
   for (const e of rs.elements) {
     const target = e.value?.length === 1 ? /^(?:goto|jump) (\S+)$/.exec(e.value[0]!)?.[1] : undefined;
     if (target === undefined) continue;

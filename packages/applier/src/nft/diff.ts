@@ -5,7 +5,7 @@
  */
 import type { Element, NftRuleset, Operation, TableRef } from '@svcrules/nftables';
 import { renderOperation, tableRef } from '@svcrules/nftables';
-import { group, partialSyncOperations, type Fingerprint, type NftRecord } from './plan.js';
+import { group, partialSyncOperations, recordOf, type Fingerprint, type NftRecord } from './plan.js';
 
 export interface NftObjectDiff {
   readonly kind: 'table' | 'chain' | 'set' | 'map' | 'element';
@@ -104,7 +104,7 @@ export function diffRecord(record: NftRecord, after: NftRuleset, fp: Fingerprint
   const out: NftObjectDiff[] = [];
   const t = tableRef(after.table);
   const a = group(after);
-  const plan = partialSyncOperations(record, a, fp);
+  const plan = partialSyncOperations(record, a, recordOf(a, fp));
   const touched = new Set<string>();
   for (const op of plan.operations) if (op.kind === 'chain' || op.kind === 'rule') touched.add(op.kind === 'rule' ? op.rule.chain : op.verb === 'add' ? op.chain.name : op.name);
   for (const c of after.chains) {

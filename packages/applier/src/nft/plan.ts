@@ -29,8 +29,10 @@ export interface NftRecord {
 
 const KEY_SEP = ' . ';
 
-function chainDeclText(t: TableRef, chain: Chain): string {
-  return renderOperation({ verb: 'add', kind: 'chain', table: t, chain });
+/** What identifies a chain's declaration (the renderer validates it when it is written). */
+function chainDeclText(chain: Chain): string {
+  const b = chain.base;
+  return `chain ${chain.name}${b === undefined ? '' : ` ${b.type} ${b.hook} ${b.priority}`}${chain.comment === undefined ? '' : ` "${chain.comment}"`}`;
 }
 
 function ruleText(r: Rule): string {
@@ -74,18 +76,17 @@ export function group(rs: NftRuleset): Grouped {
   return { rs, rules, elements, containers };
 }
 
-function chainText(t: TableRef, chain: Chain, rules: readonly Rule[]): string {
-  let text = chainDeclText(t, chain);
+function chainText(chain: Chain, rules: readonly Rule[]): string {
+  let text = chainDeclText(chain);
   for (const r of rules) text += '\n' + ruleText(r);
   return text;
 }
 
-/** The record of a ruleset just applied (stale chains carried over as given). */
-export function recordOf(g: Grouped, fp: Fingerprint, stale: ReadonlyMap<string, number> = new Map(), staleDecls: ReadonlyMap<string, string> = new Map()): NftRecord {
+/** The record of a ruleset once applied by a full sync: the fingerprints a partial sync compares with. */
+export function recordOf(g: Grouped, fp: Fingerprint): NftRecord {
   const t = tableRef(g.rs.table);
   const chains = new Map<string, string>();
-  for (const c of g.rs.chains) chains.set(c.name, fp(chainText(t, c, g.rules.get(c.name)!)));
-  for (const [name, decl] of staleDecls) if (!chains.has(name)) chains.set(name, decl);
+  for (const c of g.rs.chains) chains.set(c.name, fp(chainText(c, g.rules.get(c.name)!)));
   const containers = new Map<string, string>();
   for (const [name, c] of g.containers) containers.set(name, containerPrint(t, c, fp));
   const elements = new Map<string, Map<string, string>>();
@@ -94,8 +95,7 @@ export function recordOf(g: Grouped, fp: Fingerprint, stale: ReadonlyMap<string,
     for (const [k, e] of m) out.set(k, fp(elementValueText(e)));
     elements.set(name, out);
   }
-  const keptStale = new Map([...stale].filter(([name]) => !g.rules.has(name)));
-  return { table: g.rs.table, chains, containers, elements, stale: keptStale };
+  return { table: g.rs.table, chains, containers, elements, stale: new Map() };
 }
 
 const isEndpointChain = (name: string) => name.startsWith('endpoint-');
@@ -142,8 +142,11 @@ export interface PartialPlan {
 
 const sameTable = (a: Table, b: Table) => a.family === b.family && a.name === b.name && a.comment === b.comment;
 
-/** The operations that turn the recorded table into `g` (see the file comment for what and in which order). */
-export function partialSyncOperations(record: NftRecord, g: Grouped, fp: Fingerprint): PartialPlan {
+/**
+ * The operations that turn the recorded table into `g` (see the file comment for what and in which
+ * order); `want` is `recordOf(g)`, computed once for the plan and the next record.
+ */
+export function partialSyncOperations(record: NftRecord, g: Grouped, want: NftRecord): PartialPlan {
   const rs = g.rs;
   const t = tableRef(rs.table);
   const none = (fullReason: string): PartialPlan => ({ fullReason, operations: [], newlyStale: [] });
@@ -156,7 +159,7 @@ export function partialSyncOperations(record: NftRecord, g: Grouped, fp: Fingerp
     if (have === undefined) {
       newContainers.add(name);
       decls.push('valueType' in c ? { verb: 'add', kind: 'map', table: t, map: c } : { verb: 'add', kind: 'set', table: t, set: c });
-    } else if (have !== containerPrint(t, c, fp)) return none(`the declaration of ${name} changed`);
+    } else if (have !== want.containers.get(name)) return none(`the declaration of ${name} changed`);
   }
   for (const chain of rs.chains) {
     const rules = g.rules.get(chain.name)!;
@@ -166,7 +169,7 @@ export function partialSyncOperations(record: NftRecord, g: Grouped, fp: Fingerp
       for (const rule of rules) rewrites.push({ verb: 'add', kind: 'rule', table: t, rule });
       continue;
     }
-    if (have === fp(chainText(t, chain, rules))) continue;
+    if (have === want.chains.get(chain.name)) continue;
     if (chain.base !== undefined) return none(`base chain ${chain.name} changed`);
     // A stale chain comes back with its declaration alone recorded; any other change is re-declared the same.
     rewrites.push({ verb: 'flush', kind: 'chain', table: t, name: chain.name });
@@ -174,18 +177,19 @@ export function partialSyncOperations(record: NftRecord, g: Grouped, fp: Fingerp
   }
   const deletes: Operation[] = [];
   const adds: Operation[] = [];
-  for (const [name, want] of g.elements) {
+  for (const [name, wanted] of g.elements) {
     const have = newContainers.has(name) ? undefined : record.elements.get(name);
-    for (const [key, e] of want) {
+    const prints = want.elements.get(name)!;
+    for (const [key, e] of wanted) {
       const old = have?.get(key);
       if (old === undefined) adds.push({ verb: 'add', kind: 'element', table: t, element: e });
-      else if (old !== fp(elementValueText(e))) {
+      else if (old !== prints.get(key)) {
         // nft keeps an existing element's value on `add`: replace it (kube-proxy's ensureElem).
         deletes.push({ verb: 'delete', kind: 'element', table: t, container: name, key: e.key });
         adds.push({ verb: 'add', kind: 'element', table: t, element: e });
       }
     }
-    if (have !== undefined) for (const key of have.keys()) if (!want.has(key)) deletes.push({ verb: 'delete', kind: 'element', table: t, container: name, key: key.split(KEY_SEP) });
+    if (have !== undefined) for (const key of have.keys()) if (!wanted.has(key)) deletes.push({ verb: 'delete', kind: 'element', table: t, container: name, key: key.split(KEY_SEP) });
   }
   const flushes: Operation[] = [];
   const newlyStale: string[] = [];
@@ -209,14 +213,15 @@ export function staleDeletionOperations(record: NftRecord, now: number, delayMs:
   return { operations: deleted.map((name) => ({ verb: 'delete', kind: 'chain', table: t, name })), deleted };
 }
 
-/** The record after a partial transaction ran. */
-export function recordAfterPartial(g: Grouped, fp: Fingerprint, before: NftRecord, plan: PartialPlan, now: number): NftRecord {
-  const stale = new Map(before.stale);
-  const staleDecls = new Map<string, string>();
+/** The record after a partial transaction ran: `want` plus the stale chains still in the table. */
+export function recordAfterPartial(want: NftRecord, before: NftRecord, plan: PartialPlan, now: number, fp: Fingerprint): NftRecord {
+  const stale = new Map([...before.stale].filter(([name]) => !want.chains.has(name)));
   for (const name of plan.newlyStale) stale.set(name, now);
+  if (stale.size === 0) return want;
+  const chains = new Map(want.chains);
   // A stale chain is recorded as flushed: a text no wanted chain has, so wanting it again rewrites it.
-  for (const name of stale.keys()) staleDecls.set(name, fp(`stale ${name}`));
-  return recordOf(g, fp, stale, staleDecls);
+  for (const name of stale.keys()) chains.set(name, fp(`stale ${name}`));
+  return { ...want, chains, stale };
 }
 
 /** The record after the stale-chain deletion ran. */
