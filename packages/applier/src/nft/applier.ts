@@ -28,7 +28,7 @@ import type { HostIdentity } from '../state.js';
 import { nftUdpServiceMap } from './conntrack.js';
 import { diffNft, diffRecord, type NftObjectDiff } from './diff.js';
 import { nftFamily, type NftHost } from './host.js';
-import { exactText, fullSyncOperations, group, partialSyncOperations, recordAfterPartial, recordOf, recordWithout, staleDeletionOperations, type Fingerprint, type NftRecord } from './plan.js';
+import { fullSyncOperations, group, objectsApplied, partialSyncOperations, recordApplied, recordOf, staleAfter, staleDeletionOperations, type Applied, type Grouped, type NftRecord } from './plan.js';
 import { keyedDigest, type NftAppliedState, type NftStateRead } from './state.js';
 
 export const KUBE_PROXY_NFT_TABLE = 'kube-proxy';
@@ -111,9 +111,11 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
   const st = options.state;
   const saved = st?.saved.state;
   const seed = st ? (saved?.seed ?? random(16)) : undefined;
-  const fp: Fingerprint = seed === undefined ? exactText : keyedDigest(seed);
-  let record: NftRecord | undefined = saved?.record;
-  let lastApplied: NftRuleset | undefined;
+  const fp = seed === undefined ? undefined : keyedDigest(seed);
+  // The last apply: the ruleset itself (this process applied it) or the saved record; and its stale chains.
+  let last: { readonly g: Grouped } | { readonly record: NftRecord } | undefined = saved ? { record: saved.record } : undefined;
+  let stale: ReadonlyMap<string, number> = saved?.record.stale ?? new Map();
+  const applied = (): Applied | undefined => (last === undefined ? undefined : 'g' in last ? objectsApplied(last.g, stale) : recordApplied({ ...last.record, stale }, fp!));
   let udp: UdpServiceMap = saved?.udp ?? new Map();
   let token: string | undefined = saved?.token;
   let fullReason: string | undefined = saved ? undefined : (st?.saved.reason ?? 'first apply');
@@ -147,21 +149,20 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
     try {
       if (reason === undefined) reason = await canaryProblem();
       let staleChainsDeleted: string[] = [];
-      if (reason === undefined && !opts.dryRun && record!.stale.size > 0) {
-        const stale = staleDeletionOperations(record!, now, delay);
-        if (stale.operations.length > 0) {
+      if (reason === undefined && !opts.dryRun && stale.size > 0) {
+        const due = staleDeletionOperations(desired.table, stale, now, delay);
+        if (due.operations.length > 0) {
           try {
-            await host.run(renderTransaction({ operations: stale.operations }));
-            record = recordWithout(record!, stale.deleted);
-            staleChainsDeleted = stale.deleted;
+            await host.run(renderTransaction({ operations: due.operations }));
+            stale = new Map([...stale].filter(([name]) => !due.deleted.includes(name)));
+            staleChainsDeleted = due.deleted;
           } catch (e) {
             // kube-proxy: a failed stale-chain deletion makes this sync full.
             reason = `deleting stale chains failed (${(e as Error).message.split('\n')[0]})`;
           }
         }
       }
-      const want = recordOf(g, fp);
-      const plan = reason === undefined ? partialSyncOperations(record!, g, want) : undefined;
+      const plan = reason === undefined ? partialSyncOperations(applied()!, g) : undefined;
       if (plan?.fullReason !== undefined) reason = plan.fullReason;
       const nextToken = `svcrules:${random(8)}`;
       let ops: Operation[];
@@ -176,22 +177,22 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
       const transaction = ops.length > 0 ? renderTransaction({ operations: ops }) : '';
       const desiredUdp = nftUdpServiceMap(desired);
       // Without a record a full sync cannot know what the table held: no conntrack cleanup then.
-      const stale = record === undefined ? [] : staleUdpFlows(udp, desiredUdp);
+      const staleFlows = last === undefined ? [] : staleUdpFlows(udp, desiredUdp);
       const mode = reason === undefined ? 'partial' : 'full';
-      const base = { family: options.family, mode, reason, transaction, operations: ops.length, staleChainsDeleted, staleUdpFlows: stale } as const;
+      const base = { family: options.family, mode, reason, transaction, operations: ops.length, staleChainsDeleted, staleUdpFlows: staleFlows } as const;
       if (opts.dryRun) {
         if (transaction) await host.run(transaction, { check: true });
         return { ...base, applied: false, staleChainsFlushed: [], conntrack: [], state: undefined };
       }
       if (transaction) await host.run(transaction);
-      record = reason === undefined ? recordAfterPartial(want, record!, plan!, now, fp) : want;
-      lastApplied = desired;
+      stale = plan === undefined ? new Map() : staleAfter(stale, g, plan, now);
+      last = { g };
       udp = desiredUdp;
       if (transaction) token = nextToken;
       fullReason = undefined;
       if (reason !== undefined) lastFullSync = now;
-      const cleaned = transaction && stale.length > 0 && options.conntrack ? await options.conntrack(stale) : [];
-      const state: NftAppliedState | undefined = st && seed ? { identity: st.identity, seed, token: token!, fullSyncAt: lastFullSync, record, udp } : undefined;
+      const cleaned = transaction && staleFlows.length > 0 && options.conntrack ? await options.conntrack(staleFlows) : [];
+      const state: NftAppliedState | undefined = st && fp && seed ? { identity: st.identity, seed, token: token!, fullSyncAt: lastFullSync, record: { ...recordOf(g, fp), stale }, udp } : undefined;
       return { ...base, applied: transaction !== '', staleChainsFlushed: plan?.newlyStale ?? [], conntrack: cleaned, state };
     } catch (e) {
       if (!opts.dryRun) invalidate(`the previous apply failed (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`);
@@ -200,8 +201,8 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
   }
 
   function invalidate(reason: string): void {
-    record = undefined;
-    lastApplied = undefined;
+    last = undefined;
+    stale = new Map();
     token = undefined;
     fullReason = reason;
   }
@@ -210,8 +211,8 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
     apply,
     diff(desired) {
       check(desired);
-      if (lastApplied !== undefined || record === undefined) return diffNft(lastApplied, desired);
-      return diffRecord(record, desired, fp);
+      if (last === undefined || 'g' in last) return diffNft(last?.g.rs, desired);
+      return diffRecord(applied()!, desired);
     },
     invalidate,
     get pendingFullSync() {

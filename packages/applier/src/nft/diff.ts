@@ -5,7 +5,7 @@
  */
 import type { Element, NftRuleset, Operation, TableRef } from '@svcrules/nftables';
 import { renderOperation, tableRef } from '@svcrules/nftables';
-import { group, partialSyncOperations, recordOf, type Fingerprint, type NftRecord } from './plan.js';
+import { group, partialSyncOperations, type Applied } from './plan.js';
 
 export interface NftObjectDiff {
   readonly kind: 'table' | 'chain' | 'set' | 'map' | 'element';
@@ -100,17 +100,17 @@ export function formatNftDiff(diffs: readonly NftObjectDiff[], color: boolean): 
  * show their desired lines; what is removed shows as its name or element key, since the record no
  * longer has its text.
  */
-export function diffRecord(record: NftRecord, after: NftRuleset, fp: Fingerprint): NftObjectDiff[] {
+export function diffRecord(record: Applied, after: NftRuleset): NftObjectDiff[] {
   const out: NftObjectDiff[] = [];
   const t = tableRef(after.table);
   const a = group(after);
-  const plan = partialSyncOperations(record, a, recordOf(a, fp));
+  const plan = partialSyncOperations(record, a);
   const touched = new Set<string>();
   for (const op of plan.operations) if (op.kind === 'chain' || op.kind === 'rule') touched.add(op.kind === 'rule' ? op.rule.chain : op.verb === 'add' ? op.chain.name : op.name);
   for (const c of after.chains) {
     if (!touched.has(c.name)) continue;
     const lines = [line({ verb: 'add', kind: 'chain', table: t, chain: c }), ...a.rules.get(c.name)!.map((rule) => line({ verb: 'add', kind: 'rule', table: t, rule }))];
-    out.push({ kind: 'chain', name: c.name, status: record.chains.has(c.name) ? 'changed' : 'new', added: lines, removed: [] });
+    out.push({ kind: 'chain', name: c.name, status: record.hasChain(c.name) ? 'changed' : 'new', added: lines, removed: [] });
   }
   for (const name of plan.newlyStale) out.push({ kind: 'chain', name, status: 'deleted', added: [], removed: [`chain ${name}`] });
   const elements = new Map<string, { added: string[]; removed: string[] }>();

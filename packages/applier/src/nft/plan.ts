@@ -10,21 +10,41 @@
 import type { Chain, Element, NftMap, NftRuleset, NftSet, Operation, Rule, Table, TableRef } from '@svcrules/nftables';
 import { renderOperation, tableRef } from '@svcrules/nftables';
 
-/** How the record compares texts: the text itself (in memory) or a keyed digest of it (a state file). */
+/** How a state file's record compares texts: by a keyed digest of them. */
 export type Fingerprint = (text: string) => string;
-export const exactText: Fingerprint = (text) => text;
 
-/** What the last apply left in the table, by fingerprints of the objects' texts. */
+/** What the last apply left in the table, by fingerprints of the objects' texts (a state file). */
 export interface NftRecord {
   readonly table: Table;
-  /** Chain -> fingerprint of its declaration and rules (a stale chain: of its declaration alone). */
+  /** Wanted chain -> fingerprint of its declaration and rules. */
   readonly chains: ReadonlyMap<string, string>;
   /** Set or map -> `set ` or `map ` and the fingerprint of its declaration. */
   readonly containers: ReadonlyMap<string, string>;
   /** Set or map -> element key (parts joined by ` . `) -> fingerprint of its value and comment. */
   readonly elements: ReadonlyMap<string, ReadonlyMap<string, string>>;
-  /** Chains flushed because no longer wanted, with the time (ms) they were flushed. */
+  /** Chains flushed because no longer wanted, with the time (ms) they were flushed; still in the table. */
   readonly stale: ReadonlyMap<string, number>;
+}
+
+/**
+ * The last apply as the planner consults it: the objects themselves (in memory: comparing words costs
+ * nothing to build) or a record of fingerprints (from a state file).
+ */
+export interface Applied {
+  readonly table: Table;
+  readonly stale: ReadonlyMap<string, number>;
+  /** Every chain in the table, stale ones included. */
+  chainNames(): Iterable<string>;
+  hasChain(name: string): boolean;
+  /** Whether the chain is wanted with exactly this declaration and these rules (a stale chain never is). */
+  sameChain(chain: Chain, rules: readonly Rule[]): boolean;
+  containerKind(name: string): 'set' | 'map' | undefined;
+  containerNames(): Iterable<string>;
+  sameContainer(c: NftSet | NftMap): boolean;
+  /** The element keys of a set or map (undefined: no such set or map). */
+  elementKeys(container: string): Iterable<string> | undefined;
+  /** undefined: no such element; else whether its value and comment are `e`'s. */
+  sameElement(container: string, key: string, e: Element): boolean | undefined;
 }
 
 const KEY_SEP = ' . ';
@@ -98,6 +118,86 @@ export function recordOf(g: Grouped, fp: Fingerprint): NftRecord {
   return { table: g.rs.table, chains, containers, elements, stale: new Map() };
 }
 
+const sameWords = (a: readonly string[] | undefined, b: readonly string[] | undefined): boolean => {
+  if (a === b) return true;
+  if (a === undefined || b === undefined || a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+};
+
+function sameRules(a: readonly Rule[], b: readonly Rule[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && (a[i]!.comment !== b[i]!.comment || !sameWords(a[i]!.words, b[i]!.words))) return false;
+  return true;
+}
+
+const sameBase = (a: Chain['base'], b: Chain['base']) => a === b || (a !== undefined && b !== undefined && a.type === b.type && a.hook === b.hook && a.priority === b.priority);
+
+function sameDecl(a: NftSet | NftMap, b: NftSet | NftMap): boolean {
+  return (
+    a === b ||
+    ('valueType' in a === 'valueType' in b &&
+      sameWords(a.type, b.type) &&
+      sameWords(a.flags, b.flags) &&
+      a.timeout === b.timeout &&
+      a.comment === b.comment &&
+      sameWords((a as NftMap).valueType, (b as NftMap).valueType))
+  );
+}
+
+/** The last apply in memory: the ruleset that was applied, and the stale chains beside it. */
+export function objectsApplied(g: Grouped, stale: ReadonlyMap<string, number>): Applied {
+  const decls = new Map(g.rs.chains.map((c) => [c.name, c]));
+  return {
+    table: g.rs.table,
+    stale,
+    chainNames: () => [...g.rules.keys(), ...stale.keys()],
+    hasChain: (name) => g.rules.has(name) || stale.has(name),
+    sameChain(chain, rules) {
+      const had = decls.get(chain.name);
+      return had !== undefined && (had === chain || (had.comment === chain.comment && sameBase(had.base, chain.base))) && sameRules(g.rules.get(chain.name)!, rules);
+    },
+    containerKind: (name) => {
+      const c = g.containers.get(name);
+      return c === undefined ? undefined : 'valueType' in c ? 'map' : 'set';
+    },
+    containerNames: () => g.containers.keys(),
+    sameContainer: (c) => {
+      const had = g.containers.get(c.name);
+      return had !== undefined && sameDecl(had, c);
+    },
+    elementKeys: (name) => g.elements.get(name)?.keys(),
+    sameElement(name, key, e) {
+      const had = g.elements.get(name)?.get(key);
+      return had === undefined ? undefined : had === e || (had.comment === e.comment && sameWords(had.value, e.value));
+    },
+  };
+}
+
+/** The last apply from a state file: fingerprints of the desired texts are compared with the record's. */
+export function recordApplied(record: NftRecord, fp: Fingerprint): Applied {
+  const t = tableRef(record.table);
+  return {
+    table: record.table,
+    stale: record.stale,
+    chainNames: () => [...record.chains.keys(), ...record.stale.keys()],
+    hasChain: (name) => record.chains.has(name) || record.stale.has(name),
+    sameChain: (chain, rules) => record.chains.get(chain.name) === fp(chainText(chain, rules)),
+    containerKind: (name) => {
+      const c = record.containers.get(name);
+      return c === undefined ? undefined : c.startsWith('map ') ? 'map' : 'set';
+    },
+    containerNames: () => record.containers.keys(),
+    sameContainer: (c) => record.containers.get(c.name) === containerPrint(t, c, fp),
+    elementKeys: (name) => record.elements.get(name)?.keys(),
+    sameElement(name, key, e) {
+      const had = record.elements.get(name)?.get(key);
+      return had === undefined ? undefined : had === fp(elementValueText(e));
+    },
+  };
+}
+
 const isEndpointChain = (name: string) => name.startsWith('endpoint-');
 const isServiceChain = (name: string) => name.includes('/');
 
@@ -142,95 +242,72 @@ export interface PartialPlan {
 
 const sameTable = (a: Table, b: Table) => a.family === b.family && a.name === b.name && a.comment === b.comment;
 
-/**
- * The operations that turn the recorded table into `g` (see the file comment for what and in which
- * order); `want` is `recordOf(g)`, computed once for the plan and the next record.
- */
-export function partialSyncOperations(record: NftRecord, g: Grouped, want: NftRecord): PartialPlan {
+/** The operations that turn the table of the last apply into `g` (see the file comment for what and in which order). */
+export function partialSyncOperations(applied: Applied, g: Grouped): PartialPlan {
   const rs = g.rs;
   const t = tableRef(rs.table);
   const none = (fullReason: string): PartialPlan => ({ fullReason, operations: [], newlyStale: [] });
-  if (!sameTable(record.table, rs.table)) return none('the table declaration changed');
+  if (!sameTable(applied.table, rs.table)) return none('the table declaration changed');
   const decls: Operation[] = [];
   const rewrites: Operation[] = [];
   const newContainers = new Set<string>();
   for (const [name, c] of g.containers) {
-    const have = record.containers.get(name);
-    if (have === undefined) {
+    const kind = applied.containerKind(name);
+    if (kind === undefined) {
       newContainers.add(name);
       decls.push('valueType' in c ? { verb: 'add', kind: 'map', table: t, map: c } : { verb: 'add', kind: 'set', table: t, set: c });
-    } else if (have !== want.containers.get(name)) return none(`the declaration of ${name} changed`);
+    } else if (!applied.sameContainer(c)) return none(`the declaration of ${name} changed`);
   }
   for (const chain of rs.chains) {
     const rules = g.rules.get(chain.name)!;
-    const have = record.chains.get(chain.name);
-    if (have === undefined) {
+    if (!applied.hasChain(chain.name)) {
       decls.push({ verb: 'add', kind: 'chain', table: t, chain });
       for (const rule of rules) rewrites.push({ verb: 'add', kind: 'rule', table: t, rule });
       continue;
     }
-    if (have === want.chains.get(chain.name)) continue;
+    if (applied.sameChain(chain, rules)) continue;
     if (chain.base !== undefined) return none(`base chain ${chain.name} changed`);
-    // A stale chain comes back with its declaration alone recorded; any other change is re-declared the same.
+    // Changed rules, or a stale chain wanted again: the declaration stays, the rules are rewritten.
     rewrites.push({ verb: 'flush', kind: 'chain', table: t, name: chain.name });
     for (const rule of rules) rewrites.push({ verb: 'add', kind: 'rule', table: t, rule });
   }
   const deletes: Operation[] = [];
   const adds: Operation[] = [];
   for (const [name, wanted] of g.elements) {
-    const have = newContainers.has(name) ? undefined : record.elements.get(name);
-    const prints = want.elements.get(name)!;
+    const fresh = newContainers.has(name);
     for (const [key, e] of wanted) {
-      const old = have?.get(key);
-      if (old === undefined) adds.push({ verb: 'add', kind: 'element', table: t, element: e });
-      else if (old !== prints.get(key)) {
+      const same = fresh ? undefined : applied.sameElement(name, key, e);
+      if (same === undefined) adds.push({ verb: 'add', kind: 'element', table: t, element: e });
+      else if (!same) {
         // nft keeps an existing element's value on `add`: replace it (kube-proxy's ensureElem).
         deletes.push({ verb: 'delete', kind: 'element', table: t, container: name, key: e.key });
         adds.push({ verb: 'add', kind: 'element', table: t, element: e });
       }
     }
-    if (have !== undefined) for (const key of have.keys()) if (!wanted.has(key)) deletes.push({ verb: 'delete', kind: 'element', table: t, container: name, key: key.split(KEY_SEP) });
+    if (!fresh) for (const key of applied.elementKeys(name) ?? []) if (!wanted.has(key)) deletes.push({ verb: 'delete', kind: 'element', table: t, container: name, key: key.split(KEY_SEP) });
   }
   const flushes: Operation[] = [];
   const newlyStale: string[] = [];
-  for (const name of record.chains.keys()) {
-    if (g.rules.has(name) || record.stale.has(name)) continue;
+  for (const name of applied.chainNames()) {
+    if (g.rules.has(name) || applied.stale.has(name)) continue;
     flushes.push({ verb: 'flush', kind: 'chain', table: t, name });
     newlyStale.push(name);
   }
   const removed: Operation[] = [];
-  for (const name of record.containers.keys()) {
-    if (g.containers.has(name)) continue;
-    removed.push({ verb: 'delete', kind: record.containers.get(name)!.startsWith('map ') ? 'map' : 'set', table: t, name });
-  }
+  for (const name of applied.containerNames()) if (!g.containers.has(name)) removed.push({ verb: 'delete', kind: applied.containerKind(name)!, table: t, name });
   return { fullReason: undefined, operations: [...decls, ...rewrites, ...deletes, ...adds, ...flushes, ...removed], newlyStale };
 }
 
 /** The separate transaction that deletes chains stale for at least `delayMs` (kube-proxy: one second). */
-export function staleDeletionOperations(record: NftRecord, now: number, delayMs: number): { operations: Operation[]; deleted: string[] } {
-  const t = tableRef(record.table);
-  const deleted = [...record.stale].filter(([, at]) => at <= now - delayMs).map(([name]) => name);
+export function staleDeletionOperations(table: Table, stale: ReadonlyMap<string, number>, now: number, delayMs: number): { operations: Operation[]; deleted: string[] } {
+  const t = tableRef(table);
+  const deleted = [...stale].filter(([, at]) => at <= now - delayMs).map(([name]) => name);
   return { operations: deleted.map((name) => ({ verb: 'delete', kind: 'chain', table: t, name })), deleted };
 }
 
-/** The record after a partial transaction ran: `want` plus the stale chains still in the table. */
-export function recordAfterPartial(want: NftRecord, before: NftRecord, plan: PartialPlan, now: number, fp: Fingerprint): NftRecord {
-  const stale = new Map([...before.stale].filter(([name]) => !want.chains.has(name)));
+/** The stale chains after a partial sync: those not wanted again, and the ones it flushed. */
+export function staleAfter(before: ReadonlyMap<string, number>, g: Grouped, plan: PartialPlan, now: number): Map<string, number> {
+  const stale = new Map([...before].filter(([name]) => !g.rules.has(name)));
   for (const name of plan.newlyStale) stale.set(name, now);
-  if (stale.size === 0) return want;
-  const chains = new Map(want.chains);
-  // A stale chain is recorded as flushed: a text no wanted chain has, so wanting it again rewrites it.
-  for (const name of stale.keys()) chains.set(name, fp(`stale ${name}`));
-  return { ...want, chains, stale };
-}
-
-/** The record after the stale-chain deletion ran. */
-export function recordWithout(record: NftRecord, deleted: readonly string[]): NftRecord {
-  const chains = new Map(record.chains);
-  const stale = new Map(record.stale);
-  for (const name of deleted) {
-    chains.delete(name);
-    stale.delete(name);
-  }
-  return { ...record, chains, stale };
+  return stale;
 }
