@@ -19,7 +19,10 @@ import {
   parseNftState,
   serializeNftState,
   SVCRULES_NFT_CANARY,
+  createExecNftHost,
+  NftTransactionError,
   type NftApplier,
+  type Runner,
 } from '../src/index.js';
 
 const REPEATED = join(FIXTURES, 'compile-nft/upstream/TestSyncProxyRulesRepeated');
@@ -104,6 +107,34 @@ describe('partial syncs land where a full sync lands', () => {
         expect(tableText(host)).toBe(canon(last));
       }),
       { numRuns: scaledRuns(30, 10) },
+    );
+  });
+});
+
+describe('partial syncs from a state file land there too', () => {
+  const identity = { family: 'ipv4', machine: 'm', boot: 'b', netns: 'n', iptables: 'nftables v1.0.6' } as const;
+  test('each sync a new process that reads the previous one\'s state (fast-check)', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.array(fc.tuple(shape, fc.boolean()), { minLength: 1, maxLength: 6 }), async (steps) => {
+        const host = new FakeNftHost();
+        const clock = { now: 1_000_000 };
+        let saved: string | undefined;
+        const sync = async (rs: NftRuleset) => {
+          const applier = createNftApplier({ host, family: 'ipv4', clock: () => clock.now, state: { identity, saved: saved ? { state: parseNftState(saved) } : { reason: 'none yet' } } });
+          const r = await applier.apply(rs);
+          saved = serializeNftState(r.state!);
+          return r;
+        };
+        for (const [s, wait] of steps) {
+          if (wait) clock.now += 1500;
+          await sync(kubeProxyShapedRuleset(s));
+        }
+        clock.now += 1500;
+        const last = kubeProxyShapedRuleset(steps.at(-1)![0]);
+        expect((await sync(last)).mode).toBe('partial');
+        expect(tableText(host)).toBe(canon(last));
+      }),
+      { numRuns: scaledRuns(20, 8) },
     );
   });
 });
@@ -213,5 +244,23 @@ describe('diff and conntrack', () => {
     const r = await applier.apply(without);
     expect(r.staleUdpFlows.map((f) => f.endpoint)).toEqual(['10.180.0.1:80']);
     expect(flows).toEqual(['172.30.0.41:80->10.180.0.1:80']);
+  });
+});
+
+describe('the exec host', () => {
+  test('runs nft -f - (nft -c -f - for checks) with the text on stdin, and names the failing line', async () => {
+    const calls: string[] = [];
+    const runner: Runner = async (cmd, args, o) => {
+      calls.push(`${cmd} ${args.join(' ')} <${o?.stdin?.split('\n').length ?? 0}`);
+      if (args.includes('-c')) return { code: 0, stdout: '', stderr: '' };
+      return { code: 1, stdout: '', stderr: '/dev/stdin:2:27-32: Error: Could not process rule: No such file or directory\nflush chain ip kube-proxy nosuch\n                          ^^^^^^\n' };
+    };
+    const host = createExecNftHost({ runner, netns: 'ns1' });
+    await host.run('add table ip kube-proxy\nflush chain ip kube-proxy nosuch\n', { check: true });
+    const err = await host.run('add table ip kube-proxy\nflush chain ip kube-proxy nosuch\n').catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(NftTransactionError);
+    expect(err).toMatchObject({ line: 2, reason: 'Could not process rule: No such file or directory' });
+    expect((err as Error).message).toContain('> 2 | flush chain ip kube-proxy nosuch');
+    expect(calls).toEqual(['ip netns exec ns1 nft -c -f - <3', 'ip netns exec ns1 nft -f - <3']);
   });
 });

@@ -75,3 +75,10 @@ export function createExecNftHost(options: ExecNftHostOptions = {}): NftHost {
     },
   };
 }
+
+/** `nft --version` (e.g. `nftables v1.0.6 (Lester Gooch #5)`), for a state file's host identity. */
+export async function nftVersion(options: ExecNftHostOptions = {}): Promise<string> {
+  const r = await (options.runner ?? spawnRunner)('nft', ['--version']);
+  if (r.code !== 0) throw new Error(`nft --version exited ${r.code}: ${r.stderr.trim()}`);
+  return r.stdout.trim();
+}
