@@ -35,8 +35,8 @@ function listed(ns: string): Counts {
     if (o['rule']) out[`chain ${o['rule'].chain}`] = (out[`chain ${o['rule'].chain}`] ?? 0) + 1;
     for (const k of ['set', 'map']) if (o[k]) out[`${k} ${o[k].name}`] = o[k].elem?.length ?? 0;
   }
-  expect(out[`chain ${SVCRULES_NFT_CANARY}`]).toBe(1);
-  delete out[`chain ${SVCRULES_NFT_CANARY}`];
+  expect(out[`set ${SVCRULES_NFT_CANARY}`]).toBe(1);
+  delete out[`set ${SVCRULES_NFT_CANARY}`];
   return out;
 }
 

@@ -20,6 +20,7 @@ import {
   serializeNftState,
   SVCRULES_NFT_CANARY,
   createExecNftHost,
+  missingObject,
   NftTransactionError,
   type NftApplier,
   type Runner,
@@ -40,7 +41,7 @@ function wanted(rs: NftRuleset): NftRuleset {
 function tableText(host: FakeNftHost): string {
   const rs = host.table('ip', 'kube-proxy');
   if (rs === undefined) return '';
-  return sortNFTablesTransaction(renderDump({ ...rs, chains: rs.chains.filter((c) => c.name !== SVCRULES_NFT_CANARY), rules: rs.rules.filter((r) => r.chain !== SVCRULES_NFT_CANARY) }));
+  return sortNFTablesTransaction(renderDump({ ...rs, sets: rs.sets.filter((c) => c.name !== SVCRULES_NFT_CANARY), elements: rs.elements.filter((e) => e.container !== SVCRULES_NFT_CANARY) }));
 }
 
 const canon = (rs: NftRuleset) => sortNFTablesTransaction(renderDump(rs));
@@ -248,6 +249,13 @@ describe('diff and conntrack', () => {
 });
 
 describe('the exec host', () => {
+  test('tells a missing table from a missing set by what nft underlines', () => {
+    const err = (cmd: string, at: number, n: number) => `Error: No such file or directory\n${cmd}\n${' '.repeat(at)}${'^'.repeat(n)}\n`;
+    expect(missingObject(err('list set ip kube-proxy svcrules-canary', 12, 10), 'kube-proxy')).toBe('table');
+    expect(missingObject(err('list set ip kube-proxy svcrules-canary', 23, 15), 'kube-proxy')).toBe('set');
+    expect(missingObject('Error: something else\n', 'kube-proxy')).toBe('set');
+  });
+
   test('runs nft -f - (nft -c -f - for checks) with the text on stdin, and names the failing line', async () => {
     const calls: string[] = [];
     const runner: Runner = async (cmd, args, o) => {

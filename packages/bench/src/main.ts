@@ -407,10 +407,10 @@ function nftReport(rows: readonly (NftApplyBenchResult | { size: string; skipped
   const parts =
     `nftables applier in a network namespace (kube-proxy-shaped ip kube-proxy table; ms; one Service = its first endpoint moved, median of ${o.nftPartialRuns})\n` +
     table(
-      ['size', 'chains', 'rules', 'elements', 'full sync (ours)', 'of which nft', "kube-proxy's transaction shape", 'kube-proxy / ours', 'one Service', 'of which nft', 'ops', 'nft: one add rule', 'nft: list one chain'],
+      ['size', 'chains', 'rules', 'elements', 'full sync (ours)', 'of which nft', "kube-proxy's transaction shape", 'kube-proxy / ours', 'one Service', 'of which nft', 'ops', 'nft: one add rule', 'nft: list our set', 'nft: list one chain'],
       rows.map((r) =>
         'skipped' in r
-          ? [r.size, '-', '-', '-', `skipped: ${r.skipped}`, '-', '-', '-', '-', '-', '-', '-', '-']
+          ? [r.size, '-', '-', '-', `skipped: ${r.skipped}`, '-', '-', '-', '-', '-', '-', '-', '-', '-']
           : [
               name(r),
               String(r.chains),
@@ -424,6 +424,7 @@ function nftReport(rows: readonly (NftApplyBenchResult | { size: string; skipped
               ms(r.partialNftMs),
               String(r.partialOperations),
               ms(r.oneRuleMs),
+              ms(r.listSetMs),
               ms(r.listChainMs),
             ],
       ),

@@ -5,7 +5,7 @@
  * chain added and flushed, then its rules), plus what each part of the table costs nft.
  */
 import { createExecNftHost, createNftApplier, inNetns, spawnRunner, type NftHost } from '@svcrules/applier';
-import type { NftRuleset, Operation } from '@svcrules/nftables';
+import type { Chain, NftRuleset, Operation, Rule } from '@svcrules/nftables';
 import { renderTransaction, tableRef } from '@svcrules/nftables';
 import { createNetns, deleteNetns, kubeProxyShapedRuleset } from '@svcrules/testkit';
 import { median, timedAsync } from './stats.js';
@@ -27,7 +27,9 @@ export interface NftApplyBenchResult {
   readonly partialOperations: number;
   /** A transaction of one `add rule` on the loaded table: nft's floor (it lists every chain first). */
   readonly oneRuleMs: number;
-  /** `nft list chain` of one chain (the canary check). */
+  /** `nft list set` of our canary (the check before a partial sync). */
+  readonly listSetMs: number;
+  /** `nft list chain` of one chain: nft fetches every set with its elements first. */
   readonly listChainMs: number;
   /** kube-proxy's shape (add + flush every chain, then rules and elements) into an empty namespace. */
   readonly kubeProxyShapeMs: number;
@@ -48,20 +50,34 @@ function timedHost(host: NftHost): { host: NftHost; spent: { ms: number } } {
     spent,
     host: {
       run: (text, o) => time(() => host.run(text, o)),
-      listChain: (f, t, c) => time(() => host.listChain(f, t, c)),
-      tableExists: (f, t) => time(() => host.tableExists(f, t)),
+      listSet: (f, t, c) => time(() => host.listSet(f, t, c)),
     },
   };
 }
 
-/** kube-proxy's transaction shape (proxier.go: chains are added and flushed, then rules and elements follow). */
+/** The Service a per-service chain belongs to: its readable name without the endpoint part (`ns/svc/tcp/p80`). */
+const serviceOf = (chain: string) => chain.slice(chain.indexOf('-', chain.indexOf('-') + 1) + 1).split('__')[0]!;
+
+/**
+ * kube-proxy's transaction shape (proxier.go syncProxyRules): the fixed objects, then Service by
+ * Service its chains added and flushed followed by their rules, then the elements.
+ */
 export function kubeProxyShapedTransaction(rs: NftRuleset): string {
   const t = tableRef(rs.table);
   const ops: Operation[] = [{ verb: 'add', kind: 'table', table: rs.table }];
   for (const set of rs.sets) ops.push({ verb: 'add', kind: 'set', table: t, set });
   for (const map of rs.maps) ops.push({ verb: 'add', kind: 'map', table: t, map });
-  for (const chain of rs.chains) ops.push({ verb: 'add', kind: 'chain', table: t, chain }, { verb: 'flush', kind: 'chain', table: t, name: chain.name });
-  for (const rule of rs.rules) ops.push({ verb: 'add', kind: 'rule', table: t, rule });
+  const rulesOf = new Map<string, Rule[]>();
+  for (const r of rs.rules) rulesOf.set(r.chain, [...(rulesOf.get(r.chain) ?? []), r]);
+  const groups = new Map<string, Chain[]>();
+  for (const chain of rs.chains) {
+    const key = chain.name.includes('/') ? serviceOf(chain.name) : '';
+    groups.set(key, [...(groups.get(key) ?? []), chain]);
+  }
+  for (const chains of groups.values()) {
+    for (const chain of chains) ops.push({ verb: 'add', kind: 'chain', table: t, chain }, { verb: 'flush', kind: 'chain', table: t, name: chain.name });
+    for (const chain of chains) for (const rule of rulesOf.get(chain.name) ?? []) ops.push({ verb: 'add', kind: 'rule', table: t, rule });
+  }
   for (const element of rs.elements) ops.push({ verb: 'add', kind: 'element', table: t, element });
   return renderTransaction({ operations: ops });
 }
@@ -122,9 +138,10 @@ export async function measureNftApply(o: { services: number; endpoints: number; 
       partialOperations = r.operations;
     }
     const exec = createExecNftHost({ netns: ns });
-    const [, oneRuleMs] = await timedAsync(() => exec.run('add rule ip kube-proxy svcrules-canary return\n'));
-    const [, listChainMs] = await timedAsync(() => exec.listChain('ip', 'kube-proxy', 'nat-prerouting'));
-    return { fullMs, fullNftMs, partialMs: median(runs), partialNftMs: median(nft), partialRunsMs: runs, partialOperations, oneRuleMs, listChainMs };
+    const [, oneRuleMs] = await timedAsync(() => exec.run('add rule ip kube-proxy nat-output return\n'));
+    const [, listSetMs] = await timedAsync(() => exec.listSet('ip', 'kube-proxy', 'svcrules-canary'));
+    const [, listChainMs] = await timedAsync(() => inNetns(spawnRunner, ns)('nft', ['list', 'chain', 'ip', 'kube-proxy', 'nat-prerouting']));
+    return { fullMs, fullNftMs, partialMs: median(runs), partialNftMs: median(nft), partialRunsMs: runs, partialOperations, oneRuleMs, listSetMs, listChainMs };
   });
   const kp = await inFreshNetns((ns) => nftLoad(ns, kubeProxyShapedTransaction(desired), o.kubeProxyTimeoutMs));
   const parts = await partCosts(desired, o.kubeProxyTimeoutMs);

@@ -11,16 +11,16 @@
  * - Later syncs are partial, diffed against the record of the last apply (in memory, or a state
  *   file), never against a listing of the table; stale chains are flushed and deleted one sync later.
  *
- * Ownership: the table carries our canary, a chain `svcrules-canary` (no `/`, so kube-proxy's stale
- * cleanup never deletes it; nothing jumps to it) whose one rule's comment is a fresh random token
- * written by every transaction. A partial sync first lists that one chain (cheap at any table size):
+ * Ownership: the table carries our canary, a set `svcrules-canary` (kube-proxy deletes only its own
+ * `affinity-` sets; nothing refers to it) whose one element's comment is a fresh random token
+ * written by every transaction. A partial sync first lists that one set (cheap at any table size):
  * a missing or different token means someone else wrote or flushed the table, so the sync is full.
  * A `kube-proxy` table without our canary was made by kube-proxy (or another tool): the applier
  * refuses it unless `force`. kube-proxy's nftables proxier has no canary of its own, so a kube-proxy
  * started after us is not detected until it removes our token (e.g. `kube-proxy --cleanup`).
  */
 import { randomBytes } from 'node:crypto';
-import type { NftRuleset, Operation, Rule } from '@svcrules/nftables';
+import type { Element, NftRuleset, NftSet, Operation } from '@svcrules/nftables';
 import { renderTransaction, tableRef } from '@svcrules/nftables';
 import { staleUdpFlows, type ConntrackCleanup, type StaleUdpFlow, type UdpServiceMap } from '../conntrack.js';
 import type { Family } from '../netfilter.js';
@@ -39,7 +39,7 @@ const TOKEN = /comment "(svcrules:[0-9a-f]+)"/;
 export class NftTableOwnedError extends Error {
   constructor(readonly family: 'ip' | 'ip6') {
     super(
-      `refusing to apply: the ${family} kube-proxy table exists and was not written by svcrules (it has no ${SVCRULES_NFT_CANARY} chain), so a kube-proxy in nftables mode owns it. ` +
+      `refusing to apply: the ${family} kube-proxy table exists and was not written by svcrules (it has no ${SVCRULES_NFT_CANARY} set), so a kube-proxy in nftables mode owns it. ` +
         'Two writers would overwrite each other; stop kube-proxy first (and run kube-proxy --cleanup), or pass force to replace the table.',
     );
     this.name = 'NftTableOwnedError';
@@ -125,16 +125,17 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
     if (desired.table.family !== family || desired.table.name !== KUBE_PROXY_NFT_TABLE) {
       throw new Error(`the nftables applier for ${options.family} loads table ${family} ${KUBE_PROXY_NFT_TABLE}, not ${desired.table.family} ${desired.table.name}`);
     }
-    if (desired.chains.some((c) => c.name === SVCRULES_NFT_CANARY)) throw new Error(`the desired table may not declare ${SVCRULES_NFT_CANARY}, the applier's own chain`);
+    if ([...desired.sets, ...desired.maps].some((c) => c.name === SVCRULES_NFT_CANARY)) throw new Error(`the desired table may not declare ${SVCRULES_NFT_CANARY}, the applier's own set`);
   }
 
-  const canaryRule = (tok: string): Rule => ({ chain: SVCRULES_NFT_CANARY, words: ['return'], comment: tok });
+  const canarySet: NftSet = { name: SVCRULES_NFT_CANARY, type: ['inet_service'] };
+  const canaryElement = (tok: string): Element => ({ container: SVCRULES_NFT_CANARY, key: ['0'], comment: tok });
 
   /** Why the table is not as the record says, judging by our canary (undefined: it is). */
   async function canaryProblem(): Promise<string | undefined> {
-    const listed = await host.listChain(family, KUBE_PROXY_NFT_TABLE, SVCRULES_NFT_CANARY);
-    if (listed === undefined) return `the ${family} ${KUBE_PROXY_NFT_TABLE} table or its ${SVCRULES_NFT_CANARY} chain is gone`;
-    const found = TOKEN.exec(listed)?.[1];
+    const listed = await host.listSet(family, KUBE_PROXY_NFT_TABLE, SVCRULES_NFT_CANARY);
+    if ('missing' in listed) return `the ${family} ${KUBE_PROXY_NFT_TABLE} ${listed.missing === 'table' ? 'table' : `table's ${SVCRULES_NFT_CANARY} set`} is gone`;
+    const found = TOKEN.exec(listed.text)?.[1];
     if (found !== token) return `the ${family} ${KUBE_PROXY_NFT_TABLE} table was written since the last apply (${SVCRULES_NFT_CANARY} holds ${found ?? 'no token'}, not ${token ?? 'none'})`;
     return undefined;
   }
@@ -167,12 +168,14 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
       const nextToken = `svcrules:${random(8)}`;
       let ops: Operation[];
       if (reason !== undefined) {
-        const exists = await host.tableExists(family, KUBE_PROXY_NFT_TABLE);
-        if (exists && !options.force && (await host.listChain(family, KUBE_PROXY_NFT_TABLE, SVCRULES_NFT_CANARY)) === undefined) throw new NftTableOwnedError(family);
-        ops = [...fullSyncOperations(g, exists), { verb: 'add', kind: 'chain', table: t, chain: { name: SVCRULES_NFT_CANARY } }, { verb: 'add', kind: 'rule', table: t, rule: canaryRule(nextToken) }];
+        if (!options.force) {
+          const listed = await host.listSet(family, KUBE_PROXY_NFT_TABLE, SVCRULES_NFT_CANARY);
+          if ('missing' in listed && listed.missing === 'set') throw new NftTableOwnedError(family);
+        }
+        ops = [...fullSyncOperations(g), { verb: 'add', kind: 'set', table: t, set: canarySet }, { verb: 'add', kind: 'element', table: t, element: canaryElement(nextToken) }];
       } else {
         ops = [...plan!.operations];
-        if (ops.length > 0) ops.push({ verb: 'flush', kind: 'chain', table: t, name: SVCRULES_NFT_CANARY }, { verb: 'add', kind: 'rule', table: t, rule: canaryRule(nextToken) });
+        if (ops.length > 0) ops.push({ verb: 'flush', kind: 'set', table: t, name: SVCRULES_NFT_CANARY }, { verb: 'add', kind: 'element', table: t, element: canaryElement(nextToken) });
       }
       const transaction = ops.length > 0 ? renderTransaction({ operations: ops }) : '';
       const desiredUdp = nftUdpServiceMap(desired);

@@ -4,7 +4,7 @@
  * missing fails, every jump target and set must exist). One table per family and name.
  */
 import { applyTransaction, parseTransaction, renderOperation, type NftRuleset, type Operation } from '@svcrules/nftables';
-import type { NftHost } from './host.js';
+import type { ListedSet, NftHost } from './host.js';
 import { NftTransactionError } from './host.js';
 
 export class FakeNftHost implements NftHost {
@@ -44,15 +44,13 @@ export class FakeNftHost implements NftHost {
     for (const [k, v] of next) this.tables.set(k, v);
   }
 
-  async listChain(family: 'ip' | 'ip6', table: string, chain: string): Promise<string | undefined> {
+  async listSet(family: 'ip' | 'ip6', table: string, set: string): Promise<ListedSet> {
     const rs = this.tables.get(`${family} ${table}`);
-    if (rs === undefined || !rs.chains.some((c) => c.name === chain)) return undefined;
-    const rules = rs.rules.filter((r) => r.chain === chain).map((rule) => renderOperation({ verb: 'add', kind: 'rule', table: rs.table, rule }));
-    return rules.map((r) => `${r}\n`).join('');
-  }
-
-  async tableExists(family: 'ip' | 'ip6', table: string): Promise<boolean> {
-    return this.tables.has(`${family} ${table}`);
+    if (rs === undefined) return { missing: 'table' };
+    if (!rs.sets.some((s) => s.name === set)) return { missing: 'set' };
+    const elements = rs.elements.filter((e) => e.container === set).map((element) => renderOperation({ verb: 'add', kind: 'element', table: rs.table, element }));
+    return { text: elements.map((e) => `${e}
+`).join('') };
   }
 
   /** The table's current ruleset (undefined: no such table). */

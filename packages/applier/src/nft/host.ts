@@ -1,9 +1,9 @@
 /**
  * The host's nftables as the nftables applier sees it: run one `nft -f -` transaction (or check it with
- * `nft -c`), list one chain, ask whether a table exists. Listing one chain is cheap on any table;
- * anything that makes nft fill its chain cache (every `add rule`/`add element`) costs time linear in
- * the table's chain count (measured: packages/bench/src/nft-apply-bench.ts), so the applier never
- * lists more than that.
+ * `nft -c`), and list one named set. Listing one set is cheap on any table; listing a chain, the
+ * tables or a whole table makes nft 1.0 fetch every set with its elements first (seconds on a
+ * kube-proxy table of 10k Services, whose service chains each hold an anonymous map; measured in
+ * packages/bench/src/nft-apply-bench.ts), so the applier lists nothing else.
  */
 import { inNetns, spawnRunner, type Runner } from '../exec.js';
 import { payloadExcerpt } from '../errors.js';
@@ -15,10 +15,26 @@ export const nftFamily = (f: Family): 'ip' | 'ip6' => (f === 'ipv6' ? 'ip6' : 'i
 export interface NftHost {
   /** `nft -f -` with `text` on stdin (`nft -c -f -` when `check`): all of it or nothing. Rejects with NftTransactionError. */
   run(text: string, options?: { readonly check?: boolean }): Promise<void>;
-  /** What `nft list chain FAMILY TABLE CHAIN` prints, or undefined when the table or the chain does not exist. */
-  listChain(family: 'ip' | 'ip6', table: string, chain: string): Promise<string | undefined>;
-  /** Whether `nft list tables FAMILY` names `table`. */
-  tableExists(family: 'ip' | 'ip6', table: string): Promise<boolean>;
+  /** `nft list set FAMILY TABLE SET`: its text, or which of the two does not exist. */
+  listSet(family: 'ip' | 'ip6', table: string, set: string): Promise<ListedSet>;
+}
+
+export type ListedSet = { readonly text: string } | { readonly missing: 'table' | 'set' };
+
+/**
+ * Which name nft's "No such file or directory" points at: it repeats the command and underlines the
+ * missing object with carets. Anything else (another message, no carets) counts as the set: the
+ * caller then treats the table as present, the safe reading.
+ */
+export function missingObject(stderr: string, table: string): 'table' | 'set' {
+  const lines = stderr.split('\n');
+  const carets = lines.findIndex((l) => /^\s*\^+\s*$/.test(l));
+  if (carets < 1) return 'set';
+  const at = lines[carets]!.indexOf('^');
+  const command = lines[carets - 1]!;
+  const words = [...command.matchAll(/\S+/g)];
+  const word = words.find((w) => w.index! <= at && at < w.index! + w[0].length)?.[0];
+  return word === table && words.filter((w) => w[0] === table).length === 1 ? 'table' : 'set';
 }
 
 /** nft refused a transaction; nothing of it was applied (nft commits a batch as a whole). */
@@ -62,16 +78,11 @@ export function createExecNftHost(options: ExecNftHostOptions = {}): NftHost {
       const { line, reason } = parseNftFailure(r.stderr);
       throw new NftTransactionError(`nft ${args.join(' ')}`, line, reason, line === undefined ? '' : payloadExcerpt(text, line), r.stderr);
     },
-    async listChain(family, table, chain) {
-      const r = await run('nft', ['list', 'chain', family, table, chain]);
-      if (r.code === 0) return r.stdout;
-      if (/No such file or directory/.test(r.stderr)) return undefined;
-      throw new Error(`nft list chain ${family} ${table} ${chain} exited ${r.code}: ${r.stderr.trim()}`);
-    },
-    async tableExists(family, table) {
-      const r = await run('nft', ['list', 'tables', family]);
-      if (r.code !== 0) throw new Error(`nft list tables ${family} exited ${r.code}: ${r.stderr.trim()}`);
-      return r.stdout.split('\n').some((l) => l.trim() === `table ${family} ${table}`);
+    async listSet(family, table, set) {
+      const r = await run('nft', ['list', 'set', family, table, set]);
+      if (r.code === 0) return { text: r.stdout };
+      if (/No such file or directory/.test(r.stderr)) return { missing: missingObject(r.stderr, table) };
+      throw new Error(`nft list set ${family} ${table} ${set} exited ${r.code}: ${r.stderr.trim()}`);
     },
   };
 }

@@ -213,15 +213,14 @@ function rulesInLoadOrder(g: Grouped): { fixed: Rule[]; service: Rule[]; endpoin
 }
 
 /**
- * A full sync: the table is declared, deleted if it exists, and re-added with everything in it, in
- * one transaction, so the host switches from the old table to the new one atomically.
+ * A full sync: the table is declared (so that it exists), deleted, and re-added with everything in
+ * it, in one transaction, so the host switches from the old table to the new one atomically
+ * (kube-proxy's CleanupLeftovers declares before deleting for the same reason).
  */
-export function fullSyncOperations(g: Grouped, tableExists: boolean): Operation[] {
+export function fullSyncOperations(g: Grouped): Operation[] {
   const rs = g.rs;
   const t = tableRef(rs.table);
-  const ops: Operation[] = [];
-  if (tableExists) ops.push({ verb: 'add', kind: 'table', table: t }, { verb: 'delete', kind: 'table', table: t });
-  ops.push({ verb: 'add', kind: 'table', table: rs.table });
+  const ops: Operation[] = [{ verb: 'add', kind: 'table', table: t }, { verb: 'delete', kind: 'table', table: t }, { verb: 'add', kind: 'table', table: rs.table }];
   for (const chain of rs.chains) ops.push({ verb: 'add', kind: 'chain', table: t, chain });
   for (const set of rs.sets) ops.push({ verb: 'add', kind: 'set', table: t, set });
   for (const map of rs.maps) ops.push({ verb: 'add', kind: 'map', table: t, map });
