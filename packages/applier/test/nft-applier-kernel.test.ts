@@ -58,13 +58,17 @@ function addForeign(ns: string): () => string {
   return () => mustRunIn(ns, 'iptables', ['-t', 'nat', '-S']) + mustRunIn(ns, 'nft', ['list', 'table', 'inet', 'foreign']);
 }
 
+/** Foreign rules in place, and an applier on a clock the test moves. */
+function start(ns: string) {
+  const foreign = addForeign(ns);
+  const clock = { now: 1_000_000 };
+  return { foreign, before: foreign(), clock, applier: createNftApplier({ host: createExecNftHost({ netns: ns }), family: 'ipv4', clock: () => clock.now }) };
+}
+
 kernel.describe('nftables applier on the real kernel', () => {
   test('kube-proxy TestSyncProxyRulesRepeated, sync by sync, stale chains included; foreign rules survive', () =>
     withNetns(async (ns) => {
-      const foreign = addForeign(ns);
-      const before = foreign();
-      const clock = { now: 1_000_000 };
-      const applier = createNftApplier({ host: createExecNftHost({ netns: ns }), family: 'ipv4', clock: () => clock.now });
+      const { foreign, before, clock, applier } = start(ns);
       for (let n = 0; n <= 9; n++) {
         if (n === 3 || n === 7) clock.now += 2000;
         await applier.apply(wanted(expected(n)));
@@ -75,10 +79,7 @@ kernel.describe('nftables applier on the real kernel', () => {
 
   test('3 → 1 → 0 → 2 Services, a re-apply that runs nothing, a refused transaction that leaves the table', () =>
     withNetns(async (ns) => {
-      const foreign = addForeign(ns);
-      const before = foreign();
-      const clock = { now: 1_000_000 };
-      const applier = createNftApplier({ host: createExecNftHost({ netns: ns }), family: 'ipv4', clock: () => clock.now });
+      const { foreign, before, clock, applier } = start(ns);
       const stale = new Set<string>();
       for (const services of [3, 1, 0, 2]) {
         clock.now += 500;

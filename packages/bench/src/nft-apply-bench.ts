@@ -5,7 +5,7 @@
  * chain added and flushed, then its rules), plus what each part of the table costs nft.
  */
 import { createExecNftHost, createNftApplier, inNetns, spawnRunner, type NftHost } from '@svcrules/applier';
-import type { Chain, NftRuleset, Operation, Rule } from '@svcrules/nftables';
+import type { Chain, Element, NftRuleset, Operation, Rule } from '@svcrules/nftables';
 import { renderTransaction, tableRef } from '@svcrules/nftables';
 import { createNetns, deleteNetns, kubeProxyShapedRuleset } from '@svcrules/testkit';
 import { median, timedAsync } from './stats.js';
@@ -60,7 +60,7 @@ const serviceOf = (chain: string) => chain.slice(chain.indexOf('-', chain.indexO
 
 /**
  * kube-proxy's transaction shape (proxier.go syncProxyRules): the fixed objects, then Service by
- * Service its chains added and flushed followed by their rules, then the elements.
+ * Service its chains added and flushed, its elements, and its chains' rules.
  */
 export function kubeProxyShapedTransaction(rs: NftRuleset): string {
   const t = tableRef(rs.table);
@@ -74,11 +74,26 @@ export function kubeProxyShapedTransaction(rs: NftRuleset): string {
     const key = chain.name.includes('/') ? serviceOf(chain.name) : '';
     groups.set(key, [...(groups.get(key) ?? []), chain]);
   }
-  for (const chains of groups.values()) {
+  // A Service's elements: those whose verdict names one of its chains, and those keyed by its address.
+  const serviceOfIP = new Map<string, string>();
+  const elementsOf = new Map<string, Element[]>();
+  const target = (e: Element) => /^goto (\S+)$/.exec(e.value?.[0] ?? '')?.[1];
+  for (const e of rs.elements) {
+    const chain = target(e);
+    if (chain?.includes('/')) serviceOfIP.set(e.key[0]!, serviceOf(chain));
+  }
+  for (const e of rs.elements) {
+    const chain = target(e);
+    const key = chain?.includes('/') ? serviceOf(chain) : (serviceOfIP.get(e.key[0]!) ?? '');
+    elementsOf.set(key, [...(elementsOf.get(key) ?? []), e]);
+  }
+  for (const [key, chains] of groups) {
     for (const chain of chains) ops.push({ verb: 'add', kind: 'chain', table: t, chain }, { verb: 'flush', kind: 'chain', table: t, name: chain.name });
+    for (const element of key === '' ? [] : (elementsOf.get(key) ?? [])) ops.push({ verb: 'add', kind: 'element', table: t, element });
     for (const chain of chains) for (const rule of rulesOf.get(chain.name) ?? []) ops.push({ verb: 'add', kind: 'rule', table: t, rule });
   }
-  for (const element of rs.elements) ops.push({ verb: 'add', kind: 'element', table: t, element });
+  // Elements of no Service's chain (a Service without endpoints) and the fixed ones.
+  for (const [key, elements] of elementsOf) if (key === '' || !groups.has(key)) for (const element of elements) ops.push({ verb: 'add', kind: 'element', table: t, element });
   return renderTransaction({ operations: ops });
 }
 

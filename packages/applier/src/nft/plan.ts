@@ -74,13 +74,19 @@ function elementValueText(e: Element): string {
 /** The desired ruleset grouped as the record is, with the texts to fingerprint. */
 export interface Grouped {
   readonly rs: NftRuleset;
+  readonly chains: ReadonlyMap<string, Chain>;
   readonly rules: ReadonlyMap<string, readonly Rule[]>;
   readonly elements: ReadonlyMap<string, ReadonlyMap<string, Element>>;
   readonly containers: ReadonlyMap<string, NftSet | NftMap>;
 }
 
 export function group(rs: NftRuleset): Grouped {
-  const rules = new Map<string, Rule[]>(rs.chains.map((c) => [c.name, []]));
+  const chains = new Map<string, Chain>();
+  const rules = new Map<string, Rule[]>();
+  for (const c of rs.chains) {
+    chains.set(c.name, c);
+    rules.set(c.name, []);
+  }
   for (const r of rs.rules) {
     const list = rules.get(r.chain);
     if (list === undefined) throw new Error(`rule in chain ${r.chain}, which the ruleset does not declare`);
@@ -91,9 +97,9 @@ export function group(rs: NftRuleset): Grouped {
   for (const e of rs.elements) {
     const m = elements.get(e.container);
     if (m === undefined) throw new Error(`element of ${e.container}, which the ruleset declares as neither set nor map`);
-    m.set(e.key.join(KEY_SEP), e);
+    m.set(e.key.length === 1 ? e.key[0]! : e.key.join(KEY_SEP), e);
   }
-  return { rs, rules, elements, containers };
+  return { rs, chains, rules, elements, containers };
 }
 
 function chainText(chain: Chain, rules: readonly Rule[]): string {
@@ -148,7 +154,7 @@ function sameDecl(a: NftSet | NftMap, b: NftSet | NftMap): boolean {
 
 /** The last apply in memory: the ruleset that was applied, and the stale chains beside it. */
 export function objectsApplied(g: Grouped, stale: ReadonlyMap<string, number>): Applied {
-  const decls = new Map(g.rs.chains.map((c) => [c.name, c]));
+  const decls = g.chains;
   return {
     table: g.rs.table,
     stale,
