@@ -40,4 +40,4 @@ for (const family of ['IPv4', 'IPv6'] as const) {
   });
 }
 feed('synthetic', render(compile(syntheticSnapshot(300, 7, 5), { nodeName: 'other' }).ruleset));
-console.log(`${hash.digest('hex')}  (${n} snapshots per family)`);
+console.log(`${Buffer.from(hash.digest()).toString('hex')}  (${n} snapshots per family)`);

@@ -17,7 +17,7 @@ export interface NftShape {
   readonly services: number;
   readonly endpoints: number;
   /** Which Service (index) has its first endpoint moved, if any. */
-  readonly changed?: number;
+  readonly changed?: number | undefined;
   /** A different address for the moved endpoint (default 1: each value is another state). */
   readonly generation?: number;
 }

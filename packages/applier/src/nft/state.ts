@@ -52,7 +52,7 @@ export function keyedDigest(seedHex: string): Fingerprint {
   };
 }
 
-const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
+const sha256 = (text: string): string => Buffer.from(createHash('sha256').update(text).digest()).toString('hex');
 
 export function serializeNftState(s: NftAppliedState): string {
   const head = {
