@@ -3,8 +3,9 @@
  *
  * Like kube-proxy's partial sync it remembers what it last applied (chain by chain), so the next apply
  * diffs against that record and reads nothing but two marker chains: on a big nft host reading the
- * whole table is not an option (peers §3.5: iptables-save crashes at 100k endpoints). It falls back
- * to a full sync (hooks, nfacct, read the host with iptables-save, diff against it) when:
+ * whole table is not an option (iptables-nft's `iptables-save -t nat` was seen to crash at 100k
+ * endpoints). It falls back to a full sync (hooks, nfacct, read the host with iptables-save, diff
+ * against it) when:
  *   - it has no record yet (first apply);
  *   - the previous apply failed (the host may hold anything);
  *   - its canary chain is gone: someone flushed the tables (kube-proxy's KUBE-PROXY-CANARY idea);
@@ -18,37 +19,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Plan, PlanCurrent, PlanPolicy, Ruleset, Table, TableName } from '@svcrules/iptables';
 import { append, chainDecl, chainsOf, currentFromChains, plan, render } from '@svcrules/iptables';
-import { isServiceChain } from '@svcrules/core';
+import { CANARY_TABLES, KUBE_PROXY_CANARY, KUBE_PROXY_POLICY, SVCRULES_CANARY, canaryToken, canaryTokenIn, isCanaryToken } from '@svcrules/core';
 import { staleUdpFlows, udpServiceMap, type ConntrackCleanup, type StaleUdpFlow, type UdpServiceMap } from './conntrack.js';
 import { KubeProxyPresentError } from './errors.js';
 import { ensureChain, ensureHooks, type HookReport } from './hooks.js';
-import { KUBE_PROXY_CANARY } from './host-facts.js';
 import { defaultSaveForm, readHost, type HostView, type SaveForm } from './host-view.js';
 import { chainExists, type Family, type Netfilter } from './netfilter.js';
 import { replacementTables } from './replace.js';
 import type { StateRead } from './state-file.js';
 import { currentFromState, Digests, type AppliedState, type HostIdentity } from './state.js';
-
-/**
- * Our own marker chain: its absence means someone flushed the tables. Every table block an Applier
- * loads redeclares it: a stateful Applier (state.ts) with a fresh token rule in it, a stateless one
- * empty, so that a state file never outlives a write it did not record.
- */
-export const SVCRULES_CANARY = 'KUBE-SVCRULES-CANARY';
-const CANARY_TABLES: readonly TableName[] = ['nat', 'filter'];
-
-/**
- * kube-proxy's ownership rules: top-level KUBE chains are rewritten whenever their table is; only
- * stale nat service chains are deleted. One deliberate difference: kube-proxy never declares filter
- * KUBE-FIREWALL when localhostNodePorts is off, so its old DROP rule would stay forever; here the chain
- * (which the hook rules keep, so it is never deleted) is emptied instead, and the host always ends up
- * exactly as the desired ruleset says.
- */
-export const KUBE_PROXY_POLICY: PlanPolicy = {
-  alwaysWrite: (_table, chain) => !isServiceChain(chain),
-  deletable: (table, chain) => table === 'nat' && isServiceChain(chain),
-  emptyWhenUndesired: (table, chain) => table === 'filter' && chain === 'KUBE-FIREWALL',
-};
 
 export interface ApplierOptions {
   readonly netfilter: Netfilter;
@@ -140,9 +119,6 @@ interface Record_ {
   readonly udp: () => UdpServiceMap;
 }
 
-const TOKEN_PREFIX = 'svcrules:';
-const tokenIn = (text: string) => /--comment "?(svcrules:[0-9a-f]+)"?/.exec(text)?.[1];
-
 export function createApplier(options: ApplierOptions): Applier {
   const nf = options.netfilter;
   const family = options.family;
@@ -177,7 +153,7 @@ export function createApplier(options: ApplierOptions): Applier {
       const r = await nf.run(family, ['-t', t, '-S', SVCRULES_CANARY, '1']);
       if (r.code !== 0) return `the ${t} table was flushed (${SVCRULES_CANARY} is gone)`;
       if (!st) continue;
-      const found = tokenIn(r.stdout);
+      const found = canaryTokenIn(r.stdout);
       if (found !== tokens[t]) return `the ${t} table was written since the state was saved (${SVCRULES_CANARY} holds ${found ?? 'no token'}, not ${tokens[t] ?? 'none'})`;
     }
     return undefined;
@@ -194,7 +170,7 @@ export function createApplier(options: ApplierOptions): Applier {
     const stamp = (t: Table): Table => {
       const chains = [...t.chains, chainDecl(SVCRULES_CANARY)];
       if (!st) return { name: t.name, chains, commands: t.commands };
-      const tok = TOKEN_PREFIX + random(8);
+      const tok = canaryToken(random(8));
       next[t.name] = tok;
       return { name: t.name, chains, commands: [...t.commands, append(SVCRULES_CANARY, ['-m', 'comment', '--comment', tok])] };
     };
@@ -204,7 +180,7 @@ export function createApplier(options: ApplierOptions): Applier {
         if (tables.some((t) => t.name === name)) continue;
         const live = host.rules(name, SVCRULES_CANARY);
         const word = live?.length === 1 ? live[0]!.args.at(-1) : undefined;
-        const found = word !== undefined && /^svcrules:[0-9a-f]+$/.test(word) ? word : undefined;
+        const found = isCanaryToken(word) ? word : undefined;
         if (found) next[name] = found;
         else tables.push(stamp({ name, chains: [], commands: [] }));
       }

@@ -1,15 +1,17 @@
 /**
- * Stale UDP conntrack cleanup (kube-proxy's long lesson, spec §6.14 and peers §2.4): a UDP flow that
- * conntrack already DNATed to an endpoint keeps going there after the rules change, until the entry
- * expires, which for a steady sender is never. After an apply removes UDP endpoints or a UDP service,
- * delete exactly the entries of the removed (frontend, endpoint) pairs.
+ * Stale UDP conntrack cleanup (kube-proxy's long lesson: conntrack.CleanStaleEntries, called at the
+ * end of proxier.go syncProxyRules; docs/kube-proxy-rules.md 6.14): a UDP flow that conntrack
+ * already DNATed to an endpoint keeps going there after the rules change, until the entry expires,
+ * which for a steady sender is never. After an apply removes UDP endpoints or a UDP service, delete
+ * exactly the entries of the removed (frontend, endpoint) pairs.
  *
  * The frontends and endpoints are read from the rulesets themselves (before and after), so this works
  * from the applier's record or from the host's iptables-save alike.
  */
 import type { AppendCommand, Ruleset } from '@svcrules/iptables';
 import { chainsOf, jumpTarget } from '@svcrules/iptables';
-import { CommandNotFoundError, inNetns, spawnRunner, type Runner } from './exec.js';
+import { KUBE_NODEPORTS, KUBE_SERVICES } from '@svcrules/core';
+import { CommandNotFoundError, runnerIn, type Runner } from './exec.js';
 import type { Family } from './netfilter.js';
 
 /** One UDP way in: an address and port (ClusterIP, external IP, LoadBalancer IP), or a node port (any address). */
@@ -71,13 +73,13 @@ export function udpServiceMap(rules: Ruleset | ChainMap): UdpServiceMap {
     if (!entry) out.set(key, (entry = { frontend, endpoints: new Set() }));
     for (const e of reach(target, new Set())) entry.endpoints.add(e);
   };
-  for (const r of nat.get('KUBE-SERVICES') ?? []) {
+  for (const r of nat.get(KUBE_SERVICES) ?? []) {
     const d = argAfter(r.args, '-d') ?? argAfter(r.args, '--destination');
     const port = Number(argAfter(r.args, '--dport'));
     if (!isUdp(r.args) || !d || !Number.isInteger(port)) continue;
     add({ ip: stripHostMask(d), port }, r);
   }
-  for (const r of nat.get('KUBE-NODEPORTS') ?? []) {
+  for (const r of nat.get(KUBE_NODEPORTS) ?? []) {
     const port = Number(argAfter(r.args, '--dport'));
     // The localhost variant (-d 127.0.0.0/8) is the same node port: one key for both.
     if (!isUdp(r.args) || !Number.isInteger(port)) continue;
@@ -129,8 +131,7 @@ export async function deleteStaleUdpFlows(
   flows: readonly StaleUdpFlow[],
   o: { family: Family; runner?: Runner; netns?: string },
 ): Promise<ConntrackCleanup[]> {
-  const base = o.runner ?? spawnRunner;
-  const run = o.netns ? inNetns(base, o.netns) : base;
+  const run = runnerIn(o);
   const out: ConntrackCleanup[] = [];
   for (const flow of flows) {
     try {

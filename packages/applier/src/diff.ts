@@ -1,5 +1,5 @@
 import type { AppendCommand, Plan, Ruleset, TableName } from '@svcrules/iptables';
-import { chainsOf } from '@svcrules/iptables';
+import { chainsOf, ruleText } from '@svcrules/iptables';
 import type { HookRule } from './hooks.js';
 import { hookLine } from './hooks.js';
 import type { HostView } from './host-view.js';
@@ -12,11 +12,6 @@ export interface ChainDiff {
   readonly status: 'new' | 'changed' | 'reordered' | 'deleted' | 'hooks';
   readonly added: readonly string[];
   readonly removed: readonly string[];
-}
-
-/** A rule as iptables-save prints it: words with spaces or quotes are double-quoted. */
-export function ruleLine(chain: string, args: readonly string[]): string {
-  return `-A ${chain}${args.map((w) => ' ' + (/[\s"]/.test(w) || w === '' ? `"${w.replace(/(["\\])/g, '\\$1')}"` : w)).join('')}`;
 }
 
 /** Multiset difference a - b (order kept). */
@@ -41,7 +36,7 @@ export function diffChains(host: HostView, desired: Ruleset, p: Plan, missingHoo
   const out: ChainDiff[] = [];
   const hooksByChain = new Map<string, HookRule[]>();
   for (const h of missingHooks) {
-    const key = `${h.table}\0${h.srcChain}`;
+    const key = `${h.table}\0${h.chain}`;
     hooksByChain.set(key, [...(hooksByChain.get(key) ?? []), h]);
   }
   for (const [key, hs] of hooksByChain) {
@@ -49,9 +44,9 @@ export function diffChains(host: HostView, desired: Ruleset, p: Plan, missingHoo
     out.push({ table, chain, status: 'hooks', added: hs.map(hookLine), removed: [] });
   }
   const want = chainsOf(desired);
-  const live = (t: TableName, c: string) => host.rules(t, c)?.map((r) => ruleLine(c, r.args));
+  const live = (t: TableName, c: string) => host.rules(t, c)?.map((r) => ruleText(c, r.args));
   for (const { table, chain } of p.changed) {
-    const desiredLines = (want.get(table)?.get(chain) ?? []).map((r: AppendCommand) => ruleLine(chain, host.saveForm(r)));
+    const desiredLines = (want.get(table)?.get(chain) ?? []).map((r: AppendCommand) => ruleText(chain, host.saveForm(r)));
     const liveLines = live(table, chain);
     if (liveLines === undefined) {
       out.push({ table, chain, status: 'new', added: desiredLines, removed: [] });

@@ -1,5 +1,5 @@
 import { readFile, stat } from 'node:fs/promises';
-import { inNetns, spawnRunner, type RunResult, type Runner } from './exec.js';
+import { runnerIn, type RunResult, type Runner } from './exec.js';
 import { NetfilterCommandError, payloadExcerpt, RestoreError, tablesCommittedBefore, XtablesLockError } from './errors.js';
 import type { Family, Netfilter, RestoreOptions } from './netfilter.js';
 
@@ -86,8 +86,7 @@ export function findCulprit(payload: string, line: number, reason: string): numb
 
 /** The real Netfilter: spawns iptables binaries with argument arrays, the payload on stdin. */
 export function createExecNetfilter(options: ExecNetfilterOptions = {}): Netfilter {
-  const base = options.runner ?? spawnRunner;
-  const runner = options.netns ? inNetns(base, options.netns) : base;
+  const runner = runnerIn(options);
   const backend = options.backend ?? 'default';
   const wait = options.waitSeconds ?? 5;
   const waitFlags = options.waitFlags ?? ['-w', String(wait), '-W', '100000'];

@@ -63,16 +63,31 @@ export const spawnRunner: Runner = (command, args, options = {}) =>
   });
 
 /**
+ * A network namespace name svcrules passes to `ip netns exec`: a letter, digit or `_` first (never an
+ * option, `.` or `..`), then letters, digits, `_`, `.`, `-`; at most 64 characters. The CLI checks its
+ * --netns flags with it.
+ */
+export function isNetnsName(name: string): boolean {
+  return /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/.test(name);
+}
+
+/**
  * Runs every command inside network namespace `netns` (`ip netns exec NAME cmd args...`).
  * `ip netns exec` reports a missing command as a non-zero exit with "exec of ... failed"; map that back.
  */
 export function inNetns(runner: Runner, netns: string): Runner {
-  if (!/^[A-Za-z0-9_.-]{1,64}$/.test(netns)) throw new Error(`invalid network namespace name ${JSON.stringify(netns)}`);
+  if (!isNetnsName(netns)) throw new Error(`invalid network namespace name ${JSON.stringify(netns)}`);
   return async (command, args, options) => {
     const r = await runner('ip', ['netns', 'exec', netns, command, ...args], options);
     if (r.code !== 0 && /^exec of ".*" failed: No such file or directory/m.test(r.stderr)) throw new CommandNotFoundError(command);
     return r;
   };
+}
+
+/** `runner` (default: the real spawner) inside `netns` when one is given, else on the host. */
+export function runnerIn(o: { readonly runner?: Runner | undefined; readonly netns?: string | undefined }): Runner {
+  const base = o.runner ?? spawnRunner;
+  return o.netns ? inNetns(base, o.netns) : base;
 }
 
 /** Whether `command` exists (runs `command --version`-like probe args and checks for ENOENT only). */

@@ -10,7 +10,7 @@
  * commands the applier and tests use: -N -X -F -A -I -D -C -S (with -t and the wait flags).
  */
 import type { NetfilterState, Ruleset, RuleState, TableName, TableState, ChainState } from '@svcrules/iptables';
-import { applyRestore, emptyState, isTableName, parseRuleset, render, stateToRuleset, BUILTIN_TARGETS, findJump } from '@svcrules/iptables';
+import { applyRestore, emptyState, isTableName, parseRuleset, quoteWord, render, stateToRuleset, BUILTIN_TARGETS, findJump } from '@svcrules/iptables';
 import { defaultSaveForm } from './host-view.js';
 import type { RunResult } from './exec.js';
 import { payloadExcerpt, RestoreError, tablesCommittedBefore } from './errors.js';
@@ -28,10 +28,6 @@ const saveWords = defaultSaveForm;
 
 const ok = (stdout = ''): RunResult => ({ code: 0, stdout, stderr: '' });
 const fail = (code: number, stderr: string): RunResult => ({ code, stdout: '', stderr: stderr.endsWith('\n') ? stderr : stderr + '\n' });
-
-function quote(w: string): string {
-  return /[\s"'\\]/.test(w) || w === '' ? `"${w.replace(/(["\\])/g, '\\$1')}"` : w;
-}
 
 export class FakeNetfilter implements Netfilter {
   private readonly states: Record<Family, NetfilterState> = { ipv4: emptyState(), ipv6: emptyState() };
@@ -123,7 +119,7 @@ export class FakeNetfilter implements Netfilter {
       case '-X':
         return this.restoreOp(family, table, [`-X ${chain}`]);
       case '-A':
-        return this.restoreOp(family, table, [`-A ${chain} ${rest.map(quote).join(' ')}`]);
+        return this.restoreOp(family, table, [`-A ${chain} ${rest.map(quoteWord).join(' ')}`]);
       case '-I': {
         let pos = 1;
         let rule = rest;
@@ -131,7 +127,7 @@ export class FakeNetfilter implements Netfilter {
           pos = Number(rest[0]);
           rule = rest.slice(1);
         }
-        const r = await this.restoreOp(family, table, [`-A ${chain} ${rule.map(quote).join(' ')}`]);
+        const r = await this.restoreOp(family, table, [`-A ${chain} ${rule.map(quoteWord).join(' ')}`]);
         if (r.code !== 0) return r;
         // Move the appended rule to its position.
         return this.editChain(family, table, chain!, (rules) => {
@@ -162,7 +158,7 @@ export class FakeNetfilter implements Netfilter {
         return this.editChain(family, table, chain, () => []);
       case '-S': {
         if (!t) return chain === undefined ? ok() : fail(1, 'iptables: No chain/target/match by that name.');
-        const line = (ch: ChainState, r: RuleState) => `-A ${ch.name} ${saveWords(r.args, family).map(quote).join(' ')}`;
+        const line = (ch: ChainState, r: RuleState) => `-A ${ch.name} ${saveWords(r.args, family).map(quoteWord).join(' ')}`;
         const head = (ch: ChainState) => (ch.builtin ? `-P ${ch.name} ${ch.policy}` : `-N ${ch.name}`);
         if (chain === undefined) {
           const rs = stateToRuleset({ tables: new Map([[table, t]]) }).tables[0]!;

@@ -1,13 +1,9 @@
 import type { TableName } from '@svcrules/iptables';
-import { CommandNotFoundError, hasCommand, inNetns, spawnRunner, type Runner } from './exec.js';
+import { CANARY_TABLES, KUBE_PROXY_CANARY, NFACCT_COUNTERS, type NfacctCounter } from '@svcrules/core';
+import { CommandNotFoundError, hasCommand, runnerIn, type Runner } from './exec.js';
 import { binaryName, type Backend } from './exec-netfilter.js';
 import { chainExists, type Family, type Netfilter } from './netfilter.js';
 
-/** kube-proxy's two nfacct counters (spec §5.4, §6.4). */
-export const NFACCT_COUNTERS = ['ct_state_invalid_dropped_pkts', 'localhost_nps_accepted_pkts'] as const;
-export type NfacctCounter = (typeof NFACCT_COUNTERS)[number];
-
-export const KUBE_PROXY_CANARY = 'KUBE-PROXY-CANARY';
 
 export interface IptablesVersion {
   readonly text: string;
@@ -76,26 +72,33 @@ export interface ProbeOptions {
   readonly backend?: Backend;
 }
 
-function hostRunner(o: { runner?: Runner; netns?: string }): Runner {
-  const base = o.runner ?? spawnRunner;
-  return o.netns ? inNetns(base, o.netns) : base;
-}
-
 async function nfacctHas(run: Runner, name: string): Promise<boolean> {
   const r = await run('nfacct', ['get', name]);
   return r.code === 0;
 }
 
-/** Probes one family of the host (or of `netns`) without changing anything. */
-export async function probeHost(o: ProbeOptions): Promise<HostFacts> {
-  const run = hostRunner(o);
-  let iptables: IptablesVersion | undefined;
+/** `iptables --version` (of the family and backend) through `run`; undefined when the binary is missing. */
+export async function probeIptables(run: Runner, family: Family, backend: Backend = 'default'): Promise<IptablesVersion | undefined> {
   try {
-    const r = await run(binaryName(o.family, '', o.backend ?? 'default'), ['--version']);
-    iptables = parseIptablesVersion(r.stdout + r.stderr);
+    const r = await run(binaryName(family, '', backend), ['--version']);
+    return parseIptablesVersion(r.stdout + r.stderr);
   } catch (e) {
     if (!(e instanceof CommandNotFoundError)) throw e;
+    return undefined;
   }
+}
+
+/** Probes one family of the host (or of `netns`) without changing anything. */
+export async function probeHost(o: ProbeOptions): Promise<HostFacts> {
+  const run = runnerIn(o);
+  return probeFacts(run, o, await probeIptables(run, o.family, o.backend));
+}
+
+/**
+ * The facts beside the iptables version, probed through `run` (already inside `o.netns`). Split from
+ * probeHost because openHost needs the version first: it decides the wait flags of `o.netfilter`.
+ */
+export async function probeFacts(run: Runner, o: { family: Family; netns?: string; netfilter: Netfilter }, iptables: IptablesVersion | undefined): Promise<HostFacts> {
   const nfacctTool = await hasCommand(run, 'nfacct', ['version']);
   const nfacctCounters = { ct_state_invalid_dropped_pkts: false, localhost_nps_accepted_pkts: false };
   if (nfacctTool) for (const c of NFACCT_COUNTERS) nfacctCounters[c] = await nfacctHas(run, c);
@@ -108,7 +111,7 @@ export async function probeHost(o: ProbeOptions): Promise<HostFacts> {
   }
   const conntrackTool = await hasCommand(run, 'conntrack', ['--version']);
   const kubeProxyCanary: TableName[] = [];
-  if (iptables) for (const t of ['nat', 'filter'] as const) if (await chainExists(o.netfilter, o.family, t, KUBE_PROXY_CANARY)) kubeProxyCanary.push(t);
+  if (iptables) for (const t of CANARY_TABLES) if (await chainExists(o.netfilter, o.family, t, KUBE_PROXY_CANARY)) kubeProxyCanary.push(t);
   return {
     family: o.family,
     netns: o.netns,
@@ -128,7 +131,7 @@ export async function probeHost(o: ProbeOptions): Promise<HostFacts> {
  * which counters exist afterwards; without the tool, none (compile then leaves out `-m nfacct`).
  */
 export async function ensureNfacctCounters(o: { runner?: Runner; netns?: string }): Promise<Record<NfacctCounter, boolean>> {
-  const run = hostRunner(o);
+  const run = runnerIn(o);
   const out = { ct_state_invalid_dropped_pkts: false, localhost_nps_accepted_pkts: false };
   if (!(await hasCommand(run, 'nfacct', ['version']))) return out;
   for (const c of NFACCT_COUNTERS) {

@@ -4,6 +4,7 @@ export * from './netfilter.js';
 export * from './exec-netfilter.js';
 export * from './fake-netfilter.js';
 export * from './host-facts.js';
+export * from './host.js';
 export * from './hooks.js';
 export * from './host-view.js';
 export * from './conntrack.js';

@@ -87,7 +87,7 @@ test('someone flushes the nat table: the canary is gone, the next apply is full 
   const r = await a.apply(v1);
   expect(r.mode).toBe('full');
   expect(r.reason).toBe('the nat table was flushed (KUBE-SVCRULES-CANARY is gone)');
-  expect(r.hooks?.inserted.map((h) => h.srcChain)).toEqual(['OUTPUT', 'PREROUTING', 'POSTROUTING']);
+  expect(r.hooks?.inserted.map((h) => h.chain)).toEqual(['OUTPUT', 'PREROUTING', 'POSTROUTING']);
   await converged(nf, v1);
 });
 

@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { execFile, mustExec, kernelGate, uniqueName } from '@svcrules/testkit';
 import { createExecNetfilter } from '../src/exec-netfilter.js';
 import { RestoreError, XtablesLockError } from '../src/errors.js';
-import { ensureHooks, HOOK_RULES } from '../src/hooks.js';
+import { KUBE_PROXY_HOOK_RULES } from '@svcrules/core';
+import { ensureHooks } from '../src/hooks.js';
 import { compileOptionsFromFacts, ensureNfacctCounters, explainHost, probeHost } from '../src/host-facts.js';
 import { chainExists, listChain } from '../src/netfilter.js';
 
@@ -153,7 +154,7 @@ d('exec netfilter (real iptables in a netns)', () => {
       const nf = createExecNetfilter({ netns: ns });
       await mustExec('ip', ['netns', 'exec', ns, 'iptables', '-A', 'INPUT', '-s', '198.51.100.1', '-j', 'ACCEPT']);
       const first = await ensureHooks(nf, 'ipv4');
-      expect(first.inserted).toHaveLength(HOOK_RULES.length);
+      expect(first.inserted).toHaveLength(KUBE_PROXY_HOOK_RULES.length);
       const second = await ensureHooks(nf, 'ipv4');
       expect(second.inserted).toEqual([]);
       expect(second.createdChains).toEqual([]);

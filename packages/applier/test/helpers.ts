@@ -1,32 +1,15 @@
-import type { CompileOptions, Endpoint, EndpointSlice, Service, ServicePort, Snapshot } from '@svcrules/core';
+import type { CompileOptions, Endpoint, EndpointSlice, Service, Snapshot } from '@svcrules/core';
 import { compile } from '@svcrules/core';
 import type { Ruleset, TableName } from '@svcrules/iptables';
 import { chainsOf, parseRuleset } from '@svcrules/iptables';
+import { serviceWithDefaults } from '@svcrules/testkit';
 import { defaultSaveForm, type Family, type Netfilter } from '../src/index.js';
 
 export const NODE = 'test-node';
 
-/** A ClusterIP Service with API-server defaults; override what the test is about. */
-export function service(ns: string, name: string, clusterIP: string, over: Partial<Service> & { ports?: ServicePort[] } = {}): Service {
-  return {
-    namespace: ns,
-    name,
-    type: 'ClusterIP',
-    clusterIP,
-    clusterIPs: [clusterIP],
-    ipFamilies: [clusterIP.includes(':') ? 'IPv6' : 'IPv4'],
-    ports: [{ name: 'p80', protocol: 'TCP', port: 80, nodePort: 0 }],
-    externalIPs: [],
-    loadBalancerIngress: [],
-    loadBalancerSourceRanges: [],
-    sessionAffinity: 'None',
-    affinityTimeoutSeconds: 10800,
-    externalTrafficPolicy: 'Cluster',
-    internalTrafficPolicy: 'Cluster',
-    healthCheckNodePort: 0,
-    labels: {},
-    ...over,
-  };
+/** A ClusterIP Service at `clusterIP` with API-server defaults; override what the test is about. */
+export function service(ns: string, name: string, clusterIP: string, over: Partial<Service> = {}): Service {
+  return serviceWithDefaults(ns, name, { clusterIP, ...over });
 }
 
 /** Ready endpoints at `ips`, on `node` (default: another node). */

@@ -4,7 +4,8 @@ import { compile } from '@svcrules/core';
 import type { Ruleset } from '@svcrules/iptables';
 import { snapshotArb } from '@svcrules/testkit';
 import { plan } from '@svcrules/iptables';
-import { createApplier, FakeNetfilter, KUBE_PROXY_POLICY, replacementTables } from '../src/index.js';
+import { KUBE_PROXY_POLICY } from '@svcrules/core';
+import { createApplier, FakeNetfilter, replacementTables } from '../src/index.js';
 import { endpoints, rules, service, slice, snapshot } from './helpers.js';
 
 /** Another component's rules in both tables, and a foreign jump from a built-in chain. */

@@ -13,6 +13,7 @@ import { compile } from '@svcrules/core';
 import type { Ruleset } from '@svcrules/iptables';
 import { render } from '@svcrules/iptables';
 import { createApplier, createExecNetfilter, ensureNfacctCounters, type Backend, type Netfilter } from '@svcrules/applier';
+import { serviceWithDefaults } from '@svcrules/testkit';
 
 function octets(i: number): string {
   return `${(i >> 8) & 255}.${i & 255}`;
@@ -25,24 +26,9 @@ export function syntheticSnapshot(n: number, eps: number, changed?: number): Sna
   for (let i = 0; i < n; i++) {
     const name = `svc-${i}`;
     const nodePort = i % 4 === 0 ? 30000 + (i % 2700) : 0;
-    services.push({
-      namespace: 'bench',
-      name,
-      type: nodePort ? 'NodePort' : 'ClusterIP',
-      clusterIP: `172.30.${octets(i)}`,
-      clusterIPs: [`172.30.${octets(i)}`],
-      ipFamilies: ['IPv4'],
-      ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort }],
-      externalIPs: [],
-      loadBalancerIngress: [],
-      loadBalancerSourceRanges: [],
-      sessionAffinity: 'None',
-      affinityTimeoutSeconds: 10800,
-      externalTrafficPolicy: 'Cluster',
-      internalTrafficPolicy: 'Cluster',
-      healthCheckNodePort: 0,
-      labels: {},
-    });
+    services.push(
+      serviceWithDefaults('bench', name, { type: nodePort ? 'NodePort' : 'ClusterIP', clusterIP: `172.30.${octets(i)}`, ports: [{ name: 'http', protocol: 'TCP', port: 80, nodePort }] }),
+    );
     // The changed service drops its first endpoint and gains a new one.
     const first = i === changed ? 1 : 0;
     const extra = i === changed ? 1 : 0;

@@ -7,7 +7,7 @@
  *   node packages/bench/dist/trace-bench.js [size-name]
  */
 import { performance } from 'node:perf_hooks';
-import { compile } from '@svcrules/core';
+import { compile, KUBE_PROXY_HOOKS } from '@svcrules/core';
 import { parseRuleset, render, tracePacket, type NodeState, type TraceFrom, parseIpAddress, parseIpRoute } from '@svcrules/iptables';
 import { loadSnapshot } from '@svcrules/snapshot';
 import { SIZES, syntheticSnapshotText } from './generate.js';
@@ -101,7 +101,7 @@ export function measureTrace(sizeName = '10k×10', traces = 300): TraceBenchResu
     else flows.push({ src, dst: s.clusterIPs[0]!, port: p.port, from });
   }
   const run = (f: (typeof flows)[number]) =>
-    tracePacket(ruleset, { src: f.src, dst: f.dst, protocol: 'tcp', dport: f.port }, { from: f.from, localAddresses: [], node: NODE });
+    tracePacket(ruleset, { src: f.src, dst: f.dst, protocol: 'tcp', dport: f.port }, { from: f.from, localAddresses: [], node: NODE, hooks: KUBE_PROXY_HOOKS });
   t = performance.now();
   run(flows[0]!);
   const firstTraceMs = performance.now() - t;

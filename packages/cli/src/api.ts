@@ -1,7 +1,7 @@
 import type { CompileOptions, CompileResult, Diagnostic, Snapshot } from '@svcrules/core';
-import { compile } from '@svcrules/core';
+import { compile, sortLikeKubeProxyTests } from '@svcrules/core';
 import type { Ruleset } from '@svcrules/iptables';
-import { render, sortLikeKubeProxyTests } from '@svcrules/iptables';
+import { render } from '@svcrules/iptables';
 import { loadSnapshot, snapshotFromObjects } from '@svcrules/snapshot';
 
 /** Options of the one-call API: compile options plus how to treat invalid objects and the output order. */

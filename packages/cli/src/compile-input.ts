@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { InvalidArgumentError, Option } from 'commander';
-import type { CompileOptions, Diagnostic, Origin, Snapshot } from '@svcrules/core';
-import { formatDiagnostic, parseIP } from '@svcrules/core';
+import type { CompileOptions, CompileResult, Diagnostic, IPFamily, Origin, Snapshot } from '@svcrules/core';
+import { compile, formatDiagnostic, parseIP } from '@svcrules/core';
 import { parseRuleset } from '@svcrules/iptables';
 import { loadSnapshot } from '@svcrules/snapshot';
 import type { LoadResult } from '@svcrules/snapshot';
@@ -28,6 +28,9 @@ export interface CompileFlags {
 
 /** The flags that decide how the input is read and what is said about it. */
 export type InputFlags = Pick<CompileFlags, 'skipInvalid' | 'verbose' | 'quiet' | 'endpointsAsMirrored'>;
+
+/** The flags of `addSnapshotFlags`: the snapshot's point of view, which no host fact decides. */
+export type SnapshotFlags = InputFlags & Pick<CompileFlags, 'node' | 'masqueradeMark' | 'interfaceAddress' | 'nodeIp'>;
 
 const collect = (value: string, previous: string[] | undefined) => [...(previous ?? []), value];
 
@@ -105,23 +108,39 @@ function checkNodeIPs(values: string[] | undefined): string[] | undefined {
   return ips;
 }
 
-export function compileOptionsFrom(flags: CompileFlags, existingNatChains?: string[]): CompileOptions {
+/** The compile options of the snapshot flags, checked (a bad value is a usage error, exit 2). */
+export function snapshotOptionsFrom(flags: SnapshotFlags): CompileOptions {
   if (flags.masqueradeMark !== undefined && !/^0x[0-9a-fA-F]{1,8}$/.test(flags.masqueradeMark)) {
     throw new UserError(`--masquerade-mark: "${flags.masqueradeMark}" is not a hex mark like 0x4000`, 2);
   }
   const interfaceAddresses = checkIPs(flags.interfaceAddress, '--interface-address');
   const nodeIPs = checkNodeIPs(flags.nodeIp);
   return {
-    family: flags.family === 'ipv6' ? 'IPv6' : 'IPv4',
-    randomFully: flags.randomFully,
-    nfacct: flags.nfacct,
-    tcpBeLiberal: flags.tcpBeLiberal === true,
     ...(flags.node !== undefined ? { nodeName: flags.node } : {}),
     ...(flags.masqueradeMark !== undefined ? { masqueradeMark: flags.masqueradeMark } : {}),
     ...(interfaceAddresses ? { interfaceAddresses } : {}),
     ...(nodeIPs ? { nodeIPs } : {}),
+  };
+}
+
+/** The compile options of `addCompileFlags`: the host facts as given by hand, and the snapshot flags. */
+export function compileOptionsFrom(flags: CompileFlags, existingNatChains?: string[]): CompileOptions & { readonly family: IPFamily } {
+  return {
+    family: flags.family === 'ipv6' ? 'IPv6' : 'IPv4',
+    randomFully: flags.randomFully,
+    nfacct: flags.nfacct,
+    tcpBeLiberal: flags.tcpBeLiberal === true,
+    ...snapshotOptionsFrom(flags),
     ...(existingNatChains ? { existingNatChains } : {}),
   };
+}
+
+/** Compiles, prints the diagnostics, and ends the command (exit 1) when one is an error. */
+export function compileOrExit(io: CliIO, snapshot: Snapshot, options: CompileOptions): CompileResult {
+  const result = compile(snapshot, options);
+  printDiagnostics(io, result.diagnostics);
+  if (result.diagnostics.some((d) => d.severity === 'error')) throw new ExitError(1);
+  return result;
 }
 
 async function readInput(io: CliIO, file: string, flags: Pick<InputFlags, 'quiet'> = {}): Promise<string> {

@@ -6,6 +6,7 @@ export type { CliIO } from './io.js';
 export { UserError, ExitError } from './errors.js';
 export { compile, formatDiagnostic } from '@svcrules/core';
 export type { CompileOptions, CompileResult, Diagnostic, Snapshot } from '@svcrules/core';
-export { render, renderChunks, parseRuleset, sortLikeKubeProxyTests } from '@svcrules/iptables';
+export { sortLikeKubeProxyTests } from '@svcrules/core';
+export { render, renderChunks, parseRuleset } from '@svcrules/iptables';
 export type { Ruleset } from '@svcrules/iptables';
 export { loadSnapshot, snapshotFromObjects } from '@svcrules/snapshot';

@@ -12,7 +12,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { HOOK_RULES, hookLine, type HookRule } from '@svcrules/applier';
+import { hookLine, type HookRule } from '@svcrules/applier';
+import { KUBE_PROXY_HOOK_RULES, NFACCT_COUNTERS } from '@svcrules/core';
 import { FIXTURES, caseName, createNetns, deleteNetns, findCases, kernelGate, mustRunIn, repoRoot, runIn, type KernelGate } from '@svcrules/testkit';
 
 type Family = 'ipv4' | 'ipv6';
@@ -24,7 +25,6 @@ interface LoadCase {
 }
 
 /** The counters kube-proxy ensures at a full sync (metrics.*NFAcctCounter). */
-const NFACCT_COUNTERS = ['ct_state_invalid_dropped_pkts', 'localhost_nps_accepted_pkts'] as const;
 
 const TOOLS: Record<Family, { restore: string; save: string }> = {
   ipv4: { restore: 'iptables-restore', save: 'iptables-save' },
@@ -53,7 +53,8 @@ interface TableSummary {
 }
 
 /**
- * The restore input: the golden with kube-proxy's hook rules (spec §5.2) added to each table. kube-proxy
+ * The restore input: the golden with kube-proxy's hook rules (proxier.go iptablesJumpChains and
+ * iptablesKubeletJumpChains, docs/kube-proxy-rules.md 5.2) added to each table. kube-proxy
  * installs them with `-N <dst>` (EnsureChain) and `-I <src>` (position 1) before its restore; here a
  * `:<dst>` line stands for `-N` when the golden does not declare the chain (KUBE-FIREWALL without localhost
  * node ports, or for IPv6), and the jumps are appended in reverse order, which gives the order `-I` leaves
@@ -77,8 +78,8 @@ function withHooks(golden: string): { payload: string; tables: Map<string, Table
     else if (line.startsWith('-X ')) summary.chains.delete(line.slice(3));
     else if (line.startsWith('-A ')) summary.appends++;
     else if (line === 'COMMIT') {
-      const hooks: HookRule[] = HOOK_RULES.filter((h) => h.table === table);
-      const ensured = [...new Set(hooks.map((h) => h.dstChain))].filter((c) => !summary.chains.has(c));
+      const hooks: HookRule[] = KUBE_PROXY_HOOK_RULES.filter((h) => h.table === table);
+      const ensured = [...new Set(hooks.map((h) => h.target))].filter((c) => !summary.chains.has(c));
       out.splice(head, 0, ...ensured.map((c) => `:${c} - [0:0]`));
       for (const c of ensured) summary.chains.add(c);
       out.push(...[...hooks].reverse().map(hookLine));

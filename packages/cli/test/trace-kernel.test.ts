@@ -7,7 +7,8 @@
  * or kept), and fail the way it says: REJECT as "connection refused", DROP as a timeout.
  */
 import { compile } from '@svcrules/core';
-import { KUBE_PROXY_HOOK_RULES, hookRuleArgs, render, tracePacket, type TraceFrom, type TraceResult } from '@svcrules/iptables';
+import { KUBE_PROXY_HOOKS, KUBE_PROXY_HOOK_RULES } from '@svcrules/core';
+import { hookRuleArgs, render, tracePacket, type TraceFrom, type TraceResult } from '@svcrules/iptables';
 import { loadSnapshot } from '@svcrules/snapshot';
 import { CLIENT_IPS, NODE_IP, NetnsCluster, kernelGate, type ProbeResult } from '@svcrules/testkit';
 
@@ -163,7 +164,7 @@ kernel.describe('tracer predictions hold on the real kernel (netns cluster)', ()
 
   test.each(FLOWS.map((f) => [f.name, f]))('%s', async (_name, f) => {
     const proto = f.proto ?? 'tcp';
-    const r = tracePacket(ruleset, { src: f.src, dst: f.dst, protocol: proto, dport: f.port }, { from: f.from, localAddresses: LOCAL });
+    const r = tracePacket(ruleset, { src: f.src, dst: f.dst, protocol: proto, dport: f.port }, { from: f.from, localAddresses: LOCAL, hooks: KUBE_PROXY_HOOKS });
     const want = expectation(r);
     // Enough attempts that missing one of n equally likely endpoints is below 1e-4.
     const count = want.failure ? 2 : want.sticky ? 12 : Math.max(1, Math.ceil(Math.log(1e-4 / Math.max(1, want.pods.size)) / Math.log(1 - 1 / Math.max(1, want.pods.size))));

@@ -9,8 +9,8 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { KUBE_PROXY_HOOKS, KUBE_PROXY_HOOK_RULES } from '@svcrules/core';
 import {
-  KUBE_PROXY_HOOK_RULES,
   formatExact,
   hookRuleArgs,
   parseRuleset,
@@ -85,7 +85,7 @@ function trace(ruleset: Ruleset, f: PacketFlow): TraceResult {
   return tracePacket(
     ruleset,
     { src: f.sourceIP, dst: f.destIP, protocol: f.protocol.toLowerCase() as 'tcp' | 'udp' | 'sctp', dport: f.destPort },
-    { from: local.includes(f.sourceIP) ? 'node' : 'pod', localAddresses: local },
+    { from: local.includes(f.sourceIP) ? 'node' : 'pod', localAddresses: local, hooks: KUBE_PROXY_HOOKS },
   );
 }
 

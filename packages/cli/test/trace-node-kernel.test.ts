@@ -12,6 +12,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { KUBE_PROXY_HOOKS } from '@svcrules/core';
 import { tracePacket, parseRuleset, type TraceFrom, type TraceResult, type NodeState } from '@svcrules/iptables';
 import { BridgeNode, kernelGate, type ProbeResult } from '@svcrules/testkit';
 import { loadNodeState, type NodeStateFile } from '../src/commands/trace-node-input.js';
@@ -235,7 +236,7 @@ kernel.describe('the tracer on a real-looking node (cni0, docker0, flannel, Cent
   });
 
   const trace = (f: Flow, node: NodeState) =>
-    tracePacket(rules, { src: SRC[f.from], dst: f.dst, protocol: f.proto ?? 'tcp', dport: f.port }, { from: FROM[f.from], localAddresses: [], node });
+    tracePacket(rules, { src: SRC[f.from], dst: f.dst, protocol: f.proto ?? 'tcp', dport: f.port }, { from: FROM[f.from], localAddresses: [], node, hooks: KUBE_PROXY_HOOKS });
 
   test.each(FLOWS.map((f) => [f.name, f] as const))('%s', async (_name, f) => {
     const want = prediction(trace(f, state));

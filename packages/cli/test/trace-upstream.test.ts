@@ -17,6 +17,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { KUBE_PROXY_HOOKS } from '@svcrules/core';
 import { parseRuleset, tracePacket, type Ruleset, type TraceOutcome, type TraceResult } from '@svcrules/iptables';
 import { FIXTURES, caseName, findCases, readFlows, type PacketFlow } from '@svcrules/testkit';
 import { runCli } from './run-cli.js';
@@ -76,7 +77,7 @@ function traceFlow(ruleset: Ruleset, f: Flow): TraceResult {
   return tracePacket(
     ruleset,
     { src: f.sourceIP, dst: f.destIP, protocol: f.protocol.toLowerCase() as 'tcp' | 'udp' | 'sctp', dport: f.destPort },
-    { from: local.includes(f.sourceIP) ? 'node' : 'pod', localAddresses: local },
+    { from: local.includes(f.sourceIP) ? 'node' : 'pod', localAddresses: local, hooks: KUBE_PROXY_HOOKS },
   );
 }
 

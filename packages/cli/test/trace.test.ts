@@ -4,8 +4,6 @@ import { FIXTURES, repoRoot } from '@svcrules/testkit';
 import { run } from '../src/program.js';
 import type { CliIO } from '../src/io.js';
 import { parseDestination, type TraceJson } from '../src/commands/trace.js';
-import { HOOK_RULES, hookArgs } from '@svcrules/applier';
-import { KUBE_PROXY_HOOK_RULES, hookRuleArgs } from '@svcrules/iptables';
 
 const EXAMPLE = join(repoRoot(), 'examples', 'basic');
 const IPV6_CASE = join(FIXTURES, 'trace', 'upstream', 'TestNodePorts-ipv6-localhost-nodeports-enabled');
@@ -193,8 +191,4 @@ describe('svcrules trace', () => {
     expect(broken.err).toMatch(/^svcrules: b\.rules:2:\d+: /);
     expect((await svcrules(['trace', '--src', '10.0.0.1', '--dst', '10.96.0.1:80', '--from', 'moon', 'services.yaml'])).code).toBe(2);
   });
-});
-
-test("the tracer's hook rules are the ones the applier installs", () => {
-  expect(KUBE_PROXY_HOOK_RULES.map((h) => [h.table, h.chain, hookRuleArgs(h).join(' ')])).toEqual(HOOK_RULES.map((h) => [h.table, h.srcChain, hookArgs(h).join(' ')]));
 });

@@ -3,13 +3,13 @@ import { append, chainDecl } from '@svcrules/iptables';
 import type { CompileContext } from './context.js';
 import type { Diagnostic } from './diagnostics.js';
 import type { Snapshot } from './model.js';
-import { isServiceChain } from './names.js';
 import type { CompileOptions } from './options.js';
 import { buildModel } from './proxy-model.js';
 import type { ProxyModel } from './proxy-model.js';
 import { serviceRules } from './rules.js';
 import type { ServicePortRules } from './rules.js';
 import type { ServicePortPlan } from './service-plan.js';
+import { CT_STATE_INVALID_DROPPED_PKTS, FORWARDING_CONNTRACK_COMMENT, FORWARDING_RULES_COMMENT, isServiceChain, KUBE_EXTERNAL_SERVICES, KUBE_FIREWALL, KUBE_FORWARD, KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_PROXY_FIREWALL, KUBE_SERVICES, LOCALNET_BLOCK_COMMENT, nfacctMatch, NODEPORTS_LAST_COMMENT, SNAT_COMMENT } from './kube-proxy/index.js';
 
 export interface CompileStats {
   readonly servicePorts: number;
@@ -34,59 +34,66 @@ export interface CompileResult {
 
 const compareBytes = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 
-/** The fixed rules of the filter table before and after the service rules (spec §5.4). */
+/**
+ * The fixed rules of the filter table before and after the service rules: proxier.go syncProxyRules'
+ * KUBE-FIREWALL block, "Drop the packets in INVALID state" and the KUBE-FORWARD ACCEPTs
+ * (kube-proxy-rules 5.4).
+ */
 export function filterPrologue(ctx: CompileContext): { chains: string[]; head: AppendCommand[]; tail: AppendCommand[] } {
-  const chains = ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-FORWARD', 'KUBE-NODEPORTS', 'KUBE-PROXY-FIREWALL'];
+  const chains = [KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_FORWARD, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL];
   const head: AppendCommand[] = [];
   if (ctx.localhostNodePorts) {
-    chains.push('KUBE-FIREWALL');
+    chains.push(KUBE_FIREWALL);
     head.push(
-      append('KUBE-FIREWALL', [
-        ...['-m', 'comment', '--comment', 'block incoming localnet connections'],
+      append(KUBE_FIREWALL, [
+        ...['-m', 'comment', '--comment', LOCALNET_BLOCK_COMMENT],
         ...['-d', '127.0.0.0/8', '!', '-s', '127.0.0.0/8', '-m', 'conntrack', '!', '--ctstate', 'RELATED,ESTABLISHED,DNAT', '-j', 'DROP'],
       ]),
     );
   }
   const tail: AppendCommand[] = [];
   if (!ctx.tcpBeLiberal) {
-    const nfacct = ctx.nfacct ? ['-m', 'nfacct', '--nfacct-name', 'ct_state_invalid_dropped_pkts'] : [];
-    tail.push(append('KUBE-FORWARD', ['-m', 'conntrack', '--ctstate', 'INVALID', ...nfacct, '-j', 'DROP']));
+    const nfacct = ctx.nfacct ? nfacctMatch(CT_STATE_INVALID_DROPPED_PKTS) : [];
+    tail.push(append(KUBE_FORWARD, ['-m', 'conntrack', '--ctstate', 'INVALID', ...nfacct, '-j', 'DROP']));
   }
   tail.push(
-    append('KUBE-FORWARD', ['-m', 'comment', '--comment', 'kubernetes forwarding rules', '-m', 'mark', '--mark', `${ctx.mark}/${ctx.mark}`, '-j', 'ACCEPT']),
-    append('KUBE-FORWARD', ['-m', 'comment', '--comment', 'kubernetes forwarding conntrack rule', '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT']),
+    append(KUBE_FORWARD, ['-m', 'comment', '--comment', FORWARDING_RULES_COMMENT, '-m', 'mark', '--mark', `${ctx.mark}/${ctx.mark}`, '-j', 'ACCEPT']),
+    append(KUBE_FORWARD, ['-m', 'comment', '--comment', FORWARDING_CONNTRACK_COMMENT, '-m', 'conntrack', '--ctstate', 'RELATED,ESTABLISHED', '-j', 'ACCEPT']),
   );
   return { chains, head, tail };
 }
 
-export const NAT_FIXED_CHAINS = ['KUBE-SERVICES', 'KUBE-NODEPORTS', 'KUBE-POSTROUTING', 'KUBE-MARK-MASQ'];
+export const NAT_FIXED_CHAINS = [KUBE_SERVICES, KUBE_NODEPORTS, KUBE_POSTROUTING, KUBE_MARK_MASQ];
 
 export function natPrologue(ctx: CompileContext): AppendCommand[] {
   const m = ctx.mark;
   return [
-    append('KUBE-POSTROUTING', ['-m', 'mark', '!', '--mark', `${m}/${m}`, '-j', 'RETURN']),
-    append('KUBE-POSTROUTING', ['-j', 'MARK', '--xor-mark', m]),
-    append('KUBE-POSTROUTING', [
-      ...['-m', 'comment', '--comment', 'kubernetes service traffic requiring SNAT', '-j', 'MASQUERADE'],
+    append(KUBE_POSTROUTING, ['-m', 'mark', '!', '--mark', `${m}/${m}`, '-j', 'RETURN']),
+    append(KUBE_POSTROUTING, ['-j', 'MARK', '--xor-mark', m]),
+    append(KUBE_POSTROUTING, [
+      ...['-m', 'comment', '--comment', SNAT_COMMENT, '-j', 'MASQUERADE'],
       ...(ctx.randomFully ? ['--random-fully'] : []),
     ]),
-    append('KUBE-MARK-MASQ', ['-j', 'MARK', '--or-mark', m]),
+    append(KUBE_MARK_MASQ, ['-j', 'MARK', '--or-mark', m]),
   ];
 }
 
-/** The KUBE-SERVICES -> KUBE-NODEPORTS rule(s), always last in nat KUBE-SERVICES (§6.13). */
+/**
+ * The KUBE-SERVICES -> KUBE-NODEPORTS rule(s), always last in nat KUBE-SERVICES: syncProxyRules'
+ * "Finally, tail-call to the nodePorts chain" (kube-proxy-rules 6.13).
+ */
 export function nodePortsTail(ctx: CompileContext): AppendCommand[] {
-  const c = ['-m', 'comment', '--comment', 'kubernetes service nodeports; NOTE: this must be the last rule in this chain'];
+  const c = ['-m', 'comment', '--comment', NODEPORTS_LAST_COMMENT];
   if (ctx.nodePortIPs === null) {
     const dest = ['-m', 'addrtype', '--dst-type', 'LOCAL'];
     if (ctx.family === 'IPv6') dest.push('!', '-d', '::1/128');
     else if (!ctx.localhostNodePorts) dest.push('!', '-d', '127.0.0.0/8');
-    return [append('KUBE-SERVICES', [...c, ...dest, '-j', 'KUBE-NODEPORTS'])];
+    return [append(KUBE_SERVICES, [...c, ...dest, '-j', KUBE_NODEPORTS])];
   }
   const isLoopback = (ip: string) => (ctx.family === 'IPv6' ? ip === '::1' : ip.startsWith('127.'));
   return ctx.nodePortIPs
     .filter((ip) => !(isLoopback(ip) && (ctx.family === 'IPv6' || !ctx.localhostNodePorts)))
-    .map((ip) => append('KUBE-SERVICES', [...c, '-d', ip, '-j', 'KUBE-NODEPORTS']));
+    .map((ip) => append(KUBE_SERVICES, [...c, '-d', ip, '-j', KUBE_NODEPORTS]));
 }
 
 /**
@@ -115,7 +122,8 @@ export function renderIptables(model: ProxyModel, options: Pick<CompileOptions, 
   filterCommands.push(...filter.tail);
   let natRules = natCommands.length;
 
-  // Stale service chains on the host: declared (which flushes them), then deleted (§8.2).
+  // Stale service chains on the host: declared (which flushes them), then deleted, as syncProxyRules'
+  // "Delete chains no longer in use" does (kube-proxy-rules 8.2).
   const existing = options.existingNatChains ?? [];
   if (existing.length > 0) {
     const active = new Set(natChainNames);

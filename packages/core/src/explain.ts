@@ -1,12 +1,14 @@
 /**
  * Kubernetes-level reasons for a packet trace, read from the comments kube-proxy puts on its rules
- * (spec §6, §7): which Service address the packet hit, why it was rejected or dropped, why its source
- * was masqueraded, how the endpoint was chosen. Rules without a kube-proxy comment are described by
+ * (proxier.go syncProxyRules and writeServiceToEndpointRules; docs/kube-proxy-rules.md 6 and 7):
+ * which Service address the packet hit, why it was rejected or dropped, why its source was
+ * masqueraded, how the endpoint was chosen. Rules without a kube-proxy comment are described by
  * their table and chain. Pure; the snapshot, when given, names the endpoints' pods and nodes.
  */
 import type { RuleRef, Ruleset, TraceOutcome, TraceResult } from '@svcrules/iptables';
 import { clientErrorText, formatPercent } from '@svcrules/iptables';
 import type { Snapshot } from './model.js';
+import { EXT_PREFIX, isKubeChain, KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_SERVICES, SEP_PREFIX, SVL_PREFIX } from './kube-proxy/index.js';
 
 export interface TraceExplanation {
   /** Reasons per outcome, parallel to `result.outcomes`, in the order the packet met them. */
@@ -95,21 +97,21 @@ function explainOutcome(result: TraceResult, o: TraceOutcome, snapshot: Snapshot
     let m: RegExpExecArray | null;
     if ((m = C.clusterIP.exec(c))) {
       kubeMatched = true;
-      if (e.target === 'KUBE-MARK-MASQ') {
+      if (e.target === KUBE_MARK_MASQ) {
         const cidr = arg(r.text, /! -s (\S+)/);
         const iface = arg(r.text, /! -i (\S+)/);
         if (cidr) say(`masqueraded because the source ${src} is outside the cluster CIDR ${cidr}`);
         else if (iface) say(`masqueraded because the packet did not arrive on the pod interface ${iface}`);
         else say('masqueraded because masqueradeAll is set');
-      } else if (r.table === 'nat' && r.chain === 'KUBE-SERVICES') {
-        say(`${dst} is the cluster IP of ${m[1]}${e.target?.startsWith('KUBE-SVL-') ? ' (internalTrafficPolicy Local: endpoints on this node only)' : ''}`);
+      } else if (r.table === 'nat' && r.chain === KUBE_SERVICES) {
+        say(`${dst} is the cluster IP of ${m[1]}${e.target?.startsWith(SVL_PREFIX) ? ' (internalTrafficPolicy Local: endpoints on this node only)' : ''}`);
       }
     } else if ((m = C.externalIP.exec(c))) {
       kubeMatched = true;
       say(`${dst} is an external IP of ${m[1]}`);
     } else if ((m = C.lbIP.exec(c))) {
       kubeMatched = true;
-      if (r.chain === 'KUBE-SERVICES') say(`${dst} is a LoadBalancer IP of ${m[1]}`);
+      if (r.chain === KUBE_SERVICES) say(`${dst} is a LoadBalancer IP of ${m[1]}`);
       else say(`the source ${src} is allowed by loadBalancerSourceRanges of ${m[1]} (${arg(r.text, /-s (\S+)/) ?? 'rule'})`);
     } else if ((m = C.fwOther.exec(c))) {
       kubeMatched = true;
@@ -122,7 +124,7 @@ function explainOutcome(result: TraceResult, o: TraceOutcome, snapshot: Snapshot
       say(`${m[1]} has no endpoints → ${e.effect === 'reject' ? 'REJECT' : e.effect.toUpperCase()}`);
     } else if ((m = C.noLocal.exec(c))) {
       kubeMatched = true;
-      const policy = r.chain === 'KUBE-SERVICES' ? 'internalTrafficPolicy' : 'externalTrafficPolicy';
+      const policy = r.chain === KUBE_SERVICES ? 'internalTrafficPolicy' : 'externalTrafficPolicy';
       say(`${m[1]} has no local endpoints and ${policy} is Local → DROP`);
     } else if ((m = C.healthCheck.exec(c))) {
       kubeMatched = true;
@@ -148,13 +150,13 @@ function explainOutcome(result: TraceResult, o: TraceOutcome, snapshot: Snapshot
       // forwarding of marked packets: accepted, nothing to add
     } else if ((m = C.bare.exec(c))) {
       kubeMatched = true;
-      if (r.chain === 'KUBE-NODEPORTS') {
+      if (r.chain === KUBE_NODEPORTS) {
         const localhost = /-d 127\.0\.0\.0\/8/.test(r.text);
         say(`port ${result.packet.dport} is a NodePort of ${m[1]}${localhost ? ' reached on a loopback address (localhostNodePorts)' : ` on a node address (${result.packet.dst})`}`);
-      } else if (r.chain.startsWith('KUBE-SEP-') && e.target === 'KUBE-MARK-MASQ') {
+      } else if (r.chain.startsWith(SEP_PREFIX) && e.target === KUBE_MARK_MASQ) {
         say(`masqueraded because the endpoint ${src} connects to its own Service (hairpin): without SNAT the reply would bypass the node`);
       }
-    } else if (r.chain.startsWith('KUBE-EXT-') && c === '' && e.target?.startsWith('KUBE-SVL-')) {
+    } else if (r.chain.startsWith(EXT_PREFIX) && c === '' && e.target?.startsWith(SVL_PREFIX)) {
       say('externalTrafficPolicy Local: only endpoints on this node are used');
     }
   }
@@ -167,7 +169,7 @@ function explainOutcome(result: TraceResult, o: TraceOutcome, snapshot: Snapshot
     if (by && 'policy' in by) say(`no rule accepted it: the ${by.policy.table} ${by.policy.chain} policy is ${by.policy.policy} → DROP`);
     else if (by && 'routing' in by) say(`the node cannot forward it: ${by.routing} → ${verdictWord(o, result.packet.protocol)}`);
     else if (by && !out.some((s) => s.includes('→'))) {
-      say(`${where(by.rule)}${by.rule.chain.startsWith('KUBE-') ? '' : ' (not a kube-proxy rule)'} → ${verdictWord(o, result.packet.protocol)}`);
+      say(`${where(by.rule)}${isKubeChain(by.rule.chain) ? '' : ' (not a kube-proxy rule)'} → ${verdictWord(o, result.packet.protocol)}`);
     }
   } else if (o.dnat) {
     say(`→ ${endpointLabel(snapshot, o.dnat.to)}`);
@@ -231,7 +233,7 @@ function nodePortHint(result: TraceResult, ruleset: Ruleset | undefined, localAd
   for (const t of ruleset.tables) {
     if (t.name !== 'nat') continue;
     for (const c of t.commands) {
-      if (c.kind !== 'append' || c.chain !== 'KUBE-NODEPORTS') continue;
+      if (c.kind !== 'append' || c.chain !== KUBE_NODEPORTS) continue;
       const at = c.args.indexOf('--dport');
       if (at < 0 || c.args[at + 1] !== port) continue;
       const svc = c.args[c.args.indexOf('--comment') + 1] ?? 'a Service';

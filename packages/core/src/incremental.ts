@@ -3,10 +3,11 @@
  * Service (all ports of a Service together, keyed by namespace/name, as kube-proxy's change
  * trackers are) and turns watch events into
  * - `ruleset`: the new full output, identical to `compile()` of the new snapshot;
- * - `payload`: what kube-proxy writes to `iptables-restore --noflush` for this sync (spec §8.3).
+ * - `payload`: what kube-proxy writes to `iptables-restore --noflush` for this sync
+ *   (proxier.go syncProxyRules' partial sync; docs/kube-proxy-rules.md 8.3).
  *
- * Which Services count as changed. Spec §8.3 gives two definitions; this API produces the minimal
- * correct one: a Service is changed when its rendered per-service nat chains (SVC/SVL/EXT/FW/SEP:
+ * Which Services count as changed (two definitions in kube-proxy-rules 8.3): this API produces the
+ * minimal correct one: a Service is changed when its rendered per-service nat chains (SVC/SVL/EXT/FW/SEP:
  * the chain list and every rule in them) differ from those of the previous sync. kube-proxy's own
  * set is larger (any EndpointSlice update counts, metadata included); rewriting those Services
  * too would be harmless, and leaving them out is exactly as correct because their chains are
@@ -27,8 +28,8 @@
  *   node name, zone, node IP, local-traffic detector, node-port addresses, mark, ...). kube-proxy
  *   forces a full sync on topology-label changes and restarts on configuration changes.
  *
- * Large-cluster mode (more than 1000 endpoints, §7.4) removes the comments of every SVC/SVL->SEP
- * and SEP rule. kube-proxy does not force a full sync when the mode flips, so the Services it
+ * Large-cluster mode (more than 1000 endpoints, kube-proxy-rules 7.4) removes the comments of every
+ * SVC/SVL->SEP and SEP rule. kube-proxy does not force a full sync when the mode flips, so the Services it
  * does not rewrite keep their old comments in the kernel until the next full sync (up to an hour):
  * the kernel then differs from what a full sync would write. We are deliberately better: a flip
  * re-renders every Service, and every Service whose chains changed (all with endpoints) is in the
@@ -65,7 +66,6 @@ import { ServiceEndpointIndex } from './endpoint-index.js';
 import { buildEndpointsMap, categorizeEndpoints, portKey } from './endpoints.js';
 import type { EndpointInfo } from './endpoints.js';
 import type { EndpointSlice, NodeInfo, Pod, ProxyConfig, Service, Snapshot } from './model.js';
-import { isServiceChain } from './names.js';
 import type { CompileOptions } from './options.js';
 import { serviceRules } from './rules.js';
 import type { ServicePortRules } from './rules.js';
@@ -73,6 +73,7 @@ import { planServicePort } from './service-plan.js';
 import type { ServicePortPlan } from './service-plan.js';
 import { servicePortInfos } from './service-port.js';
 import type { ServicePortInfo } from './service-port.js';
+import { isServiceChain, KUBE_EXTERNAL_SERVICES, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL, KUBE_SERVICES } from './kube-proxy/index.js';
 
 /** An object by namespace and name (a delete event). */
 export interface ObjectRef {
@@ -184,7 +185,7 @@ interface PortRef {
   readonly piece: PortPiece;
 }
 
-const TOP_LEVEL_NAT = new Set(['KUBE-SERVICES', 'KUBE-NODEPORTS']);
+const TOP_LEVEL_NAT = new Set([KUBE_SERVICES, KUBE_NODEPORTS]);
 const compareBytes = (a: string, b: string) => (a < b ? -1 : a > b ? 1 : 0);
 const comparePorts = (a: { name: string; protocol: string }, b: { name: string; protocol: string }) =>
   compareBytes(a.name, b.name) || compareBytes(a.protocol, b.protocol);
@@ -356,7 +357,7 @@ function alignedDiff(ra: ServicePortRules, rb: ServicePortRules, removed: string
   return { chains, rules };
 }
 
-const TOP_LEVEL_FILTER = ['KUBE-SERVICES', 'KUBE-EXTERNAL-SERVICES', 'KUBE-NODEPORTS', 'KUBE-PROXY-FIREWALL'];
+const TOP_LEVEL_FILTER = [KUBE_SERVICES, KUBE_EXTERNAL_SERVICES, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL];
 
 /** A Service's rules in one top-level chain, in order. */
 function topRules(e: ServiceEntry | undefined, table: 'filter' | 'nat', chain: string): AppendCommand[] {
@@ -936,7 +937,10 @@ function assemblePartial(c: CompileContext, refs: readonly PortRef[], top: TopLe
   };
 }
 
-/** The full ruleset in kube-proxy's buffer order (spec §8.1), with `stale` chains declared and deleted. */
+/**
+ * The full ruleset in kube-proxy's buffer order (syncProxyRules' "Sync rules", kube-proxy-rules 8.1),
+ * with `stale` chains declared and deleted.
+ */
 function assemble(c: CompileContext, refs: readonly PortRef[], stale: readonly string[]): Ruleset {
   const filter = filterPrologue(c);
   const filterCommands: Command[] = [...filter.head];
@@ -993,7 +997,7 @@ function assembleMinimal(c: CompileContext, refs: readonly PortRef[], diffs: rea
     natChains.push(chainDecl(ch));
     natCommands.push({ kind: 'delete', chain: ch });
   }
-  if (wantNat.has('KUBE-SERVICES')) for (const r of nodePortsTail(c)) natCommands.push(r);
+  if (wantNat.has(KUBE_SERVICES)) for (const r of nodePortsTail(c)) natCommands.push(r);
   const tables: Table[] = [];
   if (filterChains.length > 0) tables.push({ name: 'filter', chains: filterChains, commands: filterCommands });
   if (natChains.length > 0) tables.push({ name: 'nat', chains: natChains, commands: natCommands });

@@ -4,7 +4,9 @@
  * kubectl YAML/JSON or from API objects; node agents may build it themselves.
  */
 
-export type IPFamily = 'IPv4' | 'IPv6';
+import type { IPFamily } from '@svcrules/netaddr';
+
+export type { IPFamily };
 export type Protocol = 'TCP' | 'UDP' | 'SCTP';
 
 /** Where an object came from, for diagnostics. */

@@ -3,9 +3,9 @@ import { append } from '@svcrules/iptables';
 import type { CompileContext } from './context.js';
 import type { EndpointInfo } from './endpoints.js';
 import { cidrContains, parseCIDR, parseIP } from './ip.js';
-import { endpointChainName } from './names.js';
 import { probability } from './probability.js';
 import type { ServicePortPlan } from './service-plan.js';
+import { endpointChainName, KUBE_EXTERNAL_SERVICES, KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL, KUBE_SERVICES, LOCALHOST_NPS_ACCEPTED_PKTS } from './kube-proxy/index.js';
 
 /** Where one service port's rules go, in kube-proxy's buffer order. */
 export interface ServicePortRules {
@@ -51,8 +51,10 @@ const comment = (text: string) => ['-m', 'comment', '--comment', text];
 const proto = (p: string) => ['-m', p, '-p', p];
 
 /**
- * The rules of one service port (spec §6.1-§6.11), in emission order. Comments are plain words: the
- * renderer quotes those with spaces, which is exactly how kube-proxy writes them.
+ * The rules of one service port, in emission order: proxier.go syncProxyRules' service loop, from
+ * "Capture the clusterIP" to "Generate the per-endpoint chains" (docs/kube-proxy-rules.md 6.1 to 6.11).
+ * Comments are plain words: the renderer quotes those with spaces, which is exactly how kube-proxy
+ * writes them.
  */
 export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeClusterMode: boolean, prev?: ServicePortRules, keep = false): ServicePortRules {
   const { info, chains } = plan;
@@ -65,47 +67,47 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
   const nat = (chain: string, args: string[]) => out.natRules.push(append(chain, args));
   const filter = (chain: string, args: string[]) => out.filterRules.push(append(chain, args));
 
-  // §6.1 cluster IP
+  // "Capture the clusterIP" (kube-proxy-rules 6.1)
   if (plan.hasInternalEndpoints) {
-    nat('KUBE-SERVICES', [...comment(`${name} cluster IP`), ...proto(p), '-d', clusterIP, '--dport', port, '-j', plan.internalTrafficChain]);
+    nat(KUBE_SERVICES, [...comment(`${name} cluster IP`), ...proto(p), '-d', clusterIP, '--dport', port, '-j', plan.internalTrafficChain]);
   } else {
-    filter('KUBE-SERVICES', [...comment(plan.internalFilter.comment), ...proto(p), '-d', clusterIP, '--dport', port, '-j', plan.internalFilter.target]);
+    filter(KUBE_SERVICES, [...comment(plan.internalFilter.comment), ...proto(p), '-d', clusterIP, '--dport', port, '-j', plan.internalFilter.target]);
   }
 
-  // §6.2 external IPs
+  // "Capture externalIPs" (kube-proxy-rules 6.2)
   for (const ip of info.externalIPs) {
-    if (plan.hasEndpoints) nat('KUBE-SERVICES', [...comment(`${name} external IP`), ...proto(p), '-d', ip, '--dport', port, '-j', chains.ext]);
+    if (plan.hasEndpoints) nat(KUBE_SERVICES, [...comment(`${name} external IP`), ...proto(p), '-d', ip, '--dport', port, '-j', chains.ext]);
     if (!plan.hasExternalEndpoints) {
-      filter('KUBE-EXTERNAL-SERVICES', [...comment(plan.externalFilter.comment), ...proto(p), '-d', ip, '--dport', port, '-j', plan.externalFilter.target]);
+      filter(KUBE_EXTERNAL_SERVICES, [...comment(plan.externalFilter.comment), ...proto(p), '-d', ip, '--dport', port, '-j', plan.externalFilter.target]);
     }
   }
 
-  // §6.3 load-balancer IPs
+  // "Capture load-balancer ingress" (kube-proxy-rules 6.3)
   for (const ip of info.loadBalancerVIPs) {
     if (plan.hasEndpoints) {
-      nat('KUBE-SERVICES', [...comment(`${name} loadbalancer IP`), ...proto(p), '-d', ip, '--dport', port, '-j', plan.loadBalancerTrafficChain]);
+      nat(KUBE_SERVICES, [...comment(`${name} loadbalancer IP`), ...proto(p), '-d', ip, '--dport', port, '-j', plan.loadBalancerTrafficChain]);
     }
     if (plan.usesFWChain) {
-      filter('KUBE-PROXY-FIREWALL', [...comment(`${name} traffic not accepted by ${chains.fw}`), ...proto(p), '-d', ip, '--dport', port, '-j', 'DROP']);
+      filter(KUBE_PROXY_FIREWALL, [...comment(`${name} traffic not accepted by ${chains.fw}`), ...proto(p), '-d', ip, '--dport', port, '-j', 'DROP']);
     }
   }
   if (!plan.hasExternalEndpoints) {
     for (const ip of info.loadBalancerVIPs) {
-      filter('KUBE-EXTERNAL-SERVICES', [...comment(plan.externalFilter.comment), ...proto(p), '-d', ip, '--dport', port, '-j', plan.externalFilter.target]);
+      filter(KUBE_EXTERNAL_SERVICES, [...comment(plan.externalFilter.comment), ...proto(p), '-d', ip, '--dport', port, '-j', plan.externalFilter.target]);
     }
   }
 
-  // §6.4 node port
+  // "Capture nodeports" (kube-proxy-rules 6.4)
   if (info.port.nodePort !== 0) {
     const np = String(info.port.nodePort);
     if (plan.hasEndpoints) {
       if (ctx.localhostNodePorts && ctx.nfacct) {
-        nat('KUBE-NODEPORTS', [...comment(name), ...proto(p), '-d', '127.0.0.0/8', '--dport', np, '-m', 'nfacct', '--nfacct-name', 'localhost_nps_accepted_pkts', '-j', chains.ext]);
+        nat(KUBE_NODEPORTS, [...comment(name), ...proto(p), '-d', '127.0.0.0/8', '--dport', np, '-m', 'nfacct', '--nfacct-name', LOCALHOST_NPS_ACCEPTED_PKTS, '-j', chains.ext]);
       }
-      nat('KUBE-NODEPORTS', [...comment(name), ...proto(p), '--dport', np, '-j', chains.ext]);
+      nat(KUBE_NODEPORTS, [...comment(name), ...proto(p), '--dport', np, '-j', chains.ext]);
     }
     if (!plan.hasExternalEndpoints) {
-      filter('KUBE-EXTERNAL-SERVICES', [
+      filter(KUBE_EXTERNAL_SERVICES, [
         ...comment(plan.externalFilter.comment),
         ...['-m', 'addrtype', '--dst-type', 'LOCAL'],
         ...proto(p),
@@ -117,36 +119,37 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
     }
   }
 
-  // §6.5 health-check node port (always TCP, even without endpoints)
+  // "Capture healthCheckNodePorts": always TCP, even without endpoints (kube-proxy-rules 6.5)
   if (info.healthCheckNodePort !== 0) {
-    filter('KUBE-NODEPORTS', [...comment(`${name} health check node port`), ...proto('tcp'), '--dport', String(info.healthCheckNodePort), '-j', 'ACCEPT']);
+    filter(KUBE_NODEPORTS, [...comment(`${name} health check node port`), ...proto('tcp'), '--dport', String(info.healthCheckNodePort), '-j', 'ACCEPT']);
   }
 
   out.topEnd = out.natRules.length;
 
-  // §6.6 masquerade off-cluster traffic to the cluster IP
+  // "Set up internal traffic handling": masquerade off-cluster traffic to the cluster IP
+  // (kube-proxy-rules 6.6)
   if (plan.hasInternalEndpoints) {
     const args = [...comment(`${name} cluster IP`), ...proto(p), '-d', clusterIP, '--dport', port];
-    if (ctx.masqueradeAll) nat(plan.internalTrafficChain, [...args, '-j', 'KUBE-MARK-MASQ']);
-    else if (ctx.localDetector) nat(plan.internalTrafficChain, [...args, ...ctx.localDetector.ifNotLocal, '-j', 'KUBE-MARK-MASQ']);
+    if (ctx.masqueradeAll) nat(plan.internalTrafficChain, [...args, '-j', KUBE_MARK_MASQ]);
+    else if (ctx.localDetector) nat(plan.internalTrafficChain, [...args, ...ctx.localDetector.ifNotLocal, '-j', KUBE_MARK_MASQ]);
   }
 
-  // §6.7 external traffic chain
+  // "Set up external traffic handling": the KUBE-EXT chain (kube-proxy-rules 6.7)
   if (plan.usesExternalTrafficChain) {
     out.natChains.push(chains.ext);
     if (!info.externalPolicyLocal) {
-      nat(chains.ext, [...comment(`masquerade traffic for ${name} external destinations`), '-j', 'KUBE-MARK-MASQ']);
+      nat(chains.ext, [...comment(`masquerade traffic for ${name} external destinations`), '-j', KUBE_MARK_MASQ]);
     } else {
       if (ctx.localDetector) {
         nat(chains.ext, [...comment(`pod traffic for ${name} external destinations`), ...ctx.localDetector.ifLocal, '-j', chains.svc]);
       }
-      nat(chains.ext, [...comment(`masquerade LOCAL traffic for ${name} external destinations`), '-m', 'addrtype', '--src-type', 'LOCAL', '-j', 'KUBE-MARK-MASQ']);
+      nat(chains.ext, [...comment(`masquerade LOCAL traffic for ${name} external destinations`), '-m', 'addrtype', '--src-type', 'LOCAL', '-j', KUBE_MARK_MASQ]);
       nat(chains.ext, [...comment(`route LOCAL traffic for ${name} external destinations`), '-m', 'addrtype', '--src-type', 'LOCAL', '-j', chains.svc]);
     }
     if (plan.hasExternalEndpoints) nat(chains.ext, ['-j', plan.externalPolicyChain]);
   }
 
-  // §6.8 load-balancer source ranges
+  // "Set up firewall chain, if needed": load-balancer source ranges (kube-proxy-rules 6.8)
   if (plan.usesFWChain) {
     out.natChains.push(chains.fw);
     const base = comment(`${name} loadbalancer IP`);
@@ -159,7 +162,8 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
     nat(chains.fw, comment(`other traffic to ${name} will be dropped by KUBE-PROXY-FIREWALL`));
   }
 
-  // §6.9 / §6.10 policy chains. SEP names are hashed once per endpoint and shared with §6.11.
+  // The cluster and local policy chains (kube-proxy-rules 6.9, 6.10). SEP names are hashed once per
+  // endpoint and shared with the endpoint chains below.
   const reachable = plan.endpoints.allReachable;
   // Only kept (and walked) for the incremental compiler; compile() skips the copy.
   const endpoints = keep || old ? reachable.map((ep) => ep.endpoint) : [];
@@ -180,7 +184,7 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
     policyChainRules(out, chains.svl, plan, eps, sepNames(plan, eps, reachable, seps), largeClusterMode, old?.ladders.get(chains.svl), ladders);
   }
 
-  // §6.11 endpoint chains
+  // "Generate the per-endpoint chains" (kube-proxy-rules 6.11, 7.1)
   out.sepStart = out.natRules.length;
   out.sepChainStart = out.natChains.length;
   for (let i = 0; i < reachable.length; i++) {
@@ -198,10 +202,10 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
       ? ['-m', 'recent', '--name', sep, '--set', '-m', p, '-p', p, '-j', 'DNAT', '--to-destination', ep.endpoint]
       : ['-m', p, '-p', p, '-j', 'DNAT', '--to-destination', ep.endpoint];
     if (largeClusterMode) {
-      nat(sep, ['-s', ep.ip, '-j', 'KUBE-MARK-MASQ']);
+      nat(sep, ['-s', ep.ip, '-j', KUBE_MARK_MASQ]);
       nat(sep, dnat);
     } else {
-      nat(sep, ['-m', 'comment', '--comment', name, '-s', ep.ip, '-j', 'KUBE-MARK-MASQ']);
+      nat(sep, ['-m', 'comment', '--comment', name, '-s', ep.ip, '-j', KUBE_MARK_MASQ]);
       nat(sep, ['-m', 'comment', '--comment', name, ...dnat]);
     }
   }
@@ -232,7 +236,7 @@ function sepNames(plan: ServicePortPlan, endpoints: readonly EndpointInfo[], rea
   return endpoints.map((ep) => byEndpoint.get(ep) ?? endpointChainName(plan.info.name, plan.info.protocol, ep.endpoint));
 }
 
-/** writeServiceToEndpointRules (§7.2): affinity checks first, then the statistic ladder. */
+/** proxier.go writeServiceToEndpointRules (kube-proxy-rules 7.2): affinity checks, then the statistic ladder. */
 function policyChainRules(
   out: { natRules: AppendCommand[] },
   chain: string,

@@ -1,6 +1,6 @@
 import type { CategorizedEndpoints } from './endpoints.js';
-import { serviceChainNames } from './names.js';
-import type { ServiceChainNames } from './names.js';
+import { serviceChainNames } from './kube-proxy/names.js';
+import type { ServiceChainNames } from './kube-proxy/names.js';
 import type { ServicePortInfo } from './service-port.js';
 
 /**

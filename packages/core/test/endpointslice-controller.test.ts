@@ -1,3 +1,4 @@
+import { serviceWithDefaults } from '@svcrules/testkit';
 import type { EndpointSlice, NodeInfo, Pod, Service, ServicePort, Snapshot } from '../src/model.js';
 import {
   deriveEndpointSlices,
@@ -19,26 +20,7 @@ function port(p: Partial<ServicePort> & { port: number }): ServicePort {
 }
 
 function service(s: Partial<Service> = {}): Service {
-  return {
-    namespace: 'ns1',
-    name: 'svc1',
-    type: 'ClusterIP',
-    clusterIP: '172.30.0.41',
-    clusterIPs: ['172.30.0.41'],
-    ipFamilies: ['IPv4'],
-    ports: [port({ name: 'p80', port: 80 })],
-    externalIPs: [],
-    loadBalancerIngress: [],
-    loadBalancerSourceRanges: [],
-    sessionAffinity: 'None',
-    affinityTimeoutSeconds: 10800,
-    externalTrafficPolicy: 'Cluster',
-    internalTrafficPolicy: 'Cluster',
-    healthCheckNodePort: 0,
-    labels: {},
-    selector: { app: 'web' },
-    ...s,
-  };
+  return serviceWithDefaults('ns1', 'svc1', { ports: [port({ name: 'p80', port: 80 })], selector: { app: 'web' }, ...s });
 }
 
 function pod(p: Partial<Pod> & { name: string }): Pod {

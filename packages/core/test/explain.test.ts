@@ -1,4 +1,5 @@
 import { tracePacket, type TraceFrom } from '@svcrules/iptables';
+import { KUBE_PROXY_HOOKS } from '../src/kube-proxy/hooks.js';
 import { compile } from '../src/compile.js';
 import { explainTrace } from '../src/explain.js';
 import type { Snapshot } from '../src/model.js';
@@ -58,7 +59,7 @@ const snapshot: Snapshot = {
 const { ruleset, diagnostics } = compile(snapshot, { masqueradeMark: '0x4000' });
 
 function explain(src: string, dst: string, dport: number, from?: TraceFrom) {
-  const r = tracePacket(ruleset, { src, dst, protocol: 'tcp', dport }, { from: from ?? (src === NODE_IP ? 'node' : 'pod'), localAddresses: [NODE_IP] });
+  const r = tracePacket(ruleset, { src, dst, protocol: 'tcp', dport }, { from: from ?? (src === NODE_IP ? 'node' : 'pod'), localAddresses: [NODE_IP], hooks: KUBE_PROXY_HOOKS });
   return { r, e: explainTrace(r, snapshot) };
 }
 

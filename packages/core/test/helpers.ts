@@ -1,28 +1,8 @@
-import type { EndpointSlice, Service, ServicePort } from '../src/model.js';
+import { serviceWithDefaults } from '@svcrules/testkit';
+import type { EndpointSlice } from '../src/model.js';
 
-/** A ClusterIP Service with API-server defaults; override what the test is about. */
-export function service(ns: string, name: string, over: Partial<Service> & { ports?: ServicePort[] } = {}): Service {
-  const clusterIP = over.clusterIP ?? '172.30.0.41';
-  return {
-    namespace: ns,
-    name,
-    type: 'ClusterIP',
-    clusterIP,
-    clusterIPs: [clusterIP],
-    ipFamilies: [clusterIP.includes(':') ? 'IPv6' : 'IPv4'],
-    ports: [{ name: 'p80', protocol: 'TCP', port: 80, nodePort: 0 }],
-    externalIPs: [],
-    loadBalancerIngress: [],
-    loadBalancerSourceRanges: [],
-    sessionAffinity: 'None',
-    affinityTimeoutSeconds: 10800,
-    externalTrafficPolicy: 'Cluster',
-    internalTrafficPolicy: 'Cluster',
-    healthCheckNodePort: 0,
-    labels: {},
-    ...over,
-  };
-}
+/** A ClusterIP Service with API-server defaults (172.30.0.41 unless given); override what the test is about. */
+export const service = serviceWithDefaults;
 
 export function slice(ns: string, svc: string, over: Partial<EndpointSlice> = {}): EndpointSlice {
   return {

@@ -5,7 +5,8 @@
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { render, sortLikeKubeProxyTests } from '@svcrules/iptables';
+import { render } from '@svcrules/iptables';
+import { sortLikeKubeProxyTests } from '../src/kube-proxy/iptables-test-order.js';
 import type { Ruleset } from '@svcrules/iptables';
 // core cannot depend on @svcrules/snapshot (which depends on core): the loader is imported by path.
 import { loadSnapshot } from '../../snapshot/src/index.js';

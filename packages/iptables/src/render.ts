@@ -9,7 +9,7 @@
  */
 import type { Command, Ruleset, Table } from './ir.js';
 import { isTableName } from './ir.js';
-import { MAX_LINE_WORDS, chainNameProblem, wordProblem } from './words.js';
+import { MAX_LINE_WORDS, chainNameProblem, quoteWord, wordProblem } from './words.js';
 
 const CHUNK = 64 * 1024;
 const COUNTERS = /^[0-9]{1,20}:[0-9]{1,20}$/;
@@ -50,9 +50,7 @@ function assertCommand(table: Table, cmd: Command): void {
   }
 }
 
-function quoted(w: string): string {
-  return w.includes(' ') ? `"${w}"` : w;
-}
+const quoteSpaced = (w: string): string => (w.includes(' ') ? quoteWord(w) : w);
 
 // Lines are built with join (flat strings) and chunks joined from arrays of lines: string
 // concatenation would build ropes whose flattening costs several times the rendering itself.
@@ -68,7 +66,8 @@ function commandLine(cmd: Command): string {
   }
   const head = cmd.counters === undefined ? `-A ${cmd.chain}` : `[${cmd.counters}] -A ${cmd.chain}`;
   if (args.length === 0) return `${head}\n`;
-  return `${head} ${(anySpace ? args.map(quoted) : args).join(' ')}\n`;
+  // Words are safe (checked above), so only a word with a space needs quoting.
+  return `${head} ${(anySpace ? args.map(quoteSpaced) : args).join(' ')}\n`;
 }
 
 function* tableChunks(table: Table): Generator<string> {

@@ -21,9 +21,8 @@
  *
  * Anything outside the shapes understood here throws `SaveFormError` rather than guess.
  */
+import { formatIPv4 as formatOctets, formatIPv6, parseIPv4Octets, parseIPv6Groups, type IPFamily } from '@svcrules/netaddr';
 import { BUILTIN_TARGETS } from './targets.js';
-
-export type IPFamily = 'IPv4' | 'IPv6';
 
 export class SaveFormError extends Error {
   constructor(message: string) {
@@ -118,91 +117,13 @@ export function saveProbability(text: string): string {
 // ---------------------------------------------------------------- addresses
 
 function parseIPv4(text: string): number | undefined {
-  const parts = text.split('.');
-  if (parts.length !== 4) return undefined;
-  let v = 0;
-  for (const p of parts) {
-    if (!/^(0|[1-9][0-9]{0,2})$/.test(p)) return undefined;
-    const n = Number(p);
-    if (n > 255) return undefined;
-    v = v * 256 + n;
-  }
-  return v;
+  const o = parseIPv4Octets(text, 'inet_pton');
+  return o === null ? undefined : ((o[0]! << 24) | (o[1]! << 16) | (o[2]! << 8) | o[3]!) >>> 0;
 }
 
-const formatIPv4 = (v: number): string => `${v >>> 24}.${(v >>> 16) & 255}.${(v >>> 8) & 255}.${v & 255}`;
+const formatIPv4 = (v: number): string => formatOctets([v >>> 24, (v >>> 16) & 255, (v >>> 8) & 255, v & 255]);
 
-function parseIPv6(text: string): number[] | undefined {
-  if (!/^[0-9a-fA-F:.]+$/.test(text)) return undefined;
-  let head = text;
-  let v4: number | undefined;
-  if (text.includes('.')) {
-    const lastColon = text.lastIndexOf(':');
-    if (lastColon === -1) return undefined;
-    v4 = parseIPv4(text.slice(lastColon + 1));
-    if (v4 === undefined) return undefined;
-    const prefix = text.slice(0, lastColon + 1);
-    head = prefix.endsWith('::') ? prefix : prefix.slice(0, -1);
-  }
-  const groupsWanted = v4 === undefined ? 8 : 6;
-  const halves = head.split('::');
-  if (halves.length > 2) return undefined;
-  const group = (s: string): number[] | undefined => {
-    if (s === '') return [];
-    const out: number[] = [];
-    for (const g of s.split(':')) {
-      if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return undefined;
-      out.push(parseInt(g, 16));
-    }
-    return out;
-  };
-  const left = group(halves[0]!);
-  const right = halves.length === 2 ? group(halves[1]!) : [];
-  if (left === undefined || right === undefined) return undefined;
-  let words: number[];
-  if (halves.length === 2) {
-    const zeros = groupsWanted - left.length - right.length;
-    if (zeros < 1) return undefined;
-    words = [...left, ...new Array<number>(zeros).fill(0), ...right];
-  } else {
-    if (left.length !== groupsWanted) return undefined;
-    words = left;
-  }
-  if (v4 !== undefined) words.push(v4 >>> 16, v4 & 0xffff);
-  return words;
-}
-
-/** glibc `inet_ntop(AF_INET6)`: longest zero run (≥ 2 groups, first on a tie) as `::`, IPv4 tail for ::a.b.c.d and ::ffff:a.b.c.d. */
-export function formatIPv6(words: readonly number[]): string {
-  let best = { base: -1, len: 0 };
-  let cur = { base: -1, len: 0 };
-  for (let i = 0; i < 8; i++) {
-    if (words[i] === 0) {
-      if (cur.base === -1) cur = { base: i, len: 1 };
-      else cur.len++;
-    } else if (cur.base !== -1) {
-      if (best.base === -1 || cur.len > best.len) best = cur;
-      cur = { base: -1, len: 0 };
-    }
-  }
-  if (cur.base !== -1 && (best.base === -1 || cur.len > best.len)) best = cur;
-  if (best.base !== -1 && best.len < 2) best = { base: -1, len: 0 };
-  let out = '';
-  for (let i = 0; i < 8; i++) {
-    if (best.base !== -1 && i >= best.base && i < best.base + best.len) {
-      if (i === best.base) out += ':';
-      continue;
-    }
-    if (i !== 0) out += ':';
-    if (i === 6 && best.base === 0 && (best.len === 6 || (best.len === 5 && words[5] === 0xffff))) {
-      out += formatIPv4(((words[6]! << 16) | words[7]!) >>> 0);
-      return out;
-    }
-    out += words[i]!.toString(16);
-  }
-  if (best.base !== -1 && best.base + best.len === 8) out += ':';
-  return out;
-}
+const parseIPv6 = (text: string): number[] | undefined => parseIPv6Groups(text, 'inet_pton') ?? undefined;
 
 interface Net {
   /** Address words: one 32-bit word for IPv4, eight 16-bit words for IPv6. */
@@ -258,7 +179,7 @@ function prefixLength(family: IPFamily, mask: readonly number[]): number | undef
 }
 
 function formatAddr(family: IPFamily, words: readonly number[]): string {
-  return family === 'IPv4' ? formatIPv4(words[0]!) : formatIPv6(words);
+  return family === 'IPv4' ? formatIPv4(words[0]!) : formatIPv6(words, 'inet_ntop');
 }
 
 function formatNet(family: IPFamily, net: Net): string {

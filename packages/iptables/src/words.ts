@@ -43,11 +43,27 @@ export function assertSafeWord(word: string, isComment = false): void {
 }
 
 /**
- * The word as kube-proxy writes it: in double quotes when it holds a space, else bare. Only for safe
- * words (a safe word holds no `"` or `\`, so the quotes need no escapes).
+ * A word as rule text, readable back by iptables-restore's tokenizer: bare, or in double quotes when
+ * it is empty or holds white space, a quote or a backslash, with `"` and `\` escaped. A safe word
+ * (which holds no quote or backslash) is thus quoted exactly when it holds a space, as kube-proxy
+ * writes its comments.
  */
 export function quoteWord(word: string): string {
-  return word.includes(' ') ? `"${word}"` : word;
+  // kube-proxy's comments (what render quotes) first, then a scan.
+  if (word.includes(' ') && !word.includes('"') && !word.includes('\\')) return `"${word}"`;
+  let quote = word === '';
+  for (let i = 0; i < word.length; i++) {
+    const c = word.charCodeAt(i);
+    if (c === 0x22 || c === 0x5c) return `"${word.replace(/["\\]/g, '\\$&')}"`;
+    if (c === 0x20 || c === 0x27) quote = true;
+    else if (c < 0x20 || c >= 0x7f) quote ||= /\s/.test(word);
+  }
+  return quote ? `"${word}"` : word;
+}
+
+/** `-A CHAIN args` with each word quoted by quoteWord: a rule as people read it and iptables-restore reads it back. */
+export function ruleText(chain: string, args: readonly string[]): string {
+  return ['-A', chain, ...args].map(quoteWord).join(' ');
 }
 
 /** Why `name` cannot be a chain name, or undefined when it can. */

@@ -1,9 +1,10 @@
 /**
- * Generators of kube-proxy-shaped rules (spec §5.4, §6, §7, the hook rules) and of freely composed
+ * Generators of kube-proxy-shaped rules (docs/kube-proxy-rules.md 5.2, 5.4, 6, 7) and of freely composed
  * rules, for comparing save-form with the real iptables-save (test helper, not a test).
  */
 import fc from 'fast-check';
-import type { IPFamily } from '../src/save-form.js';
+import type { IPFamily } from '@svcrules/netaddr';
+import { probability } from '@svcrules/core';
 
 export interface GeneratedRule {
   /** filter for verdict rules, nat for NAT targets. */
@@ -13,30 +14,6 @@ export interface GeneratedRule {
 
 /** Chains the generated rules may jump to; the loaders declare them. */
 export const JUMP_CHAINS = ['C', 'KUBE-MARK-MASQ', 'KUBE-SVC-XPGD46QRK7WJZT7O', 'KUBE-SEP-SXIVWICOYRO3J4NJ', 'KUBE-NODEPORTS', 'KUBE-EXT-X27LE4BHSL4DOUIK'];
-export const NFACCT_NAMES = ['ct_state_invalid_dropped_pkts', 'localhost_nps_accepted_pkts'];
-
-/** Go's `fmt.Sprintf("%0.10f", 1.0/float64(k))`: the exact binary value rounded half to even. */
-export function goProbability(k: number): string {
-  const view = new DataView(new ArrayBuffer(8));
-  view.setFloat64(0, 1 / k);
-  const hi = view.getUint32(0);
-  const exp = (hi >>> 20) & 0x7ff;
-  let mant = (BigInt(hi & 0xfffff) << 32n) | BigInt(view.getUint32(4));
-  let e = -1074;
-  if (exp !== 0) {
-    mant |= 1n << 52n;
-    e = exp - 1075;
-  }
-  let num = mant * 10n ** 10n;
-  let den = 1n;
-  if (e >= 0) num <<= BigInt(e);
-  else den <<= BigInt(-e);
-  let q = num / den;
-  const r2 = (num % den) * 2n;
-  if (r2 > den || (r2 === den && q % 2n === 1n)) q += 1n;
-  const d = q.toString().padStart(11, '0');
-  return `${d.slice(0, -10)}.${d.slice(-10)}`;
-}
 
 const octet = fc.integer({ min: 0, max: 255 });
 const ipv4 = fc.tuple(octet, octet, octet, octet).map((o) => o.join('.'));
@@ -67,7 +44,7 @@ const iface = fc.constantFrom('eth0', 'veth+', 'cni0', 'br-1a2b3c', 'lo', 'ens3.
 
 const cm = (c: string) => ['-m', 'comment', '--comment', c];
 
-/** The rule shapes kube-proxy writes (spec §5.4, §6, §7 and the hook rules of §5.2). */
+/** The rule shapes kube-proxy writes (proxier.go syncProxyRules, its jump rules; kube-proxy-rules 5.2 to 7). */
 export function kubeProxyRule(f: IPFamily): fc.Arbitrary<GeneratedRule> {
   const nat = (args: string[]): GeneratedRule => ({ table: 'nat', args });
   const filter = (args: string[]): GeneratedRule => ({ table: 'filter', args });
@@ -89,7 +66,7 @@ export function kubeProxyRule(f: IPFamily): fc.Arbitrary<GeneratedRule> {
       nat([...(c === undefined ? [] : cm(c)), '-m', 'recent', '--name', 'KUBE-SEP-SXIVWICOYRO3J4NJ', '--rcheck', '--seconds', `${s}`, '--reap', '-j', 'KUBE-SEP-SXIVWICOYRO3J4NJ']),
     ),
     fc.tuple(fc.option(comment, { nil: undefined }), probabilityK).map(([c, k]) =>
-      nat([...(c === undefined ? [] : cm(c)), '-m', 'statistic', '--mode', 'random', '--probability', goProbability(k), '-j', 'KUBE-SEP-SXIVWICOYRO3J4NJ']),
+      nat([...(c === undefined ? [] : cm(c)), '-m', 'statistic', '--mode', 'random', '--probability', probability(k), '-j', 'KUBE-SEP-SXIVWICOYRO3J4NJ']),
     ),
     fc.tuple(comment, cidr(f)).map(([c, s]) => nat([...cm(c), '-s', s, '-j', 'KUBE-EXT-X27LE4BHSL4DOUIK'])),
     comment.map((c) => nat([...cm(c)])),

@@ -17,8 +17,9 @@ import type { Ruleset } from '../src/ir.js';
 import { parseRuleset } from '../src/parse.js';
 import { render } from '../src/render.js';
 import { stateFromRuleset, stateToRuleset } from '../src/restore-semantics.js';
-import { type IPFamily, toSaveForm } from '../src/save-form.js';
-import { NFACCT_NAMES } from './kube-rules.js';
+import type { IPFamily } from '@svcrules/netaddr';
+import { toSaveForm } from '../src/save-form.js';
+import { NFACCT_COUNTERS } from '@svcrules/core';
 
 const root = join(__dirname, '../../../fixtures/parse');
 const cases = readdirSync(root).filter((c) => existsSync(join(root, c, 'source.rules')));
@@ -46,7 +47,7 @@ function makeDump(source: string, tool: Tool): string {
   const [restore, save] = TOOLS[tool.backend][tool.family];
   const ns = createNetns('parsefix');
   try {
-    for (const n of NFACCT_NAMES) mustRunIn(ns, 'nfacct', ['add', n]);
+    for (const n of NFACCT_COUNTERS) mustRunIn(ns, 'nfacct', ['add', n]);
     mustRunIn(ns, restore, tool.counters ? ['--counters'] : [], { input: source });
     return mustRunIn(ns, save, tool.counters ? ['-c'] : []);
   } finally {

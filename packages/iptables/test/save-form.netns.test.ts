@@ -9,9 +9,11 @@ import { kernelGate, mustRunIn, parseSeed, runIn, scaledRuns, withNetns } from '
 import type { Ruleset } from '../src/ir.js';
 import { append, chainDecl } from '../src/ir.js';
 import { render } from '../src/render.js';
-import { type IPFamily, toSaveForm, toSaveLine } from '../src/save-form.js';
+import type { IPFamily } from '@svcrules/netaddr';
+import { toSaveForm, toSaveLine } from '../src/save-form.js';
 import { tokenize } from '../src/tokenize.js';
-import { type GeneratedRule, JUMP_CHAINS, NFACCT_NAMES, composedRule, goProbability, kubeProxyRule } from './kube-rules.js';
+import { NFACCT_COUNTERS, probability } from '@svcrules/core';
+import { type GeneratedRule, JUMP_CHAINS, composedRule, kubeProxyRule } from './kube-rules.js';
 
 const BACKENDS = {
   nft: { IPv4: ['iptables-restore', 'iptables-save'], IPv6: ['ip6tables-restore', 'ip6tables-save'] },
@@ -60,7 +62,7 @@ function expectSameAsSave(ns: string, backend: BackendName, family: IPFamily, ru
 
 function inNetns(fn: (ns: string) => void): Promise<void> {
   return withNetns((ns) => {
-    for (const n of NFACCT_NAMES) mustRunIn(ns, 'nfacct', ['add', n]);
+    for (const n of NFACCT_COUNTERS) mustRunIn(ns, 'nfacct', ['add', n]);
     fn(ns);
   }, 'saveform');
 }
@@ -80,7 +82,7 @@ d('toSaveLine equals what iptables-save prints', () => {
     for (let k = 1; k <= 2000; k++) ks.add(k);
     for (let n = 0; n <= 17; n++) for (const k of [2 ** n - 1, 2 ** n, 2 ** n + 1]) if (k >= 1 && k <= 100000) ks.add(k);
     for (const k of [3000, 4095, 4097, 9999, 10000, 33333, 65535, 99999, 100000]) ks.add(k);
-    const rules = [...ks].map((k): GeneratedRule => ({ table: 'nat', args: ['-m', 'statistic', '--mode', 'random', '--probability', goProbability(k), '-j', 'C'] }));
+    const rules = [...ks].map((k): GeneratedRule => ({ table: 'nat', args: ['-m', 'statistic', '--mode', 'random', '--probability', probability(k), '-j', 'C'] }));
     return inNetns((ns) => expectSameAsSave(ns, 'nft', 'IPv4', rules));
   });
 
@@ -88,7 +90,7 @@ d('toSaveLine equals what iptables-save prints', () => {
   (exhaustive ? it : it.skip)(
     `nft IPv4: --probability of kube-proxy for every k = 1..100000${exhaustive ? '' : ' [skipped: opt-in, SAVEFORM_EXHAUSTIVE=1]'}`,
     () => {
-      const rules = Array.from({ length: 100000 }, (_, i): GeneratedRule => ({ table: 'nat', args: ['-m', 'statistic', '--mode', 'random', '--probability', goProbability(i + 1), '-j', 'C'] }));
+      const rules = Array.from({ length: 100000 }, (_, i): GeneratedRule => ({ table: 'nat', args: ['-m', 'statistic', '--mode', 'random', '--probability', probability(i + 1), '-j', 'C'] }));
       return inNetns((ns) => expectSameAsSave(ns, 'nft', 'IPv4', rules));
     },
     600_000,

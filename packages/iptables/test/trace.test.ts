@@ -1,11 +1,13 @@
 import fc from 'fast-check';
 import { parseRuleset } from '../src/parse.js';
-import { tracePacket, type TraceOptions, type TracePacket, type TraceResult } from '../src/trace.js';
-import { add, formatExact, ONE, statisticProbability, toNumber, ZERO } from '../src/trace-probability.js';
-import { withKubeProxyHooks } from '../src/trace-hooks.js';
+import { tracePacket, type TraceOptions, type TracePacket, type TraceResult } from '../src/trace/trace.js';
+import { add, formatExact, ONE, statisticProbability, toNumber, ZERO } from '../src/trace/probability.js';
+import { withHookRules } from '../src/trace/hooks.js';
+import { KUBE_PROXY_HOOKS, KUBE_PROXY_HOOK_RULES } from '@svcrules/core';
 
 const NODE = '192.168.0.2';
-const opts = (from: TraceOptions['from'] = 'pod', extra: Partial<TraceOptions> = {}): TraceOptions => ({ from, localAddresses: [NODE], ...extra });
+// kube-proxy's hook rules unless a test says otherwise: most rulesets here are kube-proxy-shaped restore text.
+const opts = (from: TraceOptions['from'] = 'pod', extra: Partial<TraceOptions> = {}): TraceOptions => ({ from, localAddresses: [NODE], hooks: KUBE_PROXY_HOOKS, ...extra });
 const pkt = (src: string, dst: string, dport: number, extra: Partial<TracePacket> = {}): TracePacket => ({ src, dst, protocol: 'tcp', dport, ...extra });
 
 function rules(text: string) {
@@ -181,12 +183,26 @@ describe('kube-proxy-shaped rules (restore form, hooks added)', () => {
   });
 
   test('the hooks are not added twice', () => {
-    const once = withKubeProxyHooks(rs);
+    const once = withHookRules(rs, KUBE_PROXY_HOOK_RULES);
     expect(once.added.length).toBeGreaterThan(0);
-    expect(withKubeProxyHooks(once.ruleset).added).toEqual([]);
+    expect(withHookRules(once.ruleset, KUBE_PROXY_HOOK_RULES).added).toEqual([]);
     const r = tracePacket(once.ruleset, pkt('10.0.0.2', '172.30.0.41', 80), opts());
     expect(r.addedHooks).toEqual([]);
     expect(summary(r)).toHaveLength(3);
+  });
+
+  test('hook rules are an input: none unless given, and any tool may give its own', () => {
+    const bare = tracePacket(rs, pkt('10.0.0.2', '172.30.0.41', 80), { from: 'pod', localAddresses: [NODE] });
+    expect(bare.addedHooks).toEqual([]);
+    expect(bare.outcomes.some((o) => o.dnat)).toBe(false);
+    expect(bare.assumptions.map((a) => a.code)).not.toContain('hooks-added');
+    const mine = { installer: 'my-proxy', rules: [{ table: 'nat' as const, chain: 'PREROUTING', target: 'KUBE-SERVICES', comment: '', extraArgs: [] }] };
+    const r = tracePacket(rs, pkt('10.0.0.2', '172.30.0.41', 80), opts('pod', { hooks: mine }));
+    expect(r.addedHooks).toEqual(mine.rules);
+    expect(summary(r)).toHaveLength(3);
+    expect(r.assumptions.find((a) => a.code === 'hooks-added')?.text).toBe(
+      "my-proxy's jump rules from the built-in chains were missing and were added as my-proxy installs them (1 rules)",
+    );
   });
 });
 

@@ -1,4 +1,6 @@
 import fc from 'fast-check';
+import { tokenize } from '../src/tokenize.js';
+import { scaledRuns } from '@svcrules/testkit';
 import { MAX_COMMENT_LENGTH, MAX_WORD_LENGTH, assertSafeWord, isSafeWord, isValidChainName, quoteWord, wordProblem } from '../src/words.js';
 import { HOSTILE_WORDS, TRICKY_SAFE_WORDS, hostileWord } from './arb.js';
 
@@ -10,6 +12,22 @@ describe('quoteWord', () => {
       '"kubernetes service nodeports; NOTE: this must be the last rule in this chain"',
     );
     expect(quoteWord(' ')).toBe('" "');
+  });
+
+  it('escapes what iptables-restore would read otherwise (rule text shown to people, or iptables-save-like lines)', () => {
+    expect(quoteWord('a "b" c')).toBe('"a \\"b\\" c"');
+    expect(quoteWord('back\\slash')).toBe('"back\\\\slash"');
+    expect(quoteWord("it's")).toBe('"it\'s"');
+    expect(quoteWord('')).toBe('""');
+  });
+
+  it('any word without a newline reads back as itself', () => {
+    fc.assert(
+      fc.property(fc.string({ unit: 'binary' }).filter((w) => !w.includes('\n')), (w) => {
+        expect(tokenize(quoteWord(w))).toEqual([w]);
+      }),
+      { numRuns: scaledRuns(300, 100) },
+    );
   });
 });
 

@@ -4,7 +4,6 @@ export * from './check.js';
 export * from './render.js';
 export * from './parse.js';
 export * from './apply.js';
-export * from './kube-proxy-order.js';
 
 import { applyTransaction } from './apply.js';
 import type { NftRuleset, Operation } from './ir.js';

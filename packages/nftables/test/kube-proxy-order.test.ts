@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import { sortNFTablesTransaction } from '../src/kube-proxy-order.js';
+import { sortNFTablesTransaction } from '@svcrules/testkit';
 import { renderDump } from '../src/render.js';
 import { ruleset } from './arb.js';
 

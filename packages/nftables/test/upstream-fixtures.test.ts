@@ -5,10 +5,9 @@
  */
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXTURES, caseName, findCases } from '@svcrules/testkit';
+import { FIXTURES, caseName, findCases, sortNFTablesTransaction } from '@svcrules/testkit';
 import { applyTransaction } from '../src/apply.js';
 import { parseDump } from '../src/index.js';
-import { sortNFTablesTransaction } from '../src/kube-proxy-order.js';
 import { parseTransaction } from '../src/parse.js';
 import { renderDump } from '../src/render.js';
 

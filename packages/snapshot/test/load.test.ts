@@ -1,6 +1,7 @@
 import { formatDiagnostic } from '@svcrules/core';
 import type { Diagnostic } from '@svcrules/core';
 import { loadSnapshot, snapshotFromObjects } from '../src/index.js';
+import { serviceWithDefaults } from '@svcrules/testkit';
 
 const lines = (ds: readonly Diagnostic[]) => ds.map(formatDiagnostic);
 const load = (text: string, name = 'in.yaml') => loadSnapshot([{ name, text }]);
@@ -28,29 +29,16 @@ describe('Service', () => {
     const r = load(SERVICE);
     expect(r.diagnostics).toEqual([]);
     expect(r.snapshot.services).toEqual([
-      {
-        namespace: 'ns1',
-        name: 'svc1',
-        type: 'ClusterIP',
+      serviceWithDefaults('ns1', 'svc1', {
         clusterIP: '172.30.0.41',
-        clusterIPs: ['172.30.0.41'],
-        ipFamilies: ['IPv4'],
         ports: [
           { name: 'p80', protocol: 'TCP', port: 80, nodePort: 0, targetPort: 'http' },
           { name: 'p81', protocol: 'UDP', port: 81, nodePort: 0, targetPort: 81 },
         ],
-        externalIPs: [],
-        loadBalancerIngress: [],
-        loadBalancerSourceRanges: [],
-        sessionAffinity: 'None',
-        affinityTimeoutSeconds: 10800,
-        externalTrafficPolicy: 'Cluster',
-        internalTrafficPolicy: 'Cluster',
-        healthCheckNodePort: 0,
         labels: { app: 'web' },
         selector: { app: 'web' },
         origin: { file: 'in.yaml', line: 1, column: 1 },
-      },
+      }),
     ]);
   });
 

@@ -7,4 +7,6 @@ export * from './netns.js';
 export * from './flows.js';
 export * from './kernel.js';
 export * from './runs.js';
+export * from './nft-test-order.js';
+export * from './services.js';
 export * from './nft-generate.js';

@@ -1,9 +1,8 @@
 import { Command } from 'commander';
-import { compile } from '@svcrules/core';
-import { renderChunks, sortLikeKubeProxyTests } from '@svcrules/iptables';
+import { sortLikeKubeProxyTests } from '@svcrules/core';
+import { renderChunks } from '@svcrules/iptables';
 import type { CliIO } from '../io.js';
-import { ExitError } from '../errors.js';
-import { addCompileFlags, compileOptionsFrom, existingNatChains, printDiagnostics, readSnapshot } from '../compile-input.js';
+import { addCompileFlags, compileOptionsFrom, compileOrExit, existingNatChains, readSnapshot } from '../compile-input.js';
 import { reportLeftOut, warnIfEmpty } from '../report.js';
 import type { CompileFlags } from '../compile-input.js';
 
@@ -17,11 +16,9 @@ export function registerCompile(program: Command, io: CliIO): void {
     const loaded = await readSnapshot(io, files, flags);
     const snapshot = loaded.snapshot;
     const options = compileOptionsFrom(flags, await existingNatChains(io, flags.existing));
-    const result = compile(snapshot, options);
-    reportLeftOut(io, flags, loaded, result.context.family);
+    reportLeftOut(io, flags, loaded, options.family);
     warnIfEmpty(io, snapshot);
-    printDiagnostics(io, result.diagnostics);
-    if (result.diagnostics.some((d) => d.severity === 'error')) throw new ExitError(1);
+    const result = compileOrExit(io, snapshot, options);
     const ruleset = flags.sort ? sortLikeKubeProxyTests(result.ruleset) : result.ruleset;
     for (const chunk of renderChunks(ruleset)) io.stdout(chunk);
     if (flags.verbose) {

@@ -1,11 +1,12 @@
 import { Command } from 'commander';
 import { plan } from '@svcrules/iptables';
-import { diffChains, formatDiff, KUBE_PROXY_POLICY, missingHooks, readHost } from '@svcrules/applier';
+import { diffChains, formatDiff, missingHooks, readHost } from '@svcrules/applier';
+import { KUBE_PROXY_POLICY } from '@svcrules/core';
 import type { CliIO } from '../io.js';
 import { ExitError, UserError } from '../errors.js';
 import { loadInputs } from '../compile-input.js';
 import { EmptyInputError, refuseEmpty } from '../report.js';
-import { addHostFlags, compileForHost, familiesOf, hostCall, openHost, type HostFlags } from './apply.js';
+import { addHostFlags, compileForHost, familiesOf, hostCall, openHostFor, warnKept, type HostFlags } from '../host-run.js';
 
 /**
  * `svcrules diff`: what `svcrules apply` would change, per chain (rules added and removed, missing
@@ -21,14 +22,14 @@ export function registerDiff(program: Command, io: CliIO): void {
       const snapshot = await loadInputs(io, files, flags);
       refuseEmpty(snapshot, flags.allowEmpty);
       for (const family of familiesOf(flags)) {
-        const host = await openHost(io, flags, family);
+        const host = await openHostFor(io, flags, family);
         if (host.facts.kubeProxyCanary.length > 0) io.stderr(`svcrules: warning: a live kube-proxy owns the ${family} chains (KUBE-PROXY-CANARY); apply would refuse without --force\n`);
         const desired = compileForHost(io, snapshot, flags, host);
         const view = await hostCall(() => readHost(host.netfilter, family));
         const p = plan(view, desired, KUBE_PROXY_POLICY);
         const hooks = await hostCall(() => missingHooks(host.netfilter, family));
         const diffs = diffChains(view, desired, p, hooks);
-        for (const k of p.kept) io.stderr(`svcrules: warning: ${family} ${k.table} ${k.chain} is stale but kept: ${k.referencedBy.join(', ')} still jump${k.referencedBy.length === 1 ? 's' : ''} to it\n`);
+        warnKept(io, family, p.kept);
         changes += diffs.length;
         io.stdout(formatDiff(diffs, family, io.stdoutIsTTY));
         if (diffs.length === 0) io.stderr(`${family}: no changes\n`);

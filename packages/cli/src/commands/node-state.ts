@@ -6,7 +6,7 @@
  * with a warning on stderr; the capture goes on without it.
  */
 import { Command } from 'commander';
-import { CommandNotFoundError, inNetns, spawnRunner, type Runner } from '@svcrules/applier';
+import { CommandNotFoundError, isNetnsName, runnerIn, spawnRunner, type Runner } from '@svcrules/applier';
 import type { CliIO } from '../io.js';
 import { UserError } from '../errors.js';
 import type { NodeStateFile } from './trace-node-input.js';
@@ -22,14 +22,11 @@ export const NODE_SYSCTLS = [
   'net.netfilter.nf_conntrack_tcp_be_liberal',
 ] as const;
 
-// Within what inNetns accepts (as `apply --netns`), so a bad name is a usage error, not a crash.
-const NETNS_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/;
-
 /** Captures the node state with `run` (inside `netns` when given). */
 export async function captureNodeState(run: Runner, netns: string | null, warn: (line: string) => void): Promise<NodeStateFile> {
   const missing: string[] = [];
   // inNetns maps `ip netns exec`'s "exec of ... failed" to CommandNotFoundError, as on the host.
-  const runIn = netns === null ? run : inNetns(run, netns);
+  const runIn = runnerIn({ runner: run, netns: netns ?? undefined });
   const exec = async (cmd: string, args: string[]): Promise<string | null> => {
     const what = [cmd, ...args].join(' ');
     try {
@@ -80,7 +77,8 @@ export function registerNodeState(program: Command, io: CliIO, run: Runner = spa
     .option('--netns <name>', 'capture inside this network namespace (ip netns exec NAME ...)')
     .action(async (flags: { netns?: string }) => {
       const netns = flags.netns ?? null;
-      if (netns !== null && !NETNS_NAME.test(netns)) throw new UserError(`--netns: "${netns}" is not a namespace name`, 2);
+      // What inNetns accepts, checked first: a bad name is a usage error, not a crash.
+      if (netns !== null && !isNetnsName(netns)) throw new UserError(`--netns: "${netns}" is not a namespace name`, 2);
       const state = await captureNodeState(run, netns, (line) => io.stderr(`svcrules: warning: ${line}\n`));
       if (state.iptablesSave === null && state.ipAddress === null) throw new UserError(`nothing could be captured${netns ? ` in network namespace ${netns}` : ''}: ${state.missing.join('; ')}`);
       io.stdout(`${JSON.stringify(state, null, 2)}\n`);

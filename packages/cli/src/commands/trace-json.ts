@@ -3,7 +3,7 @@
  * assumptions an outcome depends on (`given`, `scenarios`), UNKNOWN outcomes (`stoppedAt`), what a
  * REJECT sends (`reject`), the interfaces, routing decisions, and the node state used.
  */
-import type { TraceExplanation } from '@svcrules/core';
+import { KUBE_MARK_MASQ, type IPFamily, type TraceExplanation } from '@svcrules/core';
 import {
   formatExact,
   formatPercent,
@@ -78,7 +78,7 @@ export interface TraceJson {
   readonly version: 2;
   readonly packet: TracePacket;
   readonly from: TraceFrom;
-  readonly family: 'IPv4' | 'IPv6';
+  readonly family: IPFamily;
   readonly localAddresses: readonly string[];
   readonly rules: { readonly from: string; readonly node: string | null; readonly addedHooks: readonly string[] };
   readonly nodeState: { readonly from: string; readonly interfaces: number; readonly routes: number; readonly ipsets: number | null; readonly sysctls: Readonly<Record<string, string>> } | null;
@@ -109,8 +109,8 @@ export function markedBy(o: TraceOutcome): RuleRef | null {
   let by: RuleRef | null = null;
   for (const e of o.events) {
     if (e.hook === 'POSTROUTING') break;
-    if (e.effect === 'jump' && e.target === 'KUBE-MARK-MASQ' && e.rule) by = e.rule;
-    else if (e.effect === 'mark' && e.rule && e.chain !== 'KUBE-MARK-MASQ') by = e.rule;
+    if (e.effect === 'jump' && e.target === KUBE_MARK_MASQ && e.rule) by = e.rule;
+    else if (e.effect === 'mark' && e.rule && e.chain !== KUBE_MARK_MASQ) by = e.rule;
   }
   return by;
 }

@@ -1,6 +1,6 @@
-import { hash16, serviceChainNames, endpointChainName, isServiceChain } from '../src/names.js';
+import { hash16, serviceChainNames, endpointChainName, isServiceChain } from '../../src/kube-proxy/names.js';
 
-// The spec's table (§4), checked against kube-proxy's test fixtures.
+// Chain-name hashes (docs/kube-proxy-rules.md 4), checked against kube-proxy's proxier_test.go fixtures.
 const table: [string, string][] = [
   ['ns1/svc1:p80tcp', 'XPGD46QRK7WJZT7O'],
   ['ns2/svc2:p80tcp', 'GNZBNJ2PO5MGZ6GT'],

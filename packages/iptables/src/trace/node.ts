@@ -5,8 +5,9 @@
  * arrives on (the reverse path, as rp_filter sees it) and leaves by (the route lookup after DNAT), and
  * which interfaces are bridge ports. Only the fields needed are read; everything else is tolerated.
  */
-import { networkContains, parseAddress, parseNetwork, type Address, type Family, type Network } from './trace-ip.js';
-import type { IpSets } from './trace-ipset.js';
+import { networkContains, parseAddress, parseNetwork, type Address, type Network } from './ip.js';
+import type { IPFamily } from '@svcrules/netaddr';
+import type { IpSets } from './ipset.js';
 
 export interface NodeInterface {
   readonly name: string;
@@ -102,7 +103,7 @@ export function parseIpAddress(docs: readonly Json[], source: string): NodeInter
   return out;
 }
 
-function routeFamily(e: Record<string, Json>): Family | null {
+function routeFamily(e: Record<string, Json>): IPFamily | null {
   for (const key of ['dst', 'gateway', 'prefsrc', 'src']) {
     const v = e[key];
     if (typeof v !== 'string' || v === 'default') continue;
@@ -191,6 +192,6 @@ export function bridgePorts(node: NodeState, bridge: string): string[] {
 }
 
 /** The first address of `family` on interface `name` (REDIRECT's destination), else null. */
-export function interfaceAddress(node: NodeState, name: string, family: Family): Address | null {
+export function interfaceAddress(node: NodeState, name: string, family: IPFamily): Address | null {
   return node.interfaces.find((i) => i.name === name)?.addresses.find((a) => a.address.family === family)?.address ?? null;
 }

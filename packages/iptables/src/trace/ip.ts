@@ -1,51 +1,37 @@
 /**
  * Addresses as the tracer compares them: an IP is a bigint (32 or 128 bits) with its family, a
  * network is an address and a mask. Parsing accepts what iptables-restore accepts and iptables-save
- * prints (`10.0.0.0/8`, `10.180.0.1`, `10.180.0.1/32`, `10.0.0.0/255.0.0.0`, IPv6 in both forms).
- * `@svcrules/iptables` does not depend on `@svcrules/core`, so this is its own small parser (the IPv6
- * group syntax is shared with core's, in ipv6-text.ts).
+ * prints (`10.0.0.0/8`, `10.180.0.1`, `10.180.0.1/32`, `10.0.0.0/255.0.0.0`, IPv6 in both forms);
+ * the text itself is read and printed by @svcrules/netaddr.
  */
 
-import { ipv6Groups } from './ipv6-text.js';
-
-export type Family = 'IPv4' | 'IPv6';
+import { formatIPv4, formatIPv6, parseIPv4Octets, parseIPv6Groups, type IPFamily } from '@svcrules/netaddr';
 
 export interface Address {
-  readonly family: Family;
+  readonly family: IPFamily;
   readonly value: bigint;
 }
 
 export interface Network {
-  readonly family: Family;
+  readonly family: IPFamily;
   /** The network address (host bits cleared). */
   readonly value: bigint;
   readonly mask: bigint;
 }
 
-const WIDTH: Record<Family, bigint> = { IPv4: 32n, IPv6: 128n };
+const WIDTH: Record<IPFamily, bigint> = { IPv4: 32n, IPv6: 128n };
 
-function allOnes(family: Family): bigint {
+function allOnes(family: IPFamily): bigint {
   return (1n << WIDTH[family]) - 1n;
 }
 
 function parseV4(text: string): bigint | null {
-  const parts = text.split('.');
-  if (parts.length !== 4) return null;
-  let v = 0n;
-  for (const p of parts) {
-    if (!/^[0-9]{1,3}$/.test(p)) return null;
-    const n = Number(p);
-    if (n > 255) return null;
-    v = (v << 8n) | BigInt(n);
-  }
-  return v;
+  const o = parseIPv4Octets(text, 'iptables');
+  return o === null ? null : BigInt(((o[0]! << 24) | (o[1]! << 16) | (o[2]! << 8) | o[3]!) >>> 0);
 }
 
 function parseV6(text: string): bigint | null {
-  const groups = ipv6Groups(text, (tail) => {
-    const v = parseV4(tail);
-    return v === null ? null : [Number((v >> 24n) & 255n), Number((v >> 16n) & 255n), Number((v >> 8n) & 255n), Number(v & 255n)];
-  });
+  const groups = parseIPv6Groups(text, 'iptables');
   if (!groups) return null;
   let v = 0n;
   for (const g of groups) v = (v << 16n) | BigInt(g);
@@ -89,31 +75,10 @@ export function networkContains(net: Network, ip: Address): boolean {
 }
 
 export function formatAddress(a: Address): string {
-  if (a.family === 'IPv4') {
-    const v = a.value;
-    return [24n, 16n, 8n, 0n].map((s) => String(Number((v >> s) & 0xffn))).join('.');
-  }
+  if (a.family === 'IPv4') return formatIPv4([24n, 16n, 8n, 0n].map((sh) => Number((a.value >> sh) & 0xffn)));
   const g: number[] = [];
   for (let i = 7; i >= 0; i--) g.push(Number((a.value >> BigInt(16 * i)) & 0xffffn));
-  // RFC 5952: the longest run (>= 2) of zero groups, leftmost on a tie, becomes `::`.
-  let bestStart = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      bestStart = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  const hex = (xs: number[]) => xs.map((x) => x.toString(16)).join(':');
-  if (bestStart < 0) return hex(g);
-  return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
+  return formatIPv6(g, 'go');
 }
 
 /** `ip:port`, IPv6 in brackets (as `--to-destination` and kube-proxy's comments write it). */

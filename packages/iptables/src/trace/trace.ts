@@ -6,25 +6,27 @@
  * the sending process, a match it does not model) forks it too, into labelled assumptions ("if the
  * packet leaves by docker0" / "if it does not"), each branch keeping its answers consistent; a
  * target it does not model ends that branch as UNKNOWN, naming the rule. With the node's own state
- * (addresses, routes, bridges, ipsets, sysctls; trace-node.ts) most of these are decided instead.
+ * (addresses, routes, bridges, ipsets, sysctls; node.ts) most of these are decided instead.
  */
-import type { AppendCommand, Ruleset, TableName } from './ir.js';
-import { formatAddress, formatEndpoint, isLoopback, networkContains, parseAddress, parseNetwork, sameAddress, type Address, type Family } from './trace-ip.js';
-import { ONE, complement, isZero, mul, add, type Probability } from './trace-probability.js';
-import { parseRuleSafe, ruleText, type Match, type ParsedRule, type Target } from './trace-rule.js';
-import { withKubeProxyHooks, type HookRule, type HookedRuleset } from './trace-hooks.js';
-import { bridgePorts, interfaceAddress, isLocalByRoute, lookupRoute, nodeLocalAddresses, type NodeRoute, type NodeState } from './trace-node.js';
-import { setContains } from './trace-ipset.js';
-import { rejectEffect, type RejectEffect } from './trace-reject.js';
+import { BUILTIN_CHAINS, type AppendCommand, type Ruleset, type TableName } from '../ir.js';
+import { formatAddress, formatEndpoint, isLoopback, networkContains, parseAddress, parseNetwork, sameAddress, type Address } from './ip.js';
+import type { IPFamily } from '@svcrules/netaddr';
+import { ONE, complement, isZero, mul, add, type Probability } from './probability.js';
+import { ruleText } from '../words.js';
+import { parseRuleSafe, type Match, type ParsedRule, type Target } from './rule.js';
+import { withHookRules, type HookRule, type HookRules, type HookedRuleset } from './hooks.js';
+import { bridgePorts, interfaceAddress, isLocalByRoute, lookupRoute, nodeLocalAddresses, type NodeRoute, type NodeState } from './node.js';
+import { setContains } from './ipset.js';
+import { rejectEffect, type RejectEffect } from './reject.js';
 
-export { parseIpAddress, parseIpRoute, lookupRoute, nodeLocalAddresses, NodeStateError, type NodeState, type NodeInterface, type NodeRoute } from './trace-node.js';
-export { parseIpsetSave, type IpSet, type IpSets } from './trace-ipset.js';
-export { formatAddress } from './trace-ip.js';
-export { rejectEffect, clientErrorText, type RejectEffect, type ClientError } from './trace-reject.js';
+export { parseIpAddress, parseIpRoute, lookupRoute, nodeLocalAddresses, NodeStateError, type NodeState, type NodeInterface, type NodeRoute } from './node.js';
+export { parseIpsetSave, type IpSet, type IpSets } from './ipset.js';
+export { formatAddress } from './ip.js';
+export { rejectEffect, clientErrorText, type RejectEffect, type ClientError } from './reject.js';
 
-export type { Probability } from './trace-probability.js';
-export { formatExact, formatPercent, toNumber as probabilityValue, statisticProbability } from './trace-probability.js';
-export { KUBE_PROXY_HOOK_RULES, hookRuleArgs, withKubeProxyHooks, type HookRule, type HookedRuleset } from './trace-hooks.js';
+export type { Probability } from './probability.js';
+export { formatExact, formatPercent, toNumber as probabilityValue, statisticProbability } from './probability.js';
+export { hookRuleArgs, withHookRules, type HookRule, type HookRules, type HookedRuleset } from './hooks.js';
 export type TraceProtocol = 'tcp' | 'udp' | 'sctp';
 /** pod/external traffic arrives on an interface (nat PREROUTING first); node traffic is locally generated (nat OUTPUT first). */
 export type TraceFrom = 'pod' | 'node' | 'external';
@@ -49,8 +51,8 @@ export interface TraceOptions {
   readonly from: TraceFrom;
   /** Addresses the node owns: `addrtype LOCAL` and local delivery. Loopback (127.0.0.0/8, ::1) is always local. */
   readonly localAddresses: readonly string[];
-  /** Insert kube-proxy's hook rules where the ruleset lacks them (compiled restore text has none). Default true. */
-  readonly addKubeProxyHooks?: boolean;
+  /** Jump rules to add where the ruleset lacks them (restore text has none); none by default. */
+  readonly hooks?: HookRules;
   /** Refuse when the walk splits into more branches than this (default 100000). */
   readonly maxBranches?: number;
   /** The node's addresses, routes, bridges, ipsets and sysctls: decide interfaces, physdev, sets, routing. */
@@ -172,7 +174,7 @@ export interface TraceAssumption {
 export interface TraceResult {
   readonly packet: TracePacket;
   readonly from: TraceFrom;
-  readonly family: Family;
+  readonly family: IPFamily;
   /** Distinct outcomes, in the order the walk first reached them (rule order); probabilities sum to 1. */
   readonly outcomes: readonly TraceOutcome[];
   readonly addedHooks: readonly HookRule[];
@@ -246,16 +248,8 @@ function indexRuleset(ruleset: Ruleset): RulesetIndex {
   return out;
 }
 
-const BUILTIN: Record<TableName, readonly string[]> = {
-  filter: ['INPUT', 'FORWARD', 'OUTPUT'],
-  nat: ['PREROUTING', 'INPUT', 'OUTPUT', 'POSTROUTING'],
-  mangle: ['PREROUTING', 'INPUT', 'FORWARD', 'OUTPUT', 'POSTROUTING'],
-  raw: ['PREROUTING', 'OUTPUT'],
-  security: ['INPUT', 'FORWARD', 'OUTPUT'],
-};
-
 function isBuiltin(table: TableName, chain: string): boolean {
-  return BUILTIN[table].includes(chain);
+  return BUILTIN_CHAINS[table].includes(chain);
 }
 
 function parsedRule(table: TableIndex, chain: IndexedChain, i: number): ParsedRule {
@@ -383,7 +377,7 @@ class Tracer {
   constructor(
     ruleset: Ruleset,
     private readonly packet: TracePacket,
-    private readonly family: Family,
+    private readonly family: IPFamily,
     private readonly from: TraceFrom,
     local: readonly Address[],
     private readonly maxBranches: number,
@@ -1099,13 +1093,15 @@ function outcomeKey(o: TraceOutcome): string {
 }
 
 // Tracing many packets through one ruleset reuses the hooked copy (and with it the index and parsed rules).
-const hookedCache = new WeakMap<Ruleset, HookedRuleset>();
+const hookedCache = new WeakMap<Ruleset, WeakMap<HookRules, HookedRuleset>>();
 
-function hookedRuleset(ruleset: Ruleset): HookedRuleset {
-  let h = hookedCache.get(ruleset);
+function hookedRuleset(ruleset: Ruleset, hooks: HookRules): HookedRuleset {
+  let byHooks = hookedCache.get(ruleset);
+  if (!byHooks) hookedCache.set(ruleset, (byHooks = new WeakMap()));
+  let h = byHooks.get(hooks);
   if (!h) {
-    h = withKubeProxyHooks(ruleset);
-    hookedCache.set(ruleset, h);
+    h = withHookRules(ruleset, hooks.rules);
+    byHooks.set(hooks, h);
   }
   return h;
 }
@@ -1126,7 +1122,7 @@ export function tracePacket(ruleset: Ruleset, packet: TracePacket, options: Trac
   if (src.family !== dst.family) throw new TraceRefusal(`source ${packet.src} and destination ${packet.dst} are of different IP families`, null);
   if (!Number.isInteger(packet.dport) || packet.dport < 1 || packet.dport > 65535) throw new TraceRefusal(`destination port ${packet.dport} is not in 1-65535`, null);
   const local = options.localAddresses.map((a) => parsePacketAddress(a, 'local address'));
-  const hooked = options.addKubeProxyHooks === false ? { ruleset, added: [] } : hookedRuleset(ruleset);
+  const hooked = options.hooks === undefined ? { ruleset, added: [] } : hookedRuleset(ruleset, options.hooks);
   const tracer = new Tracer(hooked.ruleset, packet, src.family, options.from, local, options.maxBranches ?? 100000, options.node, src, dst);
   const phase: Phase = options.from === 'node' ? 'output' : 'prerouting';
   const start: Branch = {
@@ -1184,8 +1180,9 @@ export function tracePacket(ruleset: Ruleset, packet: TracePacket, options: Trac
   if (tracer.usedBrNetfilter) {
     assumptions.push({ code: 'br-netfilter', text: 'packets arriving on a bridge are seen by iptables with their bridge port (net.bridge.bridge-nf-call-iptables = 1, as Kubernetes requires)' });
   }
-  if (hooked.added.length > 0) {
-    assumptions.push({ code: 'hooks-added', text: `kube-proxy's jump rules from the built-in chains were missing and were added as kube-proxy installs them (${hooked.added.length} rules)` });
+  if (options.hooks && hooked.added.length > 0) {
+    const who = options.hooks.installer;
+    assumptions.push({ code: 'hooks-added', text: `${who}'s jump rules from the built-in chains were missing and were added as ${who} installs them (${hooked.added.length} rules)` });
   }
   return { packet, from: options.from, family: src.family, outcomes, addedHooks: hooked.added, assumptions };
 }

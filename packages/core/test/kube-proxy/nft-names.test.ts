@@ -9,7 +9,7 @@ import {
   nftHashAndTruncate,
   nftServiceChainNames,
   nftServicePortChainBase,
-} from '../src/nft-names.js';
+} from '../../src/kube-proxy/nft-names.js';
 
 const LONG_NS = 'very-long-namespace-name-abcdefghijklmnopqrstuvwxyz0123456789xx';
 const LONG_SVC = 'very-long-service-name-why-would-you-even-do-this-i-mean-really';

@@ -2,13 +2,14 @@ import fc from 'fast-check';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { scaledRuns } from '@svcrules/testkit';
-import { goSliceStable, sortLikeKubeProxyTests } from '../src/kube-proxy-order.js';
-import { parseRuleset } from '../src/parse.js';
-import { render } from '../src/render.js';
+import { parseRuleset, render } from '@svcrules/iptables';
+import { goSliceStable } from '../../src/kube-proxy/go-sort.js';
+import { sortLikeKubeProxyTests } from '../../src/kube-proxy/iptables-test-order.js';
 
 const normalise = (text: string): string => render(sortLikeKubeProxyTests(parseRuleset(text)));
 
-// Spec §10.1: zero services, kube-proxy's emission order with the test fake's parameters.
+// Zero services, kube-proxy's emission order with the test fake's parameters (docs/kube-proxy-rules.md
+// 5.4 and 10.1; the normalised form is what proxier_test.go's sortIPTablesRules prints).
 const zeroServicesRaw = `*filter
 :KUBE-SERVICES - [0:0]
 :KUBE-EXTERNAL-SERVICES - [0:0]
@@ -60,7 +61,7 @@ COMMIT
 `;
 
 describe('sortLikeKubeProxyTests', () => {
-  it('normalises the zero-services payload as the spec shows (§10.1)', () => {
+  it('normalises the zero-services payload as sortIPTablesRules does', () => {
     expect(normalise(zeroServicesRaw)).toBe(zeroServicesNormalised);
   });
 
@@ -200,7 +201,7 @@ describe('goSliceStable', () => {
 });
 
 describe('sortLikeKubeProxyTests on the upstream goldens (fixtures/compile/upstream, Go-normalised)', () => {
-  const root = join(__dirname, '../../../fixtures/compile/upstream');
+  const root = join(__dirname, '../../../../fixtures/compile/upstream');
   const cases = existsSync(root)
     ? readdirSync(root).filter((c) => readFileSync(join(root, c, 'cmd'), 'utf8').includes('--sort')).map((c) => [c, readFileSync(join(root, c, 'expected.out'), 'utf8')] as const)
     : [];

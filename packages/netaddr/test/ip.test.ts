@@ -1,4 +1,4 @@
-import { canonicalIP, canonicalCIDR, parseIP, parseCIDR, cidrContains, isLoopback, joinHostPort, ipFamilyOf } from '../src/ip.js';
+import { canonicalIP, canonicalCIDR, parseIP, parseCIDR, cidrContains, isLoopback, joinHostPort, ipFamilyOf } from '../src/index.js';
 
 describe('ParseIPSloppy + net.IP.String()', () => {
   test.each([

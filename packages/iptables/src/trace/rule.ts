@@ -5,8 +5,8 @@
  * plain data the evaluator checks; anything not modelled is kept as an `unsupported` part with its
  * text, so the evaluator can refuse precisely when (and only when) it would matter.
  */
-import { parseNetwork, parseAddress, type Network, type Address } from './trace-ip.js';
-import { statisticProbability, type Probability } from './trace-probability.js';
+import { parseNetwork, parseAddress, type Network, type Address } from './ip.js';
+import { statisticProbability, type Probability } from './probability.js';
 
 export type Match =
   | { readonly kind: 'address'; readonly which: 'src' | 'dst'; readonly negate: boolean; readonly nets: readonly Network[]; readonly text: string }
@@ -199,16 +199,6 @@ function parsePortRanges(text: string, multi: boolean): [number, number][] | nul
     out.push([Math.min(lo, hi), Math.max(lo, hi)]);
   }
   return out;
-}
-
-/** The words as iptables-save would print them (quotes only where needed). */
-export function quoteWord(w: string): string {
-  if (w !== '' && !/[\s"'\\]/.test(w)) return w;
-  return `"${w.replace(/\\/g, '\\\\').replace(/"/g, '\\"')}"`;
-}
-
-export function ruleText(chain: string, args: readonly string[]): string {
-  return ['-A', chain, ...args].map(quoteWord).join(' ');
 }
 
 /**

@@ -5,7 +5,7 @@
  * of its sha256, truncated to 240 characters (knftables' 256-byte name limit minus room for the
  * longest prefix).
  */
-import { sha256Base32Prefix16 } from './sha256.js';
+import { sha256Base32Prefix16 } from '../sha256.js';
 
 /** knftables.NameLengthMax (256) - 16. */
 const MAX_BASE_LENGTH = 240;

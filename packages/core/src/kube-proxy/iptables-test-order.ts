@@ -12,7 +12,9 @@
  * 4. Printed as: chain lines (counters as decimal numbers), every rule grouped by chain in chain
  *    order, then `-X` for each deleted chain in chain order.
  */
-import type { AppendCommand, ChainDecl, Command, Ruleset, Table } from './ir.js';
+import type { AppendCommand, ChainDecl, Command, Ruleset, Table } from '@svcrules/iptables';
+import { isKubeChain, KUBE_NODEPORTS, KUBE_SERVICES } from './chains.js';
+import { goSliceStable } from './go-sort.js';
 
 interface GoChain {
   readonly decl: ChainDecl;
@@ -110,113 +112,13 @@ function orderByCommentServiceName(a: string | undefined, b: string | undefined)
   return serviceName(a) < serviceName(b);
 }
 
-/** Go's `sort.SliceStable` (insertion sort in blocks of 20, then SymMerge), swap for swap. */
-export function goSliceStable<T>(data: T[], less: (a: T, b: T) => boolean): void {
-  const n = data.length;
-  const lessAt = (i: number, j: number): boolean => less(data[i]!, data[j]!);
-  const swap = (i: number, j: number): void => {
-    const t = data[i]!;
-    data[i] = data[j]!;
-    data[j] = t;
-  };
-  const insertionSort = (a: number, b: number): void => {
-    for (let i = a + 1; i < b; i++) {
-      for (let j = i; j > a && lessAt(j, j - 1); j--) swap(j, j - 1);
-    }
-  };
-  const swapRange = (a: number, b: number, count: number): void => {
-    for (let i = 0; i < count; i++) swap(a + i, b + i);
-  };
-  const rotate = (a: number, m: number, b: number): void => {
-    let i = m - a;
-    let j = b - m;
-    while (i !== j) {
-      if (i > j) {
-        swapRange(m - i, m, j);
-        i -= j;
-      } else {
-        swapRange(m - i, m + j - i, i);
-        j -= i;
-      }
-    }
-    swapRange(m - i, m, i);
-  };
-  const symMerge = (a: number, m: number, b: number): void => {
-    if (m - a === 1) {
-      let i = m;
-      let j = b;
-      while (i < j) {
-        const h = (i + j) >>> 1;
-        if (lessAt(h, a)) i = h + 1;
-        else j = h;
-      }
-      for (let k = a; k < i - 1; k++) swap(k, k + 1);
-      return;
-    }
-    if (b - m === 1) {
-      let i = a;
-      let j = m;
-      while (i < j) {
-        const h = (i + j) >>> 1;
-        if (!lessAt(m, h)) i = h + 1;
-        else j = h;
-      }
-      for (let k = m; k > i; k--) swap(k, k - 1);
-      return;
-    }
-    const mid = (a + b) >>> 1;
-    const nn = mid + m;
-    let start: number;
-    let r: number;
-    if (m > mid) {
-      start = nn - b;
-      r = mid;
-    } else {
-      start = a;
-      r = m;
-    }
-    const p = nn - 1;
-    while (start < r) {
-      const c = (start + r) >>> 1;
-      if (!lessAt(p - c, c)) start = c + 1;
-      else r = c;
-    }
-    const end = nn - start;
-    if (start < m && m < end) rotate(start, m, end);
-    if (a < start && start < mid) symMerge(a, start, mid);
-    if (mid < end && end < b) symMerge(mid, end, b);
-  };
-
-  let blockSize = 20;
-  let a = 0;
-  let b = blockSize;
-  while (b <= n) {
-    insertionSort(a, b);
-    a = b;
-    b += blockSize;
-  }
-  insertionSort(a, n);
-  while (blockSize < n) {
-    a = 0;
-    b = 2 * blockSize;
-    while (b <= n) {
-      symMerge(a, a + blockSize, b);
-      a = b;
-      b += 2 * blockSize;
-    }
-    const m = a + blockSize;
-    if (m < n) symMerge(a, m, n);
-    blockSize *= 2;
-  }
-}
-
 function chainLess(a: string, b: string): boolean {
-  if (a === 'KUBE-NODEPORTS') return true;
-  if (b === 'KUBE-NODEPORTS') return false;
-  if (a === 'KUBE-SERVICES') return true;
-  if (b === 'KUBE-SERVICES') return false;
-  const ak = a.startsWith('KUBE-');
-  const bk = b.startsWith('KUBE-');
+  if (a === KUBE_NODEPORTS) return true;
+  if (b === KUBE_NODEPORTS) return false;
+  if (a === KUBE_SERVICES) return true;
+  if (b === KUBE_SERVICES) return false;
+  const ak = isKubeChain(a);
+  const bk = isKubeChain(b);
   if (ak && !bk) return true;
   if (!ak && bk) return false;
   return a < b;
@@ -271,10 +173,10 @@ export function sortLikeKubeProxyTests(ruleset: Ruleset): Ruleset {
     // GetChain finds the first chain of that name.
     const first = (n: string): GoChain | undefined => chains.find((c) => c.decl.name === n);
     if (name === 'filter' || name === 'nat') {
-      for (const n of ['KUBE-NODEPORTS', 'KUBE-SERVICES']) {
+      for (const n of [KUBE_NODEPORTS, KUBE_SERVICES]) {
         const c = first(n);
         if (c === undefined) continue;
-        const sorted = sortByService(c.rules, name === 'nat' && n === 'KUBE-SERVICES');
+        const sorted = sortByService(c.rules, name === 'nat' && n === KUBE_SERVICES);
         c.rules.length = 0;
         for (const r of sorted) c.rules.push(r);
       }

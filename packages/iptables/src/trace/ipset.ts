@@ -4,21 +4,22 @@
  * port, iface, mark) is compared with the packet's field the direction names. Elements the tracer
  * cannot compare (a source port it does not know, a MAC) make the answer unknown, never a guess.
  */
-import { networkContains, parseNetwork, type Address, type Family, type Network } from './trace-ip.js';
-import { NodeStateError } from './trace-node.js';
+import { networkContains, parseNetwork, type Address, type Network } from './ip.js';
+import type { IPFamily } from '@svcrules/netaddr';
+import { NodeStateError } from './node.js';
 
 type Dim = 'ip' | 'net' | 'port' | 'iface' | 'mark' | 'mac' | 'set';
 
 type Elem =
   | { readonly kind: 'net'; readonly net: Network }
-  | { readonly kind: 'range'; readonly family: Family; readonly lo: bigint; readonly hi: bigint }
+  | { readonly kind: 'range'; readonly family: IPFamily; readonly lo: bigint; readonly hi: bigint }
   | { readonly kind: 'port'; readonly proto: string; readonly lo: number; readonly hi: number }
   | { readonly kind: 'text'; readonly text: string };
 
 export interface IpSet {
   readonly name: string;
   readonly type: string;
-  readonly family: Family | null;
+  readonly family: IPFamily | null;
   readonly dims: readonly Dim[];
   readonly entries: readonly { readonly parts: readonly Elem[]; readonly nomatch: boolean }[];
 }
@@ -45,7 +46,7 @@ function words(line: string): string[] {
   return out;
 }
 
-function parseIpElem(text: string, family: Family | null): Elem | null {
+function parseIpElem(text: string, family: IPFamily | null): Elem | null {
   const dash = text.indexOf('-');
   if (dash > 0) {
     const lo = parseNetwork(text.slice(0, dash));
@@ -69,7 +70,7 @@ function parsePortElem(text: string): Elem | null {
 
 /** Reads `ipset save` output; `source` names the file in errors (file:line). */
 export function parseIpsetSave(text: string, source: string): Map<string, IpSet> {
-  const sets = new Map<string, { name: string; type: string; family: Family | null; dims: Dim[]; entries: IpSet['entries'][number][] }>();
+  const sets = new Map<string, { name: string; type: string; family: IPFamily | null; dims: Dim[]; entries: IpSet['entries'][number][] }>();
   text.split('\n').forEach((raw, n) => {
     const line = raw.trim();
     const at = `${source}:${n + 1}`;

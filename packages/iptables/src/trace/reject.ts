@@ -5,7 +5,7 @@
  * destination-unreachable (tcp_v4_err); a connected UDP socket reports only the "fatal" codes
  * (udp_err), so a non-fatal one leaves the client waiting (a timeout).
  */
-import type { Family } from './trace-ip.js';
+import type { IPFamily } from '@svcrules/netaddr';
 
 export type ClientError = 'ECONNREFUSED' | 'EHOSTUNREACH' | 'ENETUNREACH' | 'EACCES' | 'ENOPROTOOPT' | 'TIMEOUT';
 
@@ -63,7 +63,7 @@ const ALIAS: Record<string, string> = {
 };
 
 /** The effect of `REJECT [--reject-with TYPE]` on a `family` packet. */
-export function rejectEffect(rejectWith: string | null, family: Family): RejectEffect {
+export function rejectEffect(rejectWith: string | null, family: IPFamily): RejectEffect {
   let w = rejectWith ?? (family === 'IPv4' ? 'icmp-port-unreachable' : 'icmp6-port-unreachable');
   w = ALIAS[w] ?? w;
   if (family === 'IPv6' && w === 'icmp-port-unreachable') w = 'icmp6-port-unreachable';
