@@ -7,8 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { NftRuleset } from '@svcrules/nftables';
-import { parseDump, renderDump, sortNFTablesTransaction } from '@svcrules/nftables';
-import { FIXTURES, kubeProxyShapedRuleset, scaledRuns } from '@svcrules/testkit';
+import { parseDump, renderDump } from '@svcrules/nftables';
+import { FIXTURES, kubeProxyShapedRuleset, scaledRuns, sortNFTablesTransaction } from '@svcrules/testkit';
 import {
   createNftApplier,
   diffNft,
