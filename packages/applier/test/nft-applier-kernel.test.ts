@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { NftRuleset } from '@svcrules/nftables';
 import { parseDump, renderDump } from '@svcrules/nftables';
-import { FIXTURES, kernelGate, kubeProxyShapedRuleset, mustRunIn, withNetns } from '@svcrules/testkit';
+import { FIXTURES, kernelGate, kubeProxyShapedRuleset, mustRunIn, NetnsCluster, podsOf, withNetns } from '@svcrules/testkit';
 import { createExecNftHost, createNftApplier, NftTableOwnedError, NftTransactionError, SVCRULES_NFT_CANARY } from '../src/index.js';
 
 const kernel = kernelGate(['ip', 'nft', 'iptables']);
@@ -124,4 +124,25 @@ kernel.describe('nftables applier on the real kernel', () => {
       expect(listed(ns)).toEqual(modelled(desired));
       expect(mustRunIn(ns, 'nft', ['list', 'table', 'ip6', 'kube-proxy'])).toContain('chain mine');
     }, 'nfta'));
+
+  test('3 → 1 → 0 → 2 Services: after each step the kernel sends a client to exactly the Services loaded', async () => {
+    // The generator's Service i has cluster IP 172.30.0.i and endpoints 10.0.i.1, 10.0.i.2 on port 80.
+    const pods = [0, 1, 2].flatMap((i) => [1, 2].map((j) => ({ name: `svc${i}-ep${j}`, ip: `10.0.${i}.${j}`, tcpPorts: [80] })));
+    const cluster = await NetnsCluster.create({ pods });
+    try {
+      const clock = { now: 1_000_000 };
+      const applier = createNftApplier({ host: createExecNftHost({ netns: cluster.node }), family: 'ipv4', clock: () => clock.now });
+      for (const services of [3, 1, 0, 2]) {
+        clock.now += 1500;
+        await applier.apply(kubeProxyShapedRuleset({ services, endpoints: 2 }));
+        for (const i of [0, 1, 2]) {
+          const got = podsOf(await cluster.probe(cluster.client, { proto: 'tcp', host: `172.30.0.${i}`, port: 80, count: i < services ? 12 : 1, timeoutMs: 700 }));
+          expect({ services, service: i, pods: got }).toEqual({ services, service: i, pods: i < services ? [`svc${i}-ep1`, `svc${i}-ep2`] : [] });
+        }
+      }
+    } finally {
+      await cluster.destroy();
+    }
+  }, 120_000);
 });
+
