@@ -27,6 +27,8 @@ import { measureNftApply, type NftApplyBenchResult } from './nft-apply-bench.js'
 import { measureIncremental, measureLoad, measurePipeline, measureRss } from './measure.js';
 import type { IncrementalResult, LoadResult, PipelineResult, RssResult } from './measure.js';
 import { mb, ms, ratio, table, timed } from './stats.js';
+import { measureBackends } from './nft-bench.js';
+import type { NftBenchResult } from './nft-bench.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const DATA = join(ROOT, 'bench', 'data');
@@ -99,7 +101,7 @@ function parseArgs(argv: readonly string[]): Options {
   return o;
 }
 
-type ChildMode = 'load' | 'pipeline' | 'rss' | 'incremental' | 'apply' | 'cli-apply' | 'nft-apply';
+type ChildMode = 'load' | 'pipeline' | 'rss' | 'incremental' | 'apply' | 'cli-apply' | 'backends' | 'nft-apply';
 
 const running = new Set<ChildProcess>();
 
@@ -135,6 +137,8 @@ async function runChild(mode: ChildMode, args: readonly string[]): Promise<unkno
       return measureApply(args[0]!, args[1] as ApplyBackend, { fullRuns: Number(args[2]), partialRuns: Number(args[3]), timeoutMs: Number(args[4]) });
     case 'cli-apply':
       return measureCliApply(args[0]!, args[1]!, Number(args[2]));
+    case 'backends':
+      return measureBackends(args[0]!, Number(args[1]));
     case 'nft-apply':
       return measureNftApply({ services: Number(args[0]), endpoints: Number(args[1]), partialRuns: Number(args[2]), kubeProxyTimeoutMs: Number(args[3]) });
   }
@@ -165,6 +169,7 @@ interface SizeResult {
   readonly pipeline: PipelineResult;
   readonly rss: RssResult;
   readonly incremental: readonly IncrementalResult[];
+  readonly backends: NftBenchResult;
   readonly cli?: CliRun | { skipped: string };
   readonly cliYaml?: CliRun | { skipped: string };
   readonly cliClusterIP?: CliRun | { skipped: string };
@@ -207,7 +212,9 @@ async function main(argv: readonly string[]): Promise<void> {
     log(` ${rss.peakRssMB.toFixed(0)} MB; incremental`);
     const incremental: IncrementalResult[] = [];
     for (const mode of ['always', 'when-changed'] as const) incremental.push(await child<IncrementalResult>('incremental', [modelFile(size), String(o.updates), mode]));
-    log(` ${incremental.map((i) => ms(i.updateMs)).join(' / ')} ms`);
+    log(` ${incremental.map((i) => ms(i.updateMs)).join(' / ')} ms; nftables`);
+    const backends = await child<NftBenchResult>('backends', [modelFile(size), String(o.runs)]);
+    log(` ${ms(backends.nftables.ms)} ms (iptables ${ms(backends.iptables.ms)} ms)`);
     let cli: SizeResult['cli'];
     let cliYaml: SizeResult['cliYaml'];
     let cliClusterIP: SizeResult['cliClusterIP'];
@@ -226,7 +233,7 @@ async function main(argv: readonly string[]): Promise<void> {
       }
     }
     log('\n');
-    results.push({ size, loadavg: [...before, ...loadavg()], load, pipeline, rss, incremental, ...(cli ? { cli } : {}), ...(cliYaml ? { cliYaml } : {}), ...(cliClusterIP ? { cliClusterIP } : {}) });
+    results.push({ size, loadavg: [...before, ...loadavg()], load, pipeline, rss, incremental, backends, ...(cli ? { cli } : {}), ...(cliYaml ? { cliYaml } : {}), ...(cliClusterIP ? { cliClusterIP } : {}) });
   }
 
   const apply: (ApplyResult | ApplySkip)[] = [];
@@ -322,6 +329,17 @@ function report(results: readonly SizeResult[], apply: readonly (ApplyResult | A
             r.rss.peakRssMB.toFixed(0),
             r.load.loadPeakRssMB.toFixed(0),
           ];
+        }),
+      ),
+  );
+  parts.push(
+    'nftables mode beside iptables mode (compile + render to text, median of ' + o.runs + '; ns/B = time per output byte)\n' +
+      table(
+        ['size', 'iptables MB', 'iptables ms', 'ns/B', 'nftables MB', 'nftables ms', 'ns/B', 'nft / ipt bytes', 'nft / ipt ns/B'],
+        results.map((r) => {
+          const { iptables: i, nftables: n } = r.backends;
+          const perByte = (b: { ms: number; bytes: number }) => (b.ms * 1e6) / b.bytes;
+          return [r.size.name, mb(i.bytes), ms(i.ms), perByte(i).toFixed(1), mb(n.bytes), ms(n.ms), perByte(n).toFixed(1), (n.bytes / i.bytes).toFixed(2), (perByte(n) / perByte(i)).toFixed(2)];
         }),
       ),
   );

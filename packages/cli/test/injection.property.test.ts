@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { checkRuleset, parseRuleset } from '@svcrules/iptables';
+import { parseDump, renderDump } from '@svcrules/nftables';
 import { scaledRuns } from '@svcrules/testkit';
 import { run } from '../src/program.js';
 import type { CliIO } from '../src/io.js';
@@ -105,6 +106,16 @@ async function compileText(text: string, extra: string[]): Promise<{ out: string
   return { out, err, code };
 }
 
+/** Never an internal error; a refusal is exit 1 with nothing on stdout and a file:line:column. */
+function refused(r: { out: string; err: string; code: number }): boolean {
+  expect(r.err).not.toMatch(/internal error/);
+  if (r.code === 0) return false;
+  expect(r.code).toBe(1);
+  expect(r.out).toBe('');
+  expect(r.err).toMatch(/input\.json:\d+:\d+/);
+  return true;
+}
+
 describe('no input can inject into the restore text', () => {
   test('the unmodified input compiles (the property below starts from valid input)', async () => {
     const r = await compileText(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objects() }), []);
@@ -120,13 +131,7 @@ describe('no input can inject into the restore text', () => {
         // kubectl -o json: JSON escapes carry quotes, newlines and control characters into the strings.
         const text = JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }, null, 1);
         const r = await compileText(text, skipInvalid ? ['--skip-invalid'] : []);
-        expect(r.err).not.toMatch(/internal error/);
-        if (r.code !== 0) {
-          expect(r.code).toBe(1);
-          expect(r.out).toBe('');
-          expect(r.err).toMatch(/input\.json:\d+:\d+/);
-          return;
-        }
+        if (refused(r)) return;
         const parsed = parseRuleset(r.out);
         expect(checkRuleset(parsed)).toEqual([]);
         const lines = r.out.split('\n').filter((l) => l !== '');
@@ -136,6 +141,65 @@ describe('no input can inject into the restore text', () => {
         for (const l of lines.filter((x) => x.includes('--to-destination'))) expect(l).toMatch(/--to-destination 10\.180\.0\.1:80$/);
         expect(r.out).not.toContain('6.6.6.6');
         expect(lines.filter((l) => / -j ACCEPT$/.test(l)).every((l) => /KUBE-(FORWARD|NODEPORTS) /.test(l))).toBe(true);
+      }),
+      { numRuns: scaledRuns(200, 50) },
+    );
+  });
+});
+
+/** What could end an nft command, open a block, name a set or a variable, or add a verdict. */
+const hostileNft = fc.oneof(
+  hostile,
+  fc.constantFrom(
+    'a } drop',
+    '1.2.3.4 ; flush ruleset',
+    'x\nflush ruleset',
+    'p80 # rest',
+    '$var',
+    '@cluster-ips',
+    'goto reject-chain',
+    '10.0.0.0/8 } accept {',
+    'veth* accept',
+    'a" ; flush ruleset ; "',
+    '172.30.0.0/16,0.0.0.0/0',
+    '6.6.6.6:1',
+  ),
+);
+
+const NFT_FIELDS: Path[] = [...FIELDS, [4, 'metadata', 'name'], [4, 'spec', 'cidrs', 0]];
+
+function nftObjects() {
+  return [...objects(), { apiVersion: 'networking.k8s.io/v1', kind: 'ServiceCIDR', metadata: { name: 'kubernetes' }, spec: { cidrs: ['172.30.0.0/16'] } }];
+}
+
+describe('no input can inject into the nft text (--mode nftables)', () => {
+  const compileNft = (objs: unknown[], extra: string[]) =>
+    compileText(JSON.stringify({ apiVersion: 'v1', kind: 'List', items: objs }, null, 1), ['--mode', 'nftables', ...extra]);
+
+  test('the unmodified input compiles', async () => {
+    const r = await compileNft(nftObjects(), []);
+    expect(r.code).toBe(0);
+    expect(r.out).toContain('add rule ip kube-proxy firewall-ULMVA6XW-ns1/svc1/tcp/p80 ip saddr != { 203.0.113.0/25 } drop');
+  });
+
+  test('hostile text in any field is refused or harmless', async () => {
+    await fc.assert(
+      fc.asyncProperty(fc.constantFrom(...NFT_FIELDS), hostileNft, fc.boolean(), async (path, value, skipInvalid) => {
+        const objs = nftObjects();
+        setPath(objs, path, value);
+        const r = await compileNft(objs, skipInvalid ? ['--skip-invalid'] : []);
+        if (refused(r)) return;
+        // The strict parser reads one command per line back to the same text: no line became two.
+        expect(renderDump(parseDump(r.out))).toBe(r.out);
+        const lines = r.out.split('\n').filter((l) => l !== '');
+        expect(lines.every((l) => l.startsWith('add '))).toBe(true);
+        for (const l of lines.filter((x) => x.includes(' dnat to '))) expect(l).toMatch(/ dnat to 10\.180\.0\.1:80$/);
+        expect(r.out).not.toContain('6.6.6.6');
+        // Outside kube-proxy's own comments, no verdict or command it never writes.
+        const bare = r.out.replace(/ comment "[^"]*"/g, '');
+        expect(bare).not.toMatch(/\baccept\b|flush|\$/);
+        // The service CIDR stays one CIDR: nothing else joins the drop of unallocated cluster IPs.
+        for (const l of lines.filter((x) => x.includes('unallocated'))) expect(l).toMatch(/ip daddr \{ [0-9./]+ \} drop comment/);
       }),
       { numRuns: scaledRuns(200, 50) },
     );

@@ -1,13 +1,17 @@
 import type { Diagnostic } from './diagnostics.js';
 import type { IPFamily, NodeInfo, Snapshot } from './model.js';
 import type { CompileOptions } from './options.js';
-import { cidrContains, formatIP, isLoopback, parseCIDR, parseIP } from './ip.js';
+import { cidrContains, formatCIDR, formatIP, isLoopback, parseCIDR, parseIP } from './ip.js';
 import type { ParsedCIDR } from './ip.js';
+
+/** What the local-traffic detector (localdetector.go) matches, whatever the backend writes for it. */
+export type LocalMatch = { readonly cidr: string } | { readonly interfaceName: string } | { readonly interfacePrefix: string };
 
 /** The local-traffic detector's match words (localdetector.go); null when it is a no-op. */
 export interface LocalDetector {
   readonly ifLocal: readonly string[];
   readonly ifNotLocal: readonly string[];
+  readonly match: LocalMatch;
 }
 
 /** Everything about the node and the proxy configuration that rule generation reads, computed once. */
@@ -28,6 +32,10 @@ export interface CompileContext {
   readonly nfacct: boolean;
   readonly tcpBeLiberal: boolean;
   readonly largeClusterEndpointsThreshold: number;
+  /** The configuration's proxy mode (options.proxyMode): which config section and defaults applied. */
+  readonly proxyMode: 'iptables' | 'nftables';
+  /** This family's service CIDRs (ServiceCIDR objects or options.serviceCIDRs), de-duplicated, sorted bytewise. */
+  readonly serviceCIDRs: readonly string[];
 }
 
 const ZONE_LABEL = 'topology.kubernetes.io/zone';
@@ -81,19 +89,19 @@ function localDetectorFor(snapshot: Snapshot, node: NodeInfo | undefined, family
   switch (cfg?.detectLocalMode ?? 'ClusterCIDR') {
     case 'ClusterCIDR': {
       const c = firstCIDROf(cfg?.clusterCIDRs, family);
-      return c ? { ifLocal: ['-s', c], ifNotLocal: ['!', '-s', c] } : null;
+      return c ? { ifLocal: ['-s', c], ifNotLocal: ['!', '-s', c], match: { cidr: c } } : null;
     }
     case 'NodeCIDR': {
       const c = firstCIDROf(node?.podCIDRs, family);
-      return c ? { ifLocal: ['-s', c], ifNotLocal: ['!', '-s', c] } : null;
+      return c ? { ifLocal: ['-s', c], ifNotLocal: ['!', '-s', c], match: { cidr: c } } : null;
     }
     case 'BridgeInterface': {
       const i = cfg?.bridgeInterface;
-      return i ? { ifLocal: ['-i', i], ifNotLocal: ['!', '-i', i] } : null;
+      return i ? { ifLocal: ['-i', i], ifNotLocal: ['!', '-i', i], match: { interfaceName: i } } : null;
     }
     case 'InterfaceNamePrefix': {
       const p = cfg?.interfaceNamePrefix;
-      return p ? { ifLocal: ['-i', `${p}+`], ifNotLocal: ['!', '-i', `${p}+`] } : null;
+      return p ? { ifLocal: ['-i', `${p}+`], ifNotLocal: ['!', '-i', `${p}+`], match: { interfacePrefix: p } } : null;
     }
   }
 }
@@ -137,22 +145,37 @@ function nodePortAddresses(
   return { ips: [...ips].sort(), containsIPv4Loopback };
 }
 
+/** The family's service CIDRs: options.serviceCIDRs when given, else every ServiceCIDR object's. */
+function serviceCIDRsFor(snapshot: Snapshot, options: CompileOptions, family: IPFamily): string[] {
+  const all = options.serviceCIDRs ?? (snapshot.serviceCIDRs ?? []).flatMap((s) => s.cidrs);
+  const ofFamily = new Set<string>();
+  for (const c of all) {
+    const parsed = parseCIDR(c);
+    if (parsed && parsed.family === family) ofFamily.add(formatCIDR(parsed));
+  }
+  return [...ofFamily].sort();
+}
+
 export function buildContext(snapshot: Snapshot, options: CompileOptions, diagnostics: Diagnostic[]): CompileContext {
   const family = options.family ?? 'IPv4';
+  const proxyMode = options.proxyMode ?? 'iptables';
   const cfg = snapshot.config;
+  // The nftables proxier reads its own config section; its nodePortAddresses default is `primary`.
+  const masq = proxyMode === 'nftables' ? cfg?.nftables : cfg;
+  const nodePortAddressList = proxyMode === 'nftables' && (cfg?.nodePortAddresses ?? []).length === 0 ? ['primary'] : cfg?.nodePortAddresses;
   const { name: nodeName, node } = pickNode(snapshot, options, diagnostics);
   const nodeIPs = options.nodeIPs?.filter((ip) => parseIP(ip)?.family === family);
   const nodeIP = nodeIPs && nodeIPs.length > 0 ? nodeIPs[0]! : nodeIPFor(node, family);
   const interfaceAddresses =
     options.interfaceAddresses ?? [...(node?.addresses.map((a) => a.address) ?? []), family === 'IPv4' ? '127.0.0.1' : '::1'];
-  const npa = nodePortAddresses(cfg?.nodePortAddresses, family, node, interfaceAddresses);
+  const npa = nodePortAddresses(nodePortAddressList, family, node, interfaceAddresses);
   return {
     family,
     nodeName,
     zone: node?.labels[ZONE_LABEL] ?? '',
     nodeIP,
-    mark: options.masqueradeMark ?? masqueradeMark(cfg?.masqueradeBit ?? 14),
-    masqueradeAll: cfg?.masqueradeAll ?? false,
+    mark: options.masqueradeMark ?? masqueradeMark(masq?.masqueradeBit ?? 14),
+    masqueradeAll: masq?.masqueradeAll ?? false,
     localDetector: localDetectorFor(snapshot, node, family),
     localhostNodePorts: (cfg?.localhostNodePorts ?? true) && family === 'IPv4' && npa.containsIPv4Loopback,
     nodePortIPs: npa.ips,
@@ -160,5 +183,7 @@ export function buildContext(snapshot: Snapshot, options: CompileOptions, diagno
     nfacct: options.nfacct ?? true,
     tcpBeLiberal: options.tcpBeLiberal ?? false,
     largeClusterEndpointsThreshold: options.largeClusterEndpointsThreshold ?? 1000,
+    proxyMode,
+    serviceCIDRs: serviceCIDRsFor(snapshot, options, family),
   };
 }

@@ -127,6 +127,18 @@ export interface ProxyConfig {
   readonly localhostNodePorts?: boolean;
   /** CIDRs (canonical) and/or the keyword `primary`. */
   readonly nodePortAddresses?: readonly string[];
+  /** `mode`, when it names a mode svcrules compiles (`''` and absent mean iptables to kube-proxy). */
+  readonly mode?: 'iptables' | 'nftables';
+  /** The `nftables:` section, which the nftables proxier reads instead of `iptables:`. */
+  readonly nftables?: { readonly masqueradeBit?: number; readonly masqueradeAll?: boolean };
+  readonly origin?: Origin;
+}
+
+/** A `networking.k8s.io/v1` ServiceCIDR: the ranges cluster IPs are allocated from. */
+export interface ServiceCIDR {
+  readonly name: string;
+  /** Canonical CIDRs, at most one per family. */
+  readonly cidrs: readonly string[];
   readonly origin?: Origin;
 }
 
@@ -151,4 +163,6 @@ export interface Snapshot {
   readonly nodes: readonly NodeInfo[];
   readonly pods?: readonly Pod[];
   readonly config?: ProxyConfig;
+  /** ServiceCIDR objects (the nftables proxier drops traffic to unallocated addresses in them). */
+  readonly serviceCIDRs?: readonly ServiceCIDR[];
 }

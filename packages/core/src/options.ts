@@ -23,6 +23,13 @@ export interface CompileOptions {
   readonly masqueradeMark?: string;
   /** nat chain names present on the host (an iptables-save of it): stale service chains get `-X`. */
   readonly existingNatChains?: readonly string[];
+  /**
+   * Which proxier's configuration applies (default `iptables`): `nftables` reads the config's
+   * `nftables:` section and defaults nodePortAddresses to `primary` (server_linux.go).
+   */
+  readonly proxyMode?: 'iptables' | 'nftables';
+  /** Service CIDRs (`--service-cidr`); when given, used instead of the snapshot's ServiceCIDR objects. */
+  readonly serviceCIDRs?: readonly string[];
   /** Endpoints above which comments are dropped from SVC/SEP rules. Default 1000 (kube-proxy's). */
   readonly largeClusterEndpointsThreshold?: number;
 }

@@ -69,16 +69,25 @@ export function mapProblem(m: NftMap): string | undefined {
   return firstProblem(setPropsProblem(m), typeProblem('value type', m.valueType));
 }
 
+/** The first problem `check` finds in `xs` (a loop: this runs for every rule and element of a large table). */
+function firstOf(xs: readonly string[], check: (x: string) => string | undefined): string | undefined {
+  for (const x of xs) {
+    const p = check(x);
+    if (p !== undefined) return p;
+  }
+  return undefined;
+}
+
 export function ruleProblem(r: Rule): string | undefined {
   if (r.words.length === 0) return 'rule: no words';
   if (PLACEMENT_WORDS.has(r.words[0]!)) return `rule: cannot start with ${JSON.stringify(r.words[0])}`;
-  const bad = r.words.map((w) => ruleWordProblem(w)).find((p) => p !== undefined);
+  const bad = firstOf(r.words, ruleWordProblem);
   return firstProblem(field('chain', identifierProblem(r.chain)), field('rule', bad), optionalComment(r.comment));
 }
 
 export function elementKeyProblem(container: string, key: readonly string[]): string | undefined {
   if (key.length === 0) return 'element: empty key';
-  const bad = key.map((k) => elementPartProblem(k)).find((p) => p !== undefined);
+  const bad = firstOf(key, elementPartProblem);
   return firstProblem(field('set or map', identifierProblem(container)), field('key', bad));
 }
 
@@ -86,7 +95,7 @@ export function elementProblem(e: Element): string | undefined {
   const value = e.value;
   let valueProblem: string | undefined;
   if (value !== undefined) {
-    valueProblem = value.length === 0 ? 'value: empty (omit it for a set element)' : field('value', value.map((v) => elementPartProblem(v)).find((p) => p !== undefined));
+    valueProblem = value.length === 0 ? 'value: empty (omit it for a set element)' : field('value', firstOf(value, elementPartProblem));
   }
   return firstProblem(elementKeyProblem(e.container, e.key), valueProblem, optionalComment(e.comment));
 }

@@ -4,6 +4,8 @@ export * from './check.js';
 export * from './render.js';
 export * from './parse.js';
 export * from './apply.js';
+export * from './trace/index.js';
+export * from './list/index.js';
 
 import { applyTransaction } from './apply.js';
 import type { NftRuleset, Operation } from './ir.js';

@@ -32,6 +32,8 @@ export interface Chain {
   readonly name: string;
   readonly base?: BaseChainSpec;
   readonly comment?: string;
+  /** A base chain's policy as a host lists it (`policy drop;`); absent means accept, as knftables leaves it. */
+  readonly policy?: 'accept' | 'drop';
 }
 
 /** A named set: `type` lists the key's data types (`ipv4_addr`, or `ipv4_addr . inet_proto`). */
@@ -57,6 +59,8 @@ export interface Rule {
   readonly chain: string;
   readonly words: readonly string[];
   readonly comment?: string;
+  /** The kernel's handle, when the rule was read from `nft -a list` or `nft -j list` (list/); never rendered. */
+  readonly handle?: number;
 }
 
 /** An element of set or map `container`; `value` is present exactly for map elements. */

@@ -94,30 +94,77 @@ export function renderTransaction(tx: Transaction): string {
 
 const byName = <T extends { readonly name: string }>(xs: readonly T[]): T[] => [...xs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
-/** The `add` operations of `Fake.Dump()`, in its order. Throws on a rule or element without its chain, set or map. */
-export function dumpOperations(rs: NftRuleset): Operation[] {
-  const t = tableRef(rs.table);
+interface DumpOrder {
+  readonly chains: Chain[];
+  readonly sets: NftSet[];
+  readonly maps: NftMap[];
+  readonly rules: Rule[];
+  readonly elements: Element[];
+}
+
+/** What `Fake.Dump()` prints, in its order. Throws on a rule or element without its chain, set or map. */
+function dumpOrder(rs: NftRuleset): DumpOrder {
   const chains = byName(rs.chains);
   const sets = byName(rs.sets);
   const maps = byName(rs.maps);
   const rulesByChain = groupBy(rs.rules, (r) => r.chain);
   const elementsByContainer = groupBy(rs.elements, (e) => e.container);
-  const known = new Set([...chains.map((c) => `chain ${c.name}`), ...sets.map((s) => `container ${s.name}`), ...maps.map((m) => `container ${m.name}`)]);
-  for (const chain of rulesByChain.keys()) if (!known.has(`chain ${chain}`)) throw new Error(`rule in chain ${JSON.stringify(chain)}, which the ruleset does not declare`);
-  for (const c of elementsByContainer.keys()) if (!known.has(`container ${c}`)) throw new Error(`element of ${JSON.stringify(c)}, which the ruleset declares as neither set nor map`);
-
-  const ops: Operation[] = [{ verb: 'add', kind: 'table', table: rs.table }];
-  for (const chain of chains) ops.push({ verb: 'add', kind: 'chain', table: t, chain });
-  for (const set of sets) ops.push({ verb: 'add', kind: 'set', table: t, set });
-  for (const map of maps) ops.push({ verb: 'add', kind: 'map', table: t, map });
-  for (const c of chains) for (const rule of rulesByChain.get(c.name) ?? []) ops.push({ verb: 'add', kind: 'rule', table: t, rule });
-  for (const s of [...sets, ...maps]) for (const element of elementsByContainer.get(s.name) ?? []) ops.push({ verb: 'add', kind: 'element', table: t, element });
-  return ops;
+  const chainNames = new Set(chains.map((c) => c.name));
+  const containerNames = new Set([...sets, ...maps].map((c) => c.name));
+  for (const chain of rulesByChain.keys()) if (!chainNames.has(chain)) throw new Error(`rule in chain ${JSON.stringify(chain)}, which the ruleset does not declare`);
+  for (const c of elementsByContainer.keys()) if (!containerNames.has(c)) throw new Error(`element of ${JSON.stringify(c)}, which the ruleset declares as neither set nor map`);
+  const rules: Rule[] = [];
+  for (const c of chains) for (const r of rulesByChain.get(c.name) ?? []) rules.push(r);
+  const elements: Element[] = [];
+  for (const c of [...sets, ...maps]) for (const e of elementsByContainer.get(c.name) ?? []) elements.push(e);
+  return { chains, sets, maps, rules, elements };
 }
 
-/** `Fake.Dump()` of the ruleset. */
+/** The `add` operations of `Fake.Dump()`, in its order. Throws on a rule or element without its chain, set or map. */
+export function dumpOperations(rs: NftRuleset): Operation[] {
+  const t = tableRef(rs.table);
+  const d = dumpOrder(rs);
+  return [
+    { verb: 'add', kind: 'table', table: rs.table },
+    ...d.chains.map((chain): Operation => ({ verb: 'add', kind: 'chain', table: t, chain })),
+    ...d.sets.map((set): Operation => ({ verb: 'add', kind: 'set', table: t, set })),
+    ...d.maps.map((map): Operation => ({ verb: 'add', kind: 'map', table: t, map })),
+    ...d.rules.map((rule): Operation => ({ verb: 'add', kind: 'rule', table: t, rule })),
+    ...d.elements.map((element): Operation => ({ verb: 'add', kind: 'element', table: t, element })),
+  ];
+}
+
+/**
+ * `Fake.Dump()` of the ruleset: the text of `dumpOperations`, written line by line with the table
+ * checked once (a large table has a million rules and elements).
+ */
 export function renderDump(rs: NftRuleset): string {
-  return renderTransaction({ operations: dumpOperations(rs) });
+  const t = tableRef(rs.table);
+  assertNft(tableRefProblem(t), 'table', t);
+  const d = dumpOrder(rs);
+  // Joined a few thousand lines at a time, so the line strings die young (a cheap collection).
+  const chunks: string[] = [];
+  let lines: string[] = [head('add', 'table', t) + tableText(rs.table)];
+  const push = (line: string) => {
+    lines.push(line);
+    if (lines.length === 4096) {
+      chunks.push(`${lines.join('\n')}\n`);
+      lines = [];
+    }
+  };
+  const add = (kind: string) => head('add', kind, t);
+  const chainHead = add('chain');
+  for (const c of d.chains) push(chainHead + chainText(c));
+  const setHead = add('set');
+  for (const x of d.sets) push(setHead + setText(x));
+  const mapHead = add('map');
+  for (const x of d.maps) push(mapHead + mapText(x));
+  const ruleHead = add('rule');
+  for (const r of d.rules) push(ruleHead + ruleText(r));
+  const elementHead = add('element');
+  for (const e of d.elements) push(elementHead + elementText(e));
+  if (lines.length > 0) chunks.push(`${lines.join('\n')}\n`);
+  return chunks.join('');
 }
 
 function groupBy<T>(xs: readonly T[], key: (x: T) => string): Map<string, T[]> {

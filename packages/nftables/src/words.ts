@@ -51,13 +51,17 @@ export function ruleWordProblem(word: string): string | undefined {
  */
 export function elementPartProblem(part: string): string | undefined {
   if (typeof part !== 'string' || part.length === 0) return 'empty element part';
+  // One word (an address, a protocol, a port) is the common case: no split.
+  if (!part.includes(' ')) return part === '.' || part === ':' ? `element part holds the separator ${JSON.stringify(part)}` : ELEMENT_WORD.test(part) ? undefined : ELEMENT_WORD_PROBLEM;
   for (const w of part.split(' ')) {
     if (w === '') return 'element part with a leading, trailing or double space';
     if (w === '.' || w === ':') return `element part holds the separator ${JSON.stringify(w)}`;
-    if (!ELEMENT_WORD.test(w)) return 'element part holds a quote, backslash, { } , ; # $, control or non-ASCII character';
+    if (!ELEMENT_WORD.test(w)) return ELEMENT_WORD_PROBLEM;
   }
   return undefined;
 }
+
+const ELEMENT_WORD_PROBLEM = 'element part holds a quote, backslash, { } , ; # $, control or non-ASCII character';
 
 /** Go's `%q` for the comments `commentProblem` accepts (they need no escape). */
 export function quoteComment(comment: string): string {

@@ -105,6 +105,15 @@ describe('Dump() order', () => {
     );
   });
 
+  test('a large table (written a few thousand lines at a time) is the text of its dump operations', () => {
+    const rules = Array.from({ length: 9000 }, (_, i) => ({ chain: 'services', words: ['ip', 'daddr', `10.0.${i >> 8}.${i & 255}`, 'jump', 'endpoint-B'] }));
+    const elements = Array.from({ length: 5000 }, (_, i) => ({ container: 'cluster-ips', key: [`172.30.${i >> 8}.${i & 255}`] }));
+    const big = { ...rs, rules: [...rs.rules, ...rules], elements: [...rs.elements, ...elements] };
+    const text = renderDump(big);
+    expect(text.split('\n')).toHaveLength(rs.chains.length + rs.sets.length + rs.maps.length + big.rules.length + big.elements.length + 2);
+    expect(text).toBe(renderTransaction({ operations: dumpOperations(big) }));
+  });
+
   test('a rule or element of an undeclared chain, set or map is refused', () => {
     expect(() => renderDump({ ...rs, rules: [{ chain: 'nope', words: ['accept'] }] })).toThrow(/chain "nope"/);
     expect(() => renderDump({ ...rs, elements: [{ container: 'nope', key: ['1'] }] })).toThrow(/"nope"/);

@@ -1,4 +1,4 @@
-import type { Diagnostic, EndpointSlice, IPFamily, NodeInfo, Origin, Pod, ProxyConfig, Service, Snapshot } from '@svcrules/core';
+import type { Diagnostic, EndpointSlice, IPFamily, NodeInfo, Origin, Pod, ProxyConfig, Service, ServiceCIDR, Snapshot } from '@svcrules/core';
 import type { DiagnosticCode } from './codes.js';
 import { describeObject, readObjects, readSource } from './documents.js';
 import { readSourceFast } from './fast-json.js';
@@ -14,6 +14,7 @@ import { isMapping } from './schemas/metadata.js';
 import { nodeKind } from './schemas/node.js';
 import { podKind } from './schemas/pod.js';
 import { serviceKind } from './schemas/service.js';
+import { serviceCIDRKind } from './schemas/service-cidr.js';
 import { Sink } from './sink.js';
 import { displayName, show } from './words.js';
 
@@ -81,7 +82,7 @@ export interface ObjectsLoadResult {
 
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
 type AnyKind = KindModule<any, unknown>;
-const KINDS: readonly AnyKind[] = [serviceKind, endpointSliceKind, endpointSliceV1beta1Kind, endpointsKind, nodeKind, podKind, kubeProxyConfigKind];
+const KINDS: readonly AnyKind[] = [serviceKind, endpointSliceKind, endpointSliceV1beta1Kind, endpointsKind, nodeKind, podKind, kubeProxyConfigKind, serviceCIDRKind];
 
 interface Loaded {
   readonly raw: RawObject;
@@ -181,38 +182,21 @@ function withOrigin<T extends object>(model: T, origin: Origin | undefined): T {
   return origin ? { ...model, origin } : model;
 }
 
-function assemble(raws: readonly RawObject[], sink: Sink, options: LoadOptions): { snapshot: Snapshot; ignored: Ignored[]; standIns: StandIn[] } {
-  const { loaded, ignored } = validate(raws, sink);
-  const services: Service[] = [];
-  const endpointSlices: EndpointSlice[] = [];
-  const endpoints: { ep: EndpointsObject; l: Loaded }[] = [];
-  const nodes: NodeInfo[] = [];
-  const pods: Pod[] = [];
-  let config: ProxyConfig | undefined;
-  for (const l of loaded) {
-    if (!l.valid) continue;
-    switch (l.mod.kind) {
-      case serviceKind.kind:
-        services.push(withOrigin(l.model as Service, l.origin));
-        break;
-      case endpointSliceKind.kind:
-        endpointSlices.push(withOrigin(l.model as EndpointSlice, l.origin));
-        break;
-      case endpointsKind.kind:
-        endpoints.push({ ep: l.model as EndpointsObject, l });
-        break;
-      case nodeKind.kind:
-        nodes.push(withOrigin(l.model as NodeInfo, l.origin));
-        break;
-      case podKind.kind:
-        pods.push(withOrigin(l.model as Pod, l.origin));
-        break;
-      case kubeProxyConfigKind.kind:
-        config = withOrigin(l.model as ProxyConfig, l.origin);
-        break;
-    }
-  }
-
+/**
+ * The load-time half of turning endpoints into EndpointSlices: v1 Endpoints become the slices the
+ * mirroring controller writes (selectorless Services), or, unless `endpointsAsMirrored`, stand in
+ * for the slices a dump left out. Precedence per Service and family: EndpointSlices given, then
+ * Endpoints, then Pods; the Pods' slices are derived after loading, by core's `deriveSlices`
+ * (compile() runs it first), which leaves every family that has a slice here alone.
+ */
+function slicesFromEndpoints(
+  endpoints: readonly { ep: EndpointsObject; l: Loaded }[],
+  services: readonly Service[],
+  endpointSlices: readonly EndpointSlice[],
+  sink: Sink,
+  ignored: Ignored[],
+  options: LoadOptions,
+): { mirrored: EndpointSlice[]; standIns: StandIn[] } {
   const serviceByKey = new Map(services.map((s) => [`${s.namespace}/${s.name}`, s]));
   const mirroredFor = new Set(
     endpointSlices.filter((s) => s.labels[LABEL_MANAGED_BY] === MIRRORING_CONTROLLER && s.labels[LABEL_SERVICE_NAME]).map((s) => `${s.namespace}/${s.labels[LABEL_SERVICE_NAME]}`),
@@ -257,6 +241,46 @@ function assemble(raws: readonly RawObject[], sink: Sink, options: LoadOptions):
     }
     for (const s of r.slices) mirrored.push(withOrigin(s, l.origin));
   }
+  return { mirrored, standIns };
+}
+
+function assemble(raws: readonly RawObject[], sink: Sink, options: LoadOptions): { snapshot: Snapshot; ignored: Ignored[]; standIns: StandIn[] } {
+  const { loaded, ignored } = validate(raws, sink);
+  const services: Service[] = [];
+  const endpointSlices: EndpointSlice[] = [];
+  const endpoints: { ep: EndpointsObject; l: Loaded }[] = [];
+  const nodes: NodeInfo[] = [];
+  const pods: Pod[] = [];
+  const serviceCIDRs: ServiceCIDR[] = [];
+  let config: ProxyConfig | undefined;
+  for (const l of loaded) {
+    if (!l.valid) continue;
+    switch (l.mod.kind) {
+      case serviceKind.kind:
+        services.push(withOrigin(l.model as Service, l.origin));
+        break;
+      case endpointSliceKind.kind:
+        endpointSlices.push(withOrigin(l.model as EndpointSlice, l.origin));
+        break;
+      case endpointsKind.kind:
+        endpoints.push({ ep: l.model as EndpointsObject, l });
+        break;
+      case nodeKind.kind:
+        nodes.push(withOrigin(l.model as NodeInfo, l.origin));
+        break;
+      case podKind.kind:
+        pods.push(withOrigin(l.model as Pod, l.origin));
+        break;
+      case kubeProxyConfigKind.kind:
+        config = withOrigin(l.model as ProxyConfig, l.origin);
+        break;
+      case serviceCIDRKind.kind:
+        serviceCIDRs.push(withOrigin(l.model as ServiceCIDR, l.origin));
+        break;
+    }
+  }
+
+  const { mirrored, standIns } = slicesFromEndpoints(endpoints, services, endpointSlices, sink, ignored, options);
 
   const snapshot: Snapshot = {
     services,
@@ -264,6 +288,7 @@ function assemble(raws: readonly RawObject[], sink: Sink, options: LoadOptions):
     nodes,
     ...(pods.length > 0 ? { pods } : {}),
     ...(config ? { config } : {}),
+    ...(serviceCIDRs.length > 0 ? { serviceCIDRs } : {}),
   };
   return { snapshot, ignored, standIns };
 }

@@ -495,11 +495,36 @@ nodePortAddresses: [127.0.0.1/8, "fd00::1/64"]
       masqueradeAll: true,
       localhostNodePorts: false,
       nodePortAddresses: ['127.0.0.0/8', 'fd00::/64'],
+      mode: 'iptables',
       origin: { file: 'in.yaml', line: 1, column: 1 },
     });
     const empty = load('apiVersion: kubeproxy.config.k8s.io/v1alpha1\nkind: KubeProxyConfiguration\ndetectLocalMode: ""\nclusterCIDR: ""\nnodePortAddresses: [primary]\n');
     expect(empty.diagnostics).toEqual([]);
     expect({ ...empty.snapshot.config, origin: undefined }).toEqual({ nodePortAddresses: ['primary'], origin: undefined });
+  });
+});
+
+describe('nftables mode inputs', () => {
+  test('mode nftables and the nftables section are kept beside the iptables one', () => {
+    const r = load(`apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: nftables
+iptables: {masqueradeBit: 14}
+nftables: {masqueradeBit: 3, masqueradeAll: true}
+`);
+    expect(r.diagnostics).toEqual([]);
+    expect({ ...r.snapshot.config, origin: undefined }).toEqual({ mode: 'nftables', masqueradeBit: 14, nftables: { masqueradeBit: 3, masqueradeAll: true }, origin: undefined });
+  });
+
+  test('ServiceCIDR objects: canonical CIDRs; two of one family or a bad CIDR is an error naming the field', () => {
+    const r = load('apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata: {name: kubernetes}\nspec: {cidrs: [172.30.0.1/16, "fd00:10:96::/112"]}\n');
+    expect(r.diagnostics).toEqual([]);
+    expect(r.snapshot.serviceCIDRs).toEqual([{ name: 'kubernetes', cidrs: ['172.30.0.0/16', 'fd00:10:96::/112'], origin: { file: 'in.yaml', line: 1, column: 1 } }]);
+    const two = load('apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata: {name: a}\nspec: {cidrs: [172.30.0.0/16, 10.96.0.0/12]}\n');
+    expect(two.diagnostics.map((d) => [d.severity, d.code, d.object, d.path])).toEqual([['error', 'invalid-cidr', 'ServiceCIDR a', 'spec.cidrs[1]']]);
+    expect(two.snapshot.serviceCIDRs).toBeUndefined();
+    const bad = load('apiVersion: networking.k8s.io/v1\nkind: ServiceCIDR\nmetadata: {name: a}\nspec: {cidrs: ["172.30.0.0/16 } drop"]}\n');
+    expect(bad.diagnostics.map((d) => [d.severity, d.object, d.path])).toEqual([['error', 'ServiceCIDR a', 'spec.cidrs[0]']]);
   });
 });
 

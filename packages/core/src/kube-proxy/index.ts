@@ -8,4 +8,5 @@ export * from './canaries.js';
 export * from './nfacct.js';
 export * from './ownership.js';
 export * from './iptables-test-order.js';
+export * from './nft-test-order.js';
 export * from './go-sort.js';

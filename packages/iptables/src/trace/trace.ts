@@ -27,6 +27,8 @@ export { rejectEffect, clientErrorText, type RejectEffect, type ClientError } fr
 export type { Probability } from './probability.js';
 export { formatExact, formatPercent, toNumber as probabilityValue, statisticProbability } from './probability.js';
 export { hookRuleArgs, withHookRules, type HookRule, type HookRules, type HookedRuleset } from './hooks.js';
+// Exact arithmetic for the nftables tracer (@svcrules/nftables trace/), which shares this result shape.
+export { ONE as PROBABILITY_ONE, mul as mulProbability, add as addProbability, isZero as isZeroProbability } from './probability.js';
 export type TraceProtocol = 'tcp' | 'udp' | 'sctp';
 /** pod/external traffic arrives on an interface (nat PREROUTING first); node traffic is locally generated (nat OUTPUT first). */
 export type TraceFrom = 'pod' | 'node' | 'external';

@@ -17,6 +17,12 @@ export const kubeProxyConfigSchema = z.object({
       localhostNodePorts: bool.optional(),
     })
     .optional(),
+  nftables: z
+    .object({
+      masqueradeBit: int(0, 31, 'invalid-masquerade-bit').optional(),
+      masqueradeAll: bool.optional(),
+    })
+    .optional(),
   nodePortAddresses: list(anyString).optional(),
 });
 
@@ -28,7 +34,7 @@ export const kubeProxyConfigKind: KindModule<KubeProxyConfigDoc, ProxyConfig> = 
   namespaced: false,
   schema: kubeProxyConfigSchema,
   build(doc, ctx) {
-    if (doc.mode !== undefined && doc.mode !== '' && doc.mode !== 'iptables') {
+    if (doc.mode !== undefined && doc.mode !== '' && doc.mode !== 'iptables' && doc.mode !== 'nftables') {
       ctx.warning(['mode'], 'unsupported-proxy-mode', `svcrules writes iptables-mode rules, but this configuration is for mode ${quote(doc.mode)}`);
     }
 
@@ -91,7 +97,14 @@ export const kubeProxyConfigKind: KindModule<KubeProxyConfigDoc, ProxyConfig> = 
     }
 
     const ipt = doc.iptables;
+    const nft = doc.nftables;
+    const nftables = {
+      ...(nft?.masqueradeBit !== undefined ? { masqueradeBit: nft.masqueradeBit } : {}),
+      ...(nft?.masqueradeAll !== undefined ? { masqueradeAll: nft.masqueradeAll } : {}),
+    };
     return {
+      ...(doc.mode === 'iptables' || doc.mode === 'nftables' ? { mode: doc.mode } : {}),
+      ...(nft !== undefined ? { nftables } : {}),
       ...(hostnameOverride !== undefined ? { hostnameOverride } : {}),
       ...(clusterCIDRs !== undefined ? { clusterCIDRs } : {}),
       ...(mode !== undefined ? { detectLocalMode: mode } : {}),

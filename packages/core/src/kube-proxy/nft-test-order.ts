@@ -7,7 +7,7 @@
  * output with kube-proxy's goldens. Go's comparator is not a strict order (`>=` on the type rank,
  * `false` for lines under 5 words), so Go's own stable sort is reproduced to get the same result.
  */
-import { goSliceStable } from '@svcrules/core';
+import { goSliceStable } from './go-sort.js';
 
 const OBJECT_ORDER: Readonly<Record<string, number>> = { table: 10, chain: 9, rule: 8, set: 7, map: 6, element: 5 };
 const rank = (type: string): number => (Object.prototype.hasOwnProperty.call(OBJECT_ORDER, type) ? OBJECT_ORDER[type]! : 0);

@@ -1,11 +1,11 @@
 import type { AppendCommand } from '@svcrules/iptables';
 import { append } from '@svcrules/iptables';
-import type { CompileContext } from './context.js';
-import type { EndpointInfo } from './endpoints.js';
-import { cidrContains, parseCIDR, parseIP } from './ip.js';
-import { probability } from './probability.js';
-import type { ServicePortPlan } from './service-plan.js';
-import { endpointChainName, KUBE_EXTERNAL_SERVICES, KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL, KUBE_SERVICES, LOCALHOST_NPS_ACCEPTED_PKTS } from './kube-proxy/index.js';
+import type { CompileContext } from '../context.js';
+import type { EndpointInfo } from '../endpoints.js';
+import { cidrContains, parseCIDR, parseIP } from '../ip.js';
+import { probability } from '../probability.js';
+import type { ServicePortPlan } from '../service-plan.js';
+import { endpointChainName, KUBE_EXTERNAL_SERVICES, KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL, KUBE_SERVICES, LOCALHOST_NPS_ACCEPTED_PKTS } from '../kube-proxy/index.js';
 
 /** Where one service port's rules go, in kube-proxy's buffer order. */
 export interface ServicePortRules {

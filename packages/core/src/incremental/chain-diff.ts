@@ -1,0 +1,221 @@
+import type { AppendCommand } from '@svcrules/iptables';
+import type { ChainWrite } from '../iptables/assemble.js';
+import { TOP_LEVEL_FILTER, TOP_LEVEL_NAT } from '../iptables/fixed-rules.js';
+import type { ServicePortRules } from '../iptables/service-rules.js';
+import { portKey } from '../endpoints.js';
+import type { PortPiece, ServiceEntry } from './compiled-state.js';
+
+/**
+ * How two versions of a Service's compiled rules differ: whether their nat chains are equal, which
+ * chains to write and which went, and in which top-level chains their rules differ. Equality is by
+ * content, so a Service recompiled to the same rules is not "changed".
+ */
+
+/** The Service's nat chains, in order. */
+export function* chainsOf(e: ServiceEntry | undefined): Generator<string> {
+  for (const p of e?.ports ?? []) yield* p.rules.natChains;
+}
+
+function sameArgs(a: readonly string[], b: readonly string[]): boolean {
+  if (a === b) return true;
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+/**
+ * Whether two versions of a Service have the same nat chains (the list, and every rule in them: the
+ * ports' rules after their top-level ones), walking the ports' arrays without concatenating them.
+ */
+export function sameChains(a: ServiceEntry | undefined, b: ServiceEntry | undefined): boolean {
+  if (a === b) return true;
+  return sameFlat(
+    (a?.ports ?? []).map((p) => [p.rules.natChains, 0] as const),
+    (b?.ports ?? []).map((p) => [p.rules.natChains, 0] as const),
+    (x, y) => x === y,
+  ) &&
+    sameFlat(
+      (a?.ports ?? []).map((p) => [p.rules.natRules, p.rules.topEnd] as const),
+      (b?.ports ?? []).map((p) => [p.rules.natRules, p.rules.topEnd] as const),
+      (x, y) => x === y || (x.chain === y.chain && sameArgs(x.args, y.args)),
+    );
+}
+
+/** Whether the concatenations of `a`'s and `b`'s `[array, from]` slices are equal under `eq`. */
+function sameFlat<T>(a: readonly (readonly [readonly T[], number])[], b: readonly (readonly [readonly T[], number])[], eq: (x: T, y: T) => boolean): boolean {
+  let ai = 0;
+  let bi = 0;
+  let ax = a[0]?.[1] ?? 0;
+  let bx = b[0]?.[1] ?? 0;
+  for (;;) {
+    while (ai < a.length && ax >= a[ai]![0].length) if (++ai < a.length) ax = a[ai]![1];
+    while (bi < b.length && bx >= b[bi]![0].length) if (++bi < b.length) bx = b[bi]![1];
+    if (ai === a.length || bi === b.length) return ai === a.length && bi === b.length;
+    if (!eq(a[ai]![0][ax++]!, b[bi]![0][bx++]!)) return false;
+  }
+}
+
+export interface ChainDiff {
+  readonly write: ReadonlyMap<PortPiece, ChainWrite>;
+  readonly removed: readonly string[];
+}
+
+/**
+ * The chains that differ between two versions of a Service: `write` (new or changed, with their
+ * rules, per port of `next`) and `removed` (in `old` only). Ports are matched by name and protocol;
+ * within a port, the SEP chains are matched by endpoint along the two sorted endpoint lists, so a
+ * one-endpoint change in a 100k-endpoint Service costs one walk, not two 100k-entry sets.
+ */
+export function chainDiff(old: ServiceEntry | undefined, next: ServiceEntry | undefined): ChainDiff {
+  const write = new Map<PortPiece, ChainWrite>();
+  const removed: string[] = [];
+  const olds = new Map((old?.ports ?? []).map((p) => [portKey(p.info.name, p.info.protocol), p]));
+  for (const b of next?.ports ?? []) {
+    const k = portKey(b.info.name, b.info.protocol);
+    const a = olds.get(k);
+    olds.delete(k);
+    const w = pieceDiff(a, b, removed);
+    if (w.chains.length > 0) write.set(b, w);
+  }
+  for (const a of olds.values()) for (const ch of a.rules.natChains) removed.push(ch);
+  return { write, removed };
+}
+
+/** Head chains (EXT/FW/SVC/SVL) of a port with their rules, in declaration order. */
+function headChains(r: ServicePortRules): Map<string, AppendCommand[]> {
+  const m = new Map<string, AppendCommand[]>();
+  for (let i = 0; i < r.sepChainStart; i++) m.set(r.natChains[i]!, []);
+  let list: AppendCommand[] = [];
+  let chain: string | undefined;
+  for (let i = r.topEnd; i < r.sepStart; i++) {
+    const rule = r.natRules[i]!;
+    if (rule.chain !== chain) {
+      chain = rule.chain;
+      const have = m.get(chain);
+      if (have) list = have;
+      else m.set(chain, (list = []));
+    }
+    list.push(rule);
+  }
+  return m;
+}
+
+function pieceDiff(a: PortPiece | undefined, b: PortPiece, removed: string[]): { chains: string[]; rules: AppendCommand[] } {
+  const rb = b.rules;
+  const ra = a?.rules;
+  const aligned = ra ? alignedDiff(ra, rb, removed) : undefined;
+  if (aligned) return aligned;
+  // No alignment to go by: everything of b is written, whatever of a is not in b goes.
+  const chains = rb.natChains.slice();
+  const rules = rb.natRules.slice(rb.topEnd);
+  if (ra) {
+    const keep = new Set(rb.natChains);
+    for (const ch of ra.natChains) if (!keep.has(ch)) removed.push(ch);
+  }
+  return { chains, rules };
+}
+
+/**
+ * pieceDiff along the two ports' endpoint lists (both sorted, as endpoint lists are). Were they not,
+ * the walk would pair fewer endpoints: more chains written and listed as removed, and a chain that
+ * is written is never deleted (see sync), so the result would be larger, never wrong.
+ */
+function alignedDiff(ra: ServicePortRules, rb: ServicePortRules, removed: string[]): { chains: string[]; rules: AppendCommand[] } | undefined {
+  const ea = ra.reuse?.endpoints;
+  const eb = rb.reuse?.endpoints;
+  if (!ea || !eb) return undefined;
+  // SEP chains first (they may reveal that the lists are not sorted).
+  const sepChains: string[] = [];
+  const sepRules: AppendCommand[] = [];
+  const sepRemoved: string[] = [];
+  const sa = ra.natChains;
+  const sb = rb.natChains;
+  const writeSep = (j: number) => {
+    sepChains.push(sb[rb.sepChainStart + j]!);
+    sepRules.push(rb.natRules[rb.sepStart + 2 * j]!, rb.natRules[rb.sepStart + 2 * j + 1]!);
+  };
+  let i = 0;
+  let j = 0;
+  while (i < ea.length || j < eb.length) {
+    const x = ea[i];
+    const y = eb[j];
+    if (x !== undefined && x === y) {
+      const nameA = sa[ra.sepChainStart + i]!;
+      const nameB = sb[rb.sepChainStart + j]!;
+      if (nameA !== nameB) sepRemoved.push(nameA);
+      const pa = ra.sepStart + 2 * i;
+      const pb = rb.sepStart + 2 * j;
+      if (nameA !== nameB || !sameRule(ra.natRules[pa]!, rb.natRules[pb]!) || !sameRule(ra.natRules[pa + 1]!, rb.natRules[pb + 1]!)) writeSep(j);
+      i++;
+      j++;
+    } else if (y === undefined || (x !== undefined && x < y)) sepRemoved.push(sa[ra.sepChainStart + i++]!);
+    else writeSep(j++);
+  }
+  // Head chains (EXT/FW/SVC/SVL): b's grouped; a's compared rule by rule against them.
+  const hb = headChains(rb);
+  const differs = new Set<string>();
+  const at = new Map<string, number>();
+  // By runs of one chain (a ladder is 100k rules in a row): one map lookup per run.
+  const rules_ = ra.natRules;
+  for (let k = ra.topEnd; k < ra.sepStart; ) {
+    const chain = rules_[k]!.chain;
+    let end = k + 1;
+    while (end < ra.sepStart && rules_[end]!.chain === chain) end++;
+    const list = hb.get(chain);
+    let n = at.get(chain) ?? 0;
+    if (list && !differs.has(chain)) {
+      for (; k < end; k++, n++) {
+        if (n >= list.length || !sameRule(rules_[k]!, list[n]!)) {
+          differs.add(chain);
+          break;
+        }
+      }
+    }
+    at.set(chain, n + (end - k));
+    k = end;
+  }
+  const headA = new Set(sa.slice(0, ra.sepChainStart));
+  for (const [ch, list] of hb) if (!headA.has(ch) || (at.get(ch) ?? 0) !== list.length) differs.add(ch);
+  for (const ch of headA) if (!hb.has(ch)) removed.push(ch);
+  for (const ch of sepRemoved) removed.push(ch);
+  const chains: string[] = [];
+  const rules: AppendCommand[] = [];
+  for (const ch of hb.keys()) if (differs.has(ch)) chains.push(ch);
+  for (let k = rb.topEnd; k < rb.sepStart; k++) if (differs.has(rb.natRules[k]!.chain)) rules.push(rb.natRules[k]!);
+  for (const ch of sepChains) chains.push(ch);
+  for (const r of sepRules) rules.push(r);
+  return { chains, rules };
+}
+
+/** A Service's rules in one top-level chain, in order. */
+function topRules(e: ServiceEntry | undefined, table: 'filter' | 'nat', chain: string): AppendCommand[] {
+  const out: AppendCommand[] = [];
+  for (const p of e?.ports ?? []) for (const r of table === 'filter' ? p.rules.filterRules : p.natTop) if (r.chain === chain) out.push(r);
+  return out;
+}
+
+function sameRule(x: AppendCommand, y: AppendCommand): boolean {
+  return x === y || (x.chain === y.chain && sameArgs(x.args, y.args));
+}
+
+function sameRules(a: readonly AppendCommand[], b: readonly AppendCommand[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !sameArgs(a[i]!.args, b[i]!.args)) return false;
+  return true;
+}
+
+/** `table/chain` of each top-level chain in which a Service's rules differ between `before` and `entryOf`. */
+export function changedTopChains(before: ReadonlyMap<string, ServiceEntry | undefined>, entryOf: (key: string) => ServiceEntry | undefined): Set<string> {
+  const out = new Set<string>();
+  for (const [k, old] of before) {
+    const next = entryOf(k);
+    if (old === next) continue;
+    for (const chain of TOP_LEVEL_FILTER) {
+      if (!sameRules(topRules(old, 'filter', chain), topRules(next, 'filter', chain))) out.add(`filter/${chain}`);
+    }
+    for (const chain of TOP_LEVEL_NAT) {
+      if (!sameRules(topRules(old, 'nat', chain), topRules(next, 'nat', chain))) out.add(`nat/${chain}`);
+    }
+  }
+  return out;
+}

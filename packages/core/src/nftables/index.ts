@@ -1,0 +1,2 @@
+export { compileNFTables, renderNFTables } from './compile.js';
+export type { NFTablesCompileOptions, NFTablesResult, NFTablesStats } from './compile.js';
