@@ -7,6 +7,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import type { NftRuleset } from '@svcrules/nftables';
+import { compileNFTables } from '@svcrules/core';
+import { endpoints, service, slice, snapshot } from './helpers.js';
 import { parseDump, renderDump } from '@svcrules/nftables';
 import { FIXTURES, kubeProxyShapedRuleset, scaledRuns, sortNFTablesTransaction } from '@svcrules/testkit';
 import {
@@ -270,5 +272,32 @@ describe('the exec host', () => {
     expect(err).toMatchObject({ line: 2, reason: 'Could not process rule: No such file or directory' });
     expect((err as Error).message).toContain('> 2 | flush chain ip kube-proxy nosuch');
     expect(calls).toEqual(['ip netns exec ns1 nft -c -f - <3', 'ip netns exec ns1 nft -f - <3']);
+  });
+});
+
+describe('with the nftables compiler', () => {
+  test('compiled tables of a changing cluster: every partial sync lands on the compiled table', async () => {
+    const { host, applier, clock } = setup();
+    const svc1 = service('ns1', 'svc1', '172.30.0.41', { sessionAffinity: 'ClientIP' });
+    const dns = service('kube-system', 'dns', '172.30.0.10', { ports: [{ name: 'dns', protocol: 'UDP', port: 53, nodePort: 0 }] });
+    const lb = service('ns2', 'lb', '172.30.0.42', { type: 'LoadBalancer', ports: [{ name: 'p80', protocol: 'TCP', port: 80, nodePort: 30080 }], loadBalancerIngress: [{ ip: '1.2.3.4' }], loadBalancerSourceRanges: ['203.0.113.0/25'] });
+    const states = [
+      snapshot([svc1, dns, lb], [slice(svc1, endpoints(['10.180.0.1', '10.180.0.2'])), slice(dns, endpoints(['10.180.0.6', '10.180.0.7'])), slice(lb, endpoints(['10.180.0.4']))]),
+      snapshot([svc1, dns], [slice(svc1, endpoints(['10.180.0.2'])), slice(dns, endpoints(['10.180.0.7']))]),
+      snapshot([svc1, dns, lb], [slice(svc1, []), slice(dns, endpoints(['10.180.0.7', '10.180.0.8'])), slice(lb, endpoints(['10.180.0.5']))]),
+    ];
+    const modes: string[] = [];
+    const udp: string[] = [];
+    for (const snap of states) {
+      clock.now += 1500;
+      const rs = compileNFTables(snap).ruleset;
+      const r = await applier.apply(rs);
+      modes.push(r.mode);
+      udp.push(...r.staleUdpFlows.map((f) => `${f.frontend.ip}:${f.frontend.port}->${f.endpoint}`));
+      expect(tableText(host)).toBe(canon(withStale(rs, [...(host.table('ip', 'kube-proxy')?.chains ?? [])].filter((c) => c.name.includes('/') && !rs.chains.some((d) => d.name === c.name)).map((c) => c.name))));
+    }
+    expect(modes).toEqual(['full', 'partial', 'partial']);
+    // dns lost 10.180.0.6: its UDP conntrack entries are stale.
+    expect(udp).toEqual(['172.30.0.10:53->10.180.0.6:53']);
   });
 });
