@@ -130,7 +130,12 @@ for (const dir of cases) {
       // Enough attempts that missing one of n equally likely endpoints is below 1e-4.
       const count = want.failure ? 2 : n === 1 ? 2 : Math.ceil(Math.log(1e-4 / n) / Math.log(1 - 1 / n));
       const proto = f.protocol === 'UDP' ? 'udp' : 'tcp';
-      const results: ProbeResult[] = await cluster.probe(from, { proto, host: f.destIP, port: f.destPort, count, timeoutMs: want.failure === 'TIMEOUT' ? 800 : 1500, localAddress: f.sourceIP });
+      const probe = () => cluster.probe(from, { proto, host: f.destIP, port: f.destPort, count, timeoutMs: want.failure === 'TIMEOUT' ? 800 : 1500, localAddress: f.sourceIP });
+      const results: ProbeResult[] = await probe();
+      // A busy machine can still miss an endpoint now and then (174 flows × 1e-4): up to three more
+      // rounds while one is missing. A wrong answer (another pod, an error) is never retried away.
+      const wanted = new Set(want.endpoints);
+      for (let round = 0; !want.failure && round < 3 && ![...wanted].every((ep) => results.some((x) => x.ok && x.pod === ep)); round++) results.push(...(await probe()));
       if (want.failure) {
         expect(results.map((x) => (x.ok ? `reached ${x.pod}` : x.error))).toEqual(new Array(count).fill(want.failure));
         return;
