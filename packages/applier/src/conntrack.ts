@@ -37,6 +37,27 @@ function isUdp(args: readonly string[]): boolean {
 
 const stripHostMask = (ip: string) => ip.replace(/\/(32|128)$/, '');
 
+/**
+ * The DNAT destinations reachable from a chain, memoised per chain and safe against loops: `visit`
+ * reports a chain's own DNAT targets and the chains it jumps to. Shared by both modes' maps.
+ */
+export function endpointReach(visit: (chain: string, dnat: (endpoint: string) => void, follow: (chain: string) => void) => void): (chain: string) => Set<string> {
+  const cache = new Map<string, Set<string>>();
+  const reach = (chain: string, seen: Set<string>): Set<string> => {
+    const hit = cache.get(chain);
+    if (hit) return hit;
+    const eps = new Set<string>();
+    if (seen.has(chain)) return eps;
+    seen.add(chain);
+    visit(chain, (ep) => eps.add(ep), (next) => {
+      for (const e of reach(next, seen)) eps.add(e);
+    });
+    cache.set(chain, eps);
+    return eps;
+  };
+  return (chain) => reach(chain, new Set());
+}
+
 /** Chains grouped by table (as `chainsOf` returns them). */
 export type ChainMap = ReadonlyMap<string, ReadonlyMap<string, readonly AppendCommand[]>>;
 
@@ -48,30 +69,22 @@ export function udpServiceMap(rules: Ruleset | ChainMap): UdpServiceMap {
   const nat = ('tables' in rules ? chainsOf(rules) : rules).get('nat');
   const out = new Map<string, { frontend: UdpFrontend; endpoints: Set<string> }>();
   if (!nat) return out;
-  const cache = new Map<string, Set<string>>();
-  const reach = (chain: string, seen: Set<string>): Set<string> => {
-    const hit = cache.get(chain);
-    if (hit) return hit;
-    const eps = new Set<string>();
-    if (seen.has(chain)) return eps;
-    seen.add(chain);
+  const reach = endpointReach((chain, dnat, follow) => {
     for (const r of nat.get(chain) ?? []) {
       const target = jumpTarget(r.args);
       if (target === 'DNAT') {
         const to = argAfter(r.args, '--to-destination');
-        if (to) eps.add(to);
-      } else if (target && nat.has(target)) for (const e of reach(target, seen)) eps.add(e);
+        if (to) dnat(to);
+      } else if (target && nat.has(target)) follow(target);
     }
-    cache.set(chain, eps);
-    return eps;
-  };
+  });
   const add = (frontend: UdpFrontend, r: AppendCommand) => {
     const target = jumpTarget(r.args);
     if (!target || !nat.has(target)) return;
     const key = `${frontend.ip ?? '*'}:${frontend.port}`;
     let entry = out.get(key);
     if (!entry) out.set(key, (entry = { frontend, endpoints: new Set() }));
-    for (const e of reach(target, new Set())) entry.endpoints.add(e);
+    for (const e of reach(target)) entry.endpoints.add(e);
   };
   for (const r of nat.get(KUBE_SERVICES) ?? []) {
     const d = argAfter(r.args, '-d') ?? argAfter(r.args, '--destination');

@@ -42,7 +42,15 @@ export async function hostIdentity(o: { family: Family; netns: string | undefine
 export type StateRead = { readonly state: AppliedState; readonly reason?: undefined } | { readonly state?: undefined; readonly reason: string };
 
 /** The state in `path` if it is usable for `identity`; otherwise why not (missing, unreadable, corrupt, foreign). */
-export async function readStateFile(path: string, identity: HostIdentity): Promise<StateRead> {
+export function readStateFile(path: string, identity: HostIdentity): Promise<StateRead> {
+  return readSealedFile(path, identity, parseState);
+}
+
+/**
+ * A state file of either backend, read with its parser: the state, or why it cannot be used. Never
+ * throws for a bad file (the file is a cache; the caller falls back to a full sync).
+ */
+export async function readSealedFile<T extends { readonly identity: HostIdentity }>(path: string, identity: HostIdentity, parse: (text: string) => T): Promise<{ readonly state: T; readonly reason?: undefined } | { readonly state?: undefined; readonly reason: string }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -50,9 +58,9 @@ export async function readStateFile(path: string, identity: HostIdentity): Promi
     const code = (e as NodeJS.ErrnoException).code;
     return { reason: code === 'ENOENT' ? `no state file ${path}` : `state file ${path} unreadable (${code ?? String(e)})` };
   }
-  let state: AppliedState;
+  let state: T;
   try {
-    state = parseState(text);
+    state = parse(text);
   } catch (e) {
     if (e instanceof StateError) return { reason: `state file ${path} is corrupt: ${e.message}` };
     throw e;
@@ -63,13 +71,18 @@ export async function readStateFile(path: string, identity: HostIdentity): Promi
 }
 
 /** Writes the state atomically: a 0600 temporary file in the same directory, fsync, rename. */
-export async function writeStateFile(path: string, state: AppliedState): Promise<void> {
+export function writeStateFile(path: string, state: AppliedState): Promise<void> {
+  return writeFileAtomic(path, serializeState(state));
+}
+
+/** `text` to `path` atomically: a 0600 temporary file in the same directory, fsync, rename. */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
   await mkdir(dirname(path), { recursive: true, mode: 0o700 });
   const tmp = `${path}.${process.pid}.tmp`;
   const fh = await open(tmp, 'w', 0o600);
   try {
     await fh.chmod(0o600);
-    await fh.writeFile(serializeState(state));
+    await fh.writeFile(text);
     await fh.sync();
   } finally {
     await fh.close();

@@ -172,11 +172,15 @@ export function serializeState(state: AppliedState): string {
   return `${body}#end ${n} ${sha256(body)}\n`;
 }
 
-/** Parses a state file; throws StateError saying what is wrong. */
-export function parseState(text: string): AppliedState {
-  if (!text.startsWith(MAGIC + '\n')) {
-    const m = /^svcrules-state (\d+)\n/.exec(text);
-    throw new StateError(m ? `format ${m[1]}, this svcrules writes format ${STATE_FORMAT}` : 'not a svcrules state file');
+/**
+ * The lines of a state file after its checks: the `KIND FORMAT` first line, and the `#end N SHA256`
+ * trailer over everything before it (a truncated or edited file is refused, never half read).
+ * Shared by the iptables and the nftables state files.
+ */
+export function sealedLines(text: string, kind: string, format: number, what: string): { lines: string[]; trailer: RegExpExecArray } {
+  if (!text.startsWith(`${kind} ${format}\n`)) {
+    const m = new RegExp(`^${kind} (\\d+)\\n`).exec(text);
+    throw new StateError(m ? `format ${m[1]}, this svcrules writes format ${format}` : `not a svcrules ${what} file`);
   }
   const end = text.lastIndexOf('#end ', text.length - 2);
   const trailer = end >= 0 && text.endsWith('\n') ? /^#end (\d+) ([0-9a-f]{64})\n$/.exec(text.slice(end)) : null;
@@ -185,6 +189,12 @@ export function parseState(text: string): AppliedState {
   if (sha256(body) !== trailer[2]) throw new StateError('checksum mismatch');
   const lines = body.split('\n');
   lines.pop();
+  return { lines, trailer };
+}
+
+/** Parses a state file; throws StateError saying what is wrong. */
+export function parseState(text: string): AppliedState {
+  const { lines, trailer } = sealedLines(text, 'svcrules-state', STATE_FORMAT, 'state');
   let head: {
     identity: HostIdentity;
     seed: string;

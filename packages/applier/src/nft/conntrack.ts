@@ -6,7 +6,7 @@
  * entries included (`numgen random mod N vmap { 0 : goto endpoint-… }`).
  */
 import type { NftRuleset } from '@svcrules/nftables';
-import type { UdpFrontend, UdpServiceMap } from '../conntrack.js';
+import { endpointReach, type UdpFrontend, type UdpServiceMap } from '../conntrack.js';
 
 export function nftUdpServiceMap(rs: NftRuleset): UdpServiceMap {
   const out = new Map<string, { frontend: UdpFrontend; endpoints: Set<string> }>();
@@ -23,24 +23,16 @@ export function nftUdpServiceMap(rs: NftRuleset): UdpServiceMap {
     }
     return grouped.get(chain);
   };
-  const cache = new Map<string, Set<string>>();
-  const reach = (chain: string, seen: Set<string>): Set<string> => {
-    const hit = cache.get(chain);
-    if (hit) return hit;
-    const eps = new Set<string>();
-    if (seen.has(chain)) return eps;
-    seen.add(chain);
+  const reach = endpointReach((chain, dnat, follow) => {
     for (const words of rulesOf(chain) ?? []) {
       words.forEach((w, i) => {
         const next = words[i + 1];
         if (next === undefined) return;
-        if (w === 'to' && words[i - 1] === 'dnat') eps.add(next);
-        else if ((w === 'goto' || w === 'jump') && rulesOf(next) !== undefined) for (const e of reach(next, seen)) eps.add(e);
+        if (w === 'to' && words[i - 1] === 'dnat') dnat(next);
+        else if ((w === 'goto' || w === 'jump') && rulesOf(next) !== undefined) follow(next);
       });
     }
-    cache.set(chain, eps);
-    return eps;
-  };
+  });
   for (const e of rs.elements) {
     const target = e.value?.length === 1 ? /^(?:goto|jump) (\S+)$/.exec(e.value[0]!)?.[1] : undefined;
     if (target === undefined) continue;
@@ -48,7 +40,7 @@ export function nftUdpServiceMap(rs: NftRuleset): UdpServiceMap {
     if (e.container === 'service-ips' && e.key.length === 3 && e.key[1] === 'udp') frontend = { ip: e.key[0]!, port: Number(e.key[2]) };
     else if (e.container === 'service-nodeports' && e.key.length === 2 && e.key[0] === 'udp') frontend = { ip: undefined, port: Number(e.key[1]) };
     if (frontend === undefined || !Number.isInteger(frontend.port)) continue;
-    const eps = reach(target, new Set());
+    const eps = reach(target);
     if (eps.size === 0) continue;
     const key = `${frontend.ip ?? '*'}:${frontend.port}`;
     let entry = out.get(key);

@@ -7,11 +7,10 @@
  * Digests are keyed by the seed, which only this root-only file holds.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, open, readFile, rename, rm } from 'node:fs/promises';
-import { dirname } from 'node:path';
 import type { Table } from '@svcrules/nftables';
 import type { UdpServiceMap } from '../conntrack.js';
-import { identityMismatch, StateError, type HostIdentity } from '../state.js';
+import { sealedLines, StateError, type HostIdentity } from '../state.js';
+import { readSealedFile, writeFileAtomic } from '../state-file.js';
 import type { Fingerprint, NftRecord } from './plan.js';
 
 export const NFT_STATE_FORMAT = 1;
@@ -73,17 +72,7 @@ export function serializeNftState(s: NftAppliedState): string {
 }
 
 export function parseNftState(text: string): NftAppliedState {
-  if (!text.startsWith(MAGIC + '\n')) {
-    const m = /^svcrules-nft-state (\d+)\n/.exec(text);
-    throw new StateError(m ? `format ${m[1]}, this svcrules writes format ${NFT_STATE_FORMAT}` : 'not a svcrules nftables state file');
-  }
-  const end = text.lastIndexOf('#end ', text.length - 2);
-  const trailer = end >= 0 && text.endsWith('\n') ? /^#end (\d+) ([0-9a-f]{64})\n$/.exec(text.slice(end)) : null;
-  if (!trailer) throw new StateError('truncated (no end line)');
-  const body = text.slice(0, end);
-  if (sha256(body) !== trailer[2]) throw new StateError('checksum mismatch');
-  const lines = body.split('\n');
-  lines.pop();
+  const { lines, trailer } = sealedLines(text, 'svcrules-nft-state', NFT_STATE_FORMAT, 'nftables state');
   let head: { identity: HostIdentity; seed: string; token: string; fullSyncAt: number; table: Table; stale: [string, number][]; udp: [string, string | null, number, string[]][] };
   try {
     head = JSON.parse(lines[1] ?? '');
@@ -122,41 +111,13 @@ export function parseNftState(text: string): NftAppliedState {
 export type NftStateRead = { readonly state: NftAppliedState; readonly reason?: undefined } | { readonly state?: undefined; readonly reason: string };
 
 /** The state in `path` if it is usable for `identity`; otherwise why not. Never throws for a bad file: the file is a cache. */
-export async function readNftStateFile(path: string, identity: HostIdentity): Promise<NftStateRead> {
-  let text: string;
-  try {
-    text = await readFile(path, 'utf8');
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    return { reason: code === 'ENOENT' ? `no state file ${path}` : `state file ${path} unreadable (${code ?? String(e)})` };
-  }
-  let state: NftAppliedState;
-  try {
-    state = parseNftState(text);
-  } catch (e) {
-    if (e instanceof StateError) return { reason: `state file ${path} is corrupt: ${e.message}` };
-    throw e;
-  }
-  const foreign = identityMismatch(state.identity, identity);
-  return foreign ? { reason: `state file ${path} does not belong here: ${foreign}` } : { state };
+export function readNftStateFile(path: string, identity: HostIdentity): Promise<NftStateRead> {
+  return readSealedFile(path, identity, parseNftState);
 }
 
 /** Writes the state atomically: a 0600 temporary file in the same directory, fsync, rename. */
-export async function writeNftStateFile(path: string, state: NftAppliedState): Promise<void> {
-  await mkdir(dirname(path), { recursive: true, mode: 0o700 });
-  const tmp = `${path}.${process.pid}.tmp`;
-  const fh = await open(tmp, 'w', 0o600);
-  try {
-    await fh.chmod(0o600);
-    await fh.writeFile(serializeNftState(state));
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  await rename(tmp, path).catch(async (e: unknown) => {
-    await rm(tmp, { force: true });
-    throw e;
-  });
+export function writeNftStateFile(path: string, state: NftAppliedState): Promise<void> {
+  return writeFileAtomic(path, serializeNftState(state));
 }
 
 /** `DIR/host.ipv4.nft.state`: beside the iptables states, never the same file. */
