@@ -13,3 +13,4 @@ export * from './applier.js';
 export { replacementTables } from './replace.js';
 export * from './state.js';
 export * from './state-file.js';
+export * from './nft/index.js';

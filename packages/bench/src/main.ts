@@ -7,6 +7,7 @@
  *              [--no-apply] [--apply-size 10k×10] [--full-restores 1] [--restore-timeout 300]
  *              [--no-restores] [--cli-apply-runs 4] [--yaml-max-endpoints 100000]
  *              [--cli-runs 1] [--cli-base DIR] [--cli-only]
+ *              [--no-nft-apply] [--nft-sizes 1k×2,10k×2] [--nft-partial-runs 5] [--nft-kube-proxy-timeout 120]
  *
  * Each measurement runs in its own child process (so peak RSS is per size and per phase) whose
  * stdout is /dev/null (so streaming costs what `svcrules compile ... > /dev/null` costs).
@@ -23,6 +24,7 @@ import type { Size } from './generate.js';
 import { applySkipReason, measureApply } from './apply.js';
 import type { ApplyBackend, ApplyResult, ApplySkip } from './apply.js';
 import { measureCliApply, type CliApplyResult } from './cli-apply.js';
+import { measureNftApply, type NftApplyBenchResult } from './nft-apply-bench.js';
 import { measureIncremental, measureLoad, measurePipeline, measureRss } from './measure.js';
 import type { IncrementalResult, LoadResult, PipelineResult, RssResult } from './measure.js';
 import { mb, ms, ratio, table, timed } from './stats.js';
@@ -62,10 +64,23 @@ interface Options {
   cliBase?: string;
   /** Only the CLI end to end per size (no load/compile/incremental children). */
   cliOnly: boolean;
+  /** The nftables applier (kube-proxy-shaped tables, Services × endpoints). */
+  nftApply: boolean;
+  nftSizes: { services: number; endpoints: number }[];
+  nftPartialRuns: number;
+  nftKubeProxyTimeoutS: number;
 }
 
+/** `10k×2` (or `10kx2`): Services × endpoints. */
+function nftSize(text: string): { services: number; endpoints: number } {
+  const m = /^(\d+)(k?)[×x](\d+)$/.exec(text);
+  if (!m) throw new Error(`bad nft size ${text}; expected e.g. 10k×2`);
+  return { services: Number(m[1]) * (m[2] ? 1000 : 1), endpoints: Number(m[3]) };
+}
+const nftSizeName = (s: { services: number; endpoints: number }) => `${s.services % 1000 === 0 ? `${s.services / 1000}k` : s.services}×${s.endpoints}`;
+
 function parseArgs(argv: readonly string[]): Options {
-  const o: Options = { sizes: [...SIZES], runs: 5, updates: 21, apply: true, applySize: SIZES[1]!, fullRestores: 1, restoreTimeoutS: 300, cli: true, restores: true, cliApplyRuns: 4, yamlMaxEndpoints: 100_000, cliRuns: 1, cliOnly: false };
+  const o: Options = { sizes: [...SIZES], runs: 5, updates: 21, apply: true, applySize: SIZES[1]!, fullRestores: 1, restoreTimeoutS: 300, cli: true, restores: true, cliApplyRuns: 4, yamlMaxEndpoints: 100_000, cliRuns: 1, cliOnly: false, nftApply: true, nftSizes: [nftSize('1k×2'), nftSize('10k×2')], nftPartialRuns: 5, nftKubeProxyTimeoutS: 120 };
   const size = (name: string) => {
     const s = SIZES.find((x) => x.name === name || slug(x) === name);
     if (!s) throw new Error(`unknown size ${name}; known: ${SIZES.map((x) => x.name).join(', ')}`);
@@ -87,12 +102,16 @@ function parseArgs(argv: readonly string[]): Options {
     else if (a === '--cli-runs') o.cliRuns = Number(argv[++i]);
     else if (a === '--cli-base') o.cliBase = resolve(argv[++i]!);
     else if (a === '--cli-only') o.cliOnly = true;
+    else if (a === '--no-nft-apply') o.nftApply = false;
+    else if (a === '--nft-sizes') o.nftSizes = argv[++i]!.split(',').map(nftSize);
+    else if (a === '--nft-partial-runs') o.nftPartialRuns = Number(argv[++i]);
+    else if (a === '--nft-kube-proxy-timeout') o.nftKubeProxyTimeoutS = Number(argv[++i]);
     else throw new Error(`unknown argument ${a}`);
   }
   return o;
 }
 
-type ChildMode = 'load' | 'pipeline' | 'rss' | 'incremental' | 'apply' | 'cli-apply' | 'backends';
+type ChildMode = 'load' | 'pipeline' | 'rss' | 'incremental' | 'apply' | 'cli-apply' | 'backends' | 'nft-apply';
 
 const running = new Set<ChildProcess>();
 
@@ -130,6 +149,8 @@ async function runChild(mode: ChildMode, args: readonly string[]): Promise<unkno
       return measureCliApply(args[0]!, args[1]!, Number(args[2]));
     case 'backends':
       return measureBackends(args[0]!, Number(args[1]));
+    case 'nft-apply':
+      return measureNftApply({ services: Number(args[0]), endpoints: Number(args[1]), partialRuns: Number(args[2]), kubeProxyTimeoutMs: Number(args[3]) });
   }
 }
 
@@ -288,9 +309,22 @@ async function main(argv: readonly string[]): Promise<void> {
     }
   }
 
-  const out = report(results, apply, o, cliApply);
+  const nftApply: (NftApplyBenchResult | { size: string; skipped: string })[] = [];
+  if (o.nftApply) {
+    const skip = process.getuid?.() !== 0 ? 'needs root (network namespaces)' : spawnSync('nft', ['--version'], { stdio: 'ignore' }).error ? '`nft` is not installed' : undefined;
+    for (const size of o.nftSizes) {
+      if (skip) {
+        nftApply.push({ size: nftSizeName(size), skipped: skip });
+        continue;
+      }
+      log(`nft apply (${nftSizeName(size)}): full sync, ${o.nftPartialRuns} one-Service syncs, kube-proxy's transaction shape (stopped after ${o.nftKubeProxyTimeoutS} s), part by part\n`);
+      nftApply.push(await child<NftApplyBenchResult>('nft-apply', [String(size.services), String(size.endpoints), String(o.nftPartialRuns), String(o.nftKubeProxyTimeoutS * 1000)]));
+    }
+  }
+
+  const out = report(results, apply, o, cliApply) + (nftApply.length > 0 ? '\n' + nftReport(nftApply, o) : '');
   process.stdout.write(out);
-  const json = { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, date: new Date().toISOString(), loadavg: loadavg(), sizes: results, apply, cliApply };
+  const json = { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model, date: new Date().toISOString(), loadavg: loadavg(), sizes: results, apply, cliApply, nftApply };
   writeFileSync(join(ROOT, 'bench', 'results.json'), JSON.stringify(json, null, 2) + '\n');
   process.stdout.write(`\nwritten: bench/results.json\n`);
 }
@@ -445,6 +479,41 @@ function report(all: readonly SizeResult[], apply: readonly (ApplyResult | Apply
     return `${r.size.name}: ${r.pipeline.servicePorts} service ports, ${r.pipeline.endpoints} endpoints${r.pipeline.largeClusterMode ? ' (large-cluster mode)' : ''}; compile runs ${r.pipeline.compileRunsMs.map((x) => x.toFixed(0)).join(', ')}; load average ${r.loadavg.map((x) => x.toFixed(1)).join(' → ')}.${skipped}`;
   });
   return parts.join('\n\n') + '\n\n' + [...notes, ...applyNotes].join('\n') + '\n';
+}
+
+function nftReport(rows: readonly (NftApplyBenchResult | { size: string; skipped: string })[], o: Options): string {
+  const name = (r: NftApplyBenchResult) => nftSizeName(r);
+  const done = rows.filter((r): r is NftApplyBenchResult => !('skipped' in r));
+  const parts =
+    `nftables applier in a network namespace (kube-proxy-shaped ip kube-proxy table; ms; one Service = its first endpoint moved, median of ${o.nftPartialRuns})\n` +
+    table(
+      ['size', 'chains', 'rules', 'elements', 'full sync (ours)', 'of which nft', "kube-proxy's transaction shape", 'kube-proxy / ours', 'one Service', 'of which nft', 'ops', 'nft: one add rule', 'nft: list our set', 'nft: list one chain'],
+      rows.map((r) =>
+        'skipped' in r
+          ? [r.size, '-', '-', '-', `skipped: ${r.skipped}`, '-', '-', '-', '-', '-', '-', '-', '-', '-']
+          : [
+              name(r),
+              String(r.chains),
+              String(r.rules),
+              String(r.elements),
+              ms(r.fullMs),
+              ms(r.fullNftMs),
+              (r.kubeProxyShapeTimedOut ? '> ' : '') + ms(r.kubeProxyShapeMs),
+              (r.kubeProxyShapeTimedOut ? '> ' : '') + ratio(r.kubeProxyShapeMs, r.fullMs),
+              ms(r.partialMs),
+              ms(r.partialNftMs),
+              String(r.partialOperations),
+              ms(r.oneRuleMs),
+              ms(r.listSetMs),
+              ms(r.listChainMs),
+            ],
+      ),
+    );
+  const split = done.map(
+    (r) => `${name(r)}, the table loaded part by part (one transaction each, in this order): ` + r.parts.map((p) => `${p.part} ${ms(p.ms)}`).join('; '),
+  );
+  const published = "kube-proxy's published figures: first sync of 10k Services × 2 endpoints 3 min 14 s (kubernetes PR #130119); 5k Services / 250k endpoints: minutes per sync (issue #135639).";
+  return [parts, ...split, published].join('\n') + '\n';
 }
 
 main(process.argv.slice(2)).catch((e: unknown) => {

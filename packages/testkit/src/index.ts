@@ -11,3 +11,4 @@ export * from './runs.js';
 export { sortNFTablesTransaction } from '@svcrules/core';
 export * from './services.js';
 export * from './nft-listing.js';
+export * from './nft-generate.js';

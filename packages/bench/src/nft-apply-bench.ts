@@ -1,0 +1,174 @@
+/**
+ * The nftables applier in a network namespace (created here, always deleted): the first full sync
+ * of a kube-proxy-shaped table (testkit's kubeProxyShapedRuleset) and one-Service changes through
+ * the library, against the same table loaded the way kube-proxy's transaction is shaped (every
+ * chain added and flushed, then its rules), plus what each part of the table costs nft.
+ */
+import { createExecNftHost, createNftApplier, inNetns, spawnRunner, type NftHost } from '@svcrules/applier';
+import type { Chain, Element, NftRuleset, Operation, Rule } from '@svcrules/nftables';
+import { renderTransaction, tableRef } from '@svcrules/nftables';
+import { createNetns, deleteNetns, kubeProxyShapedRuleset } from '@svcrules/testkit';
+import { median, timedAsync } from './stats.js';
+
+export interface NftApplyBenchResult {
+  readonly services: number;
+  readonly endpoints: number;
+  readonly chains: number;
+  readonly rules: number;
+  readonly elements: number;
+  /** createNftApplier().apply() of the whole table into an empty namespace. */
+  readonly fullMs: number;
+  /** Of which nft itself (the rest: planning and rendering in the library). */
+  readonly fullNftMs: number;
+  /** One Service's endpoint moved, median over runs: the whole library call. */
+  readonly partialMs: number;
+  readonly partialNftMs: number;
+  readonly partialRunsMs: readonly number[];
+  readonly partialOperations: number;
+  /** A transaction of one `add rule` on the loaded table: nft's floor (it lists every chain first). */
+  readonly oneRuleMs: number;
+  /** `nft list set` of our canary (the check before a partial sync). */
+  readonly listSetMs: number;
+  /** `nft list chain` of one chain: nft fetches every set with its elements first. */
+  readonly listChainMs: number;
+  /** kube-proxy's shape (add + flush every chain, then rules and elements) into an empty namespace. */
+  readonly kubeProxyShapeMs: number;
+  readonly kubeProxyShapeTimedOut: boolean;
+  /** The same table loaded part by part into one namespace, each part its own transaction, ms. */
+  readonly parts: readonly { readonly part: string; readonly ms: number }[];
+}
+
+/** A host that adds up the time spent waiting for nft. */
+function timedHost(host: NftHost): { host: NftHost; spent: { ms: number } } {
+  const spent = { ms: 0 };
+  const time = async <T>(p: () => Promise<T>): Promise<T> => {
+    const [r, t] = await timedAsync(p);
+    spent.ms += t;
+    return r;
+  };
+  return {
+    spent,
+    host: {
+      run: (text, o) => time(() => host.run(text, o)),
+      listSet: (f, t, c) => time(() => host.listSet(f, t, c)),
+    },
+  };
+}
+
+/** The Service a per-service chain belongs to: its readable name without the endpoint part (`ns/svc/tcp/p80`). */
+const serviceOf = (chain: string) => chain.slice(chain.indexOf('-', chain.indexOf('-') + 1) + 1).split('__')[0]!;
+
+/**
+ * kube-proxy's transaction shape (proxier.go syncProxyRules): the fixed objects, then Service by
+ * Service its chains added and flushed, its elements, and its chains' rules.
+ */
+export function kubeProxyShapedTransaction(rs: NftRuleset): string {
+  const t = tableRef(rs.table);
+  const ops: Operation[] = [{ verb: 'add', kind: 'table', table: rs.table }];
+  for (const set of rs.sets) ops.push({ verb: 'add', kind: 'set', table: t, set });
+  for (const map of rs.maps) ops.push({ verb: 'add', kind: 'map', table: t, map });
+  const rulesOf = new Map<string, Rule[]>();
+  for (const r of rs.rules) rulesOf.set(r.chain, [...(rulesOf.get(r.chain) ?? []), r]);
+  const groups = new Map<string, Chain[]>();
+  for (const chain of rs.chains) {
+    const key = chain.name.includes('/') ? serviceOf(chain.name) : '';
+    groups.set(key, [...(groups.get(key) ?? []), chain]);
+  }
+  // A Service's elements: those whose verdict names one of its chains, and those keyed by its address.
+  const serviceOfIP = new Map<string, string>();
+  const elementsOf = new Map<string, Element[]>();
+  const target = (e: Element) => /^goto (\S+)$/.exec(e.value?.[0] ?? '')?.[1];
+  for (const e of rs.elements) {
+    const chain = target(e);
+    if (chain?.includes('/')) serviceOfIP.set(e.key[0]!, serviceOf(chain));
+  }
+  for (const e of rs.elements) {
+    const chain = target(e);
+    const key = chain?.includes('/') ? serviceOf(chain) : (serviceOfIP.get(e.key[0]!) ?? '');
+    elementsOf.set(key, [...(elementsOf.get(key) ?? []), e]);
+  }
+  for (const [key, chains] of groups) {
+    for (const chain of chains) ops.push({ verb: 'add', kind: 'chain', table: t, chain }, { verb: 'flush', kind: 'chain', table: t, name: chain.name });
+    for (const element of key === '' ? [] : (elementsOf.get(key) ?? [])) ops.push({ verb: 'add', kind: 'element', table: t, element });
+    for (const chain of chains) for (const rule of rulesOf.get(chain.name) ?? []) ops.push({ verb: 'add', kind: 'rule', table: t, rule });
+  }
+  // Elements of no Service's chain (a Service without endpoints) and the fixed ones.
+  for (const [key, elements] of elementsOf) if (key === '' || !groups.has(key)) for (const element of elements) ops.push({ verb: 'add', kind: 'element', table: t, element });
+  return renderTransaction({ operations: ops });
+}
+
+async function inFreshNetns<T>(fn: (ns: string) => Promise<T>): Promise<T> {
+  const ns = createNetns('nftb');
+  try {
+    return await fn(ns);
+  } finally {
+    deleteNetns(ns);
+  }
+}
+
+/** Loads `text` with `nft -f -` in `ns`, stopped after `timeoutMs`. */
+async function nftLoad(ns: string, text: string, timeoutMs: number): Promise<{ ms: number; timedOut: boolean }> {
+  const run = inNetns(spawnRunner, ns);
+  const [r, ms] = await timedAsync(() => run('nft', ['-f', '-'], { stdin: text, timeoutMs }));
+  if (r.code !== 0 && !/killed by SIGKILL/.test(r.stderr)) throw new Error(`nft -f failed: ${r.stderr.split('\n')[0]}`);
+  return { ms, timedOut: r.code !== 0 };
+}
+
+/** Each part of the table as its own transaction, in load order: what nft pays for which objects. */
+async function partCosts(rs: NftRuleset, timeoutMs: number): Promise<{ part: string; ms: number }[]> {
+  const t = tableRef(rs.table);
+  const isEp = (c: string) => c.startsWith('endpoint-');
+  const isSvc = (c: string) => c.includes('/') && !isEp(c);
+  const parts: [string, Operation[]][] = [
+    ['table, sets, maps, chains (declarations)', [{ verb: 'add', kind: 'table', table: rs.table }, ...rs.sets.map((set): Operation => ({ verb: 'add', kind: 'set', table: t, set })), ...rs.maps.map((map): Operation => ({ verb: 'add', kind: 'map', table: t, map })), ...rs.chains.map((chain): Operation => ({ verb: 'add', kind: 'chain', table: t, chain }))]],
+    ['fixed rules', rs.rules.filter((r) => !r.chain.includes('/')).map((rule) => ({ verb: 'add', kind: 'rule', table: t, rule }))],
+    ['map and set elements', rs.elements.map((element) => ({ verb: 'add', kind: 'element', table: t, element }))],
+    ['endpoint-chain rules (dnat)', rs.rules.filter((r) => isEp(r.chain)).map((rule) => ({ verb: 'add', kind: 'rule', table: t, rule }))],
+    ['service-chain rules (one anonymous numgen vmap each)', rs.rules.filter((r) => isSvc(r.chain)).map((rule) => ({ verb: 'add', kind: 'rule', table: t, rule }))],
+  ];
+  return inFreshNetns(async (ns) => {
+    const out: { part: string; ms: number }[] = [];
+    for (const [part, operations] of parts) out.push({ part, ms: (await nftLoad(ns, renderTransaction({ operations }), timeoutMs)).ms });
+    return out;
+  });
+}
+
+export async function measureNftApply(o: { services: number; endpoints: number; partialRuns: number; kubeProxyTimeoutMs: number }): Promise<NftApplyBenchResult> {
+  const desired = kubeProxyShapedRuleset({ services: o.services, endpoints: o.endpoints });
+  const ours = await inFreshNetns(async (ns) => {
+    const { host, spent } = timedHost(createExecNftHost({ netns: ns }));
+    const applier = createNftApplier({ host, family: 'ipv4' });
+    const [, fullMs] = await timedAsync(() => applier.apply(desired));
+    const fullNftMs = spent.ms;
+    const runs: number[] = [];
+    const nft: number[] = [];
+    let partialOperations = 0;
+    for (let i = 1; i <= o.partialRuns; i++) {
+      const next = kubeProxyShapedRuleset({ services: o.services, endpoints: o.endpoints, changed: Math.floor(o.services / 2), generation: i });
+      spent.ms = 0;
+      const [r, ms] = await timedAsync(() => applier.apply(next));
+      if (r.mode !== 'partial') throw new Error(`expected a partial sync, got ${r.mode} (${r.reason})`);
+      runs.push(ms);
+      nft.push(spent.ms);
+      partialOperations = r.operations;
+    }
+    const exec = createExecNftHost({ netns: ns });
+    const [, oneRuleMs] = await timedAsync(() => exec.run('add rule ip kube-proxy nat-output return\n'));
+    const [, listSetMs] = await timedAsync(() => exec.listSet('ip', 'kube-proxy', 'svcrules-canary'));
+    const [, listChainMs] = await timedAsync(() => inNetns(spawnRunner, ns)('nft', ['list', 'chain', 'ip', 'kube-proxy', 'nat-prerouting']));
+    return { fullMs, fullNftMs, partialMs: median(runs), partialNftMs: median(nft), partialRunsMs: runs, partialOperations, oneRuleMs, listSetMs, listChainMs };
+  });
+  const kp = await inFreshNetns((ns) => nftLoad(ns, kubeProxyShapedTransaction(desired), o.kubeProxyTimeoutMs));
+  const parts = await partCosts(desired, o.kubeProxyTimeoutMs);
+  return {
+    services: o.services,
+    endpoints: o.endpoints,
+    chains: desired.chains.length,
+    rules: desired.rules.length,
+    elements: desired.elements.length,
+    ...ours,
+    kubeProxyShapeMs: kp.ms,
+    kubeProxyShapeTimedOut: kp.timedOut,
+    parts,
+  };
+}
