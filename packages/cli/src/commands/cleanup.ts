@@ -22,7 +22,7 @@ interface CleanupFlags {
 
 export function registerCleanup(program: Command, io: CliIO): void {
   const cmd = new Command('cleanup')
-    .description("remove the rules svcrules applied in one proxy mode (today: --mode nftables, the kube-proxy table of each family), e.g. after moving a host to the other mode")
+    .description('remove the rules apply --mode nftables loaded (the kube-proxy tables)')
     .addOption(new Option('--mode <mode>', 'whose rules to remove').choices(['nftables']).makeOptionMandatory())
     .addOption(familyOption('IP family to clean up', ['both', 'ipv4', 'ipv6']))
     .option('--netns <name>', 'work inside this network namespace (ip netns exec NAME ...)')

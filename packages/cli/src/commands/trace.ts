@@ -41,7 +41,7 @@ function follow(ruleset: Ruleset, packet: TracePacket, from: TraceFrom, localAdd
 
 export function registerTrace(program: Command, io: CliIO): void {
   const cmd = new Command('trace')
-    .description('follow a packet through the rules compiled from a snapshot (iptables or nftables mode), or any iptables-save/restore or nft ruleset text, and explain where it goes')
+    .description('follow a packet through the rules compiled from a snapshot (or any iptables or nft ruleset text) and explain where it goes')
     .argument('[file...]', 'snapshot files (compiled first; with --rules only used for node addresses and endpoint names)')
     .requiredOption('--src <ip>', 'source address of the packet')
     .requiredOption('--dst <ip:port[/proto]>', 'destination, e.g. 172.30.0.41:80, [fd00::1]:53/udp (default protocol tcp)')
