@@ -2,7 +2,8 @@
  * nftables mode in the CLI without a kernel: `trace --mode nftables` on a snapshot, `trace --rules`
  * telling iptables text from nft's three forms, `--node-state` with an nft listing, and the usage
  * errors of `apply`/`diff`/`cleanup --mode nftables` (refused before any host is touched).
- * The kernel side is apply-nft-kernel.test.ts.
+ * The kernel side is apply-nft-kernel.test.ts (no namespace is made here: `--netns=NAME` below only
+ * names bad or missing ones).
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -121,10 +122,10 @@ describe('apply, diff and cleanup --mode nftables: refused before the host is to
     [['apply', '--mode', 'nftables', '--explain-host'], 2, 'svcrules: --explain-host is an iptables-mode option; it has no meaning with --mode nftables\n'],
     [['apply', '--mode', 'nftables', '--backend', 'legacy', 'services.yaml'], 2, 'svcrules: --backend is an iptables-mode option; it has no meaning with --mode nftables\n'],
     [['diff', '--mode', 'nftables', '--wait', '3', 'services.yaml'], 2, 'svcrules: --wait is an iptables-mode option; it has no meaning with --mode nftables\n'],
-    [['apply', '--mode', 'nftables', '--netns', 'bad/name', 'services.yaml'], 2, 'svcrules: --netns: "bad/name" is not a network namespace name\n'],
-    [['diff', '--mode', 'nftables', '--netns', 'svcr-no-such-ns-0', 'services.yaml'], 2, 'svcrules: --netns svcr-no-such-ns-0: no such network namespace (ip netns list)\n'],
+    [['apply', '--mode', 'nftables', '--netns=bad/name', 'services.yaml'], 2, 'svcrules: --netns: "bad/name" is not a network namespace name\n'],
+    [['diff', '--mode', 'nftables', '--netns=svcr-no-such-ns-0', 'services.yaml'], 2, 'svcrules: --netns svcr-no-such-ns-0: no such network namespace (ip netns list)\n'],
     [['diff', '--state', 'x.state', 'services.yaml'], 2, 'svcrules: --state and --no-state are for --mode nftables (iptables diff reads the host)\n'],
-    [['cleanup', '--netns', 'x'], 2, "error: required option '--mode <mode>' not specified\n"],
+    [['cleanup', '--netns=x'], 2, "error: required option '--mode <mode>' not specified\n"],
     [['cleanup', '--mode', 'iptables'], 2, "error: option '--mode <mode>' argument 'iptables' is invalid. Allowed choices are nftables.\n"],
   ])('%j', async (argv, code, err) => {
     const r = await runCli(argv, EXAMPLE);
