@@ -13,6 +13,8 @@ const ADDR = [{ ifname: 'eth0', addr_info: [{ family: 'inet', local: '192.168.0.
 const ROUTE4 = [{ dst: 'default', gateway: '192.168.0.1', dev: 'eth0' }, { dst: '10.244.0.0/24', dev: 'cni0' }];
 const RULES = '*filter\n:INPUT ACCEPT [0:0]\n:FORWARD DROP [0:0]\n:OUTPUT ACCEPT [0:0]\n-A FORWARD -i cni0 -o eth0 -j ACCEPT\nCOMMIT\n';
 
+const NFT = '{"nftables": [{"metainfo": {"version": "1.0.6", "release_name": "Lester Gooch #5", "json_schema_version": 1}}]}\n';
+
 function fakeRunner(calls: string[], overrides: Record<string, RunResult | 'missing'> = {}): Runner {
   return async (command, args) => {
     const line = [command, ...args].join(' ');
@@ -28,6 +30,7 @@ function fakeRunner(calls: string[], overrides: Record<string, RunResult | 'miss
     if (inner === 'ip -j -4 route show table all') return ok(JSON.stringify(ROUTE4));
     if (inner === 'ip -j -6 route show table all') return ok('[]');
     if (inner === 'ipset save') return ok('create s hash:ip family inet\nadd s 10.244.0.5\n');
+    if (inner === 'nft -j list ruleset') return ok(NFT);
     if (inner.startsWith('cat /proc/sys/net/ipv4/ip_forward')) return ok('1\n');
     return { code: 1, stdout: '', stderr: `cat: ${inner}: No such file or directory\n` };
   };
@@ -45,6 +48,8 @@ test('capture: every command, inside the namespace when given; sysctls read from
     'ip netns exec node1 ipset save',
   ]);
   expect(calls).toContain('ip netns exec node1 cat /proc/sys/net/bridge/bridge-nf-call-iptables');
+  expect(calls).toContain('ip netns exec node1 nft -j list ruleset');
+  expect(state.nftRuleset).toBe(NFT);
   expect(state).toMatchObject({ kind: 'svcrules-node-state', version: 1, netns: 'node1', iptablesSave: RULES, ipRoute4: ROUTE4, ipsetSave: 'create s hash:ip family inet\nadd s 10.244.0.5\n', sysctls: { 'net.ipv4.ip_forward': '1' }, missing: [] });
   expect(Object.keys(state.sysctls)).toEqual(['net.ipv4.ip_forward']);
 });

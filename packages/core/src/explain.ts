@@ -50,7 +50,7 @@ function where(rule: RuleRef): string {
 }
 
 /** Names an endpoint `ip:port` from the snapshot: its pod and node, when known. */
-function endpointLabel(snapshot: Snapshot | undefined, endpoint: string): string {
+export function endpointLabel(snapshot: Snapshot | undefined, endpoint: string): string {
   if (!snapshot) return endpoint;
   const ip = endpoint.startsWith('[') ? endpoint.slice(1, endpoint.indexOf(']')) : endpoint.slice(0, endpoint.lastIndexOf(':'));
   const pod = snapshot.pods?.find((p) => p.podIPs.includes(ip));

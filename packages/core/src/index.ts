@@ -18,5 +18,5 @@ export type { ServicePortRules } from './iptables/service-rules.js';
 export { deriveSlices, type SliceSnapshot } from './derive-slices.js';
 export { probability } from './probability.js';
 export * from './endpointslice-controller.js';
-export { explainTrace, type ExplainContext, type TraceExplanation } from './explain.js';
+export { endpointLabel, explainTrace, type ExplainContext, type TraceExplanation } from './explain.js';
 export * from './incremental.js';

@@ -4,6 +4,9 @@ import type { CliIO } from '../io.js';
 import { loadInputs } from '../compile-input.js';
 import { refuseEmpty } from '../report.js';
 import { forgetState, openState, saveState, statePathFor } from '../apply-state.js';
+import type { ProxyMode } from './compile-nft.js';
+import { applyNft } from './apply-nft.js';
+import { checkNetns, refuseIptablesFlags } from '../nft-host-run.js';
 import { addHostFlags, compileForHost, familiesOf, hostCall, openHostFor, warnKept, type HostFlags } from '../host-run.js';
 
 function summary(r: ApplyResult): string {
@@ -24,21 +27,30 @@ export function registerApply(program: Command, io: CliIO): void {
   const cmd = new Command('apply')
     .description("load a snapshot's rules onto this host (or a network namespace): only the chains that differ, in one iptables-restore --noflush per family")
     .argument('[file...]', 'snapshot files (kubectl YAML/JSON; - = stdin)')
-    .option('--dry-run', 'print the restore payload and check it with iptables-restore --test; change nothing')
+    .option('--dry-run', 'print the restore payload and check it with iptables-restore --test (nftables mode: the transaction, with nft -c); change nothing')
     .option('--explain-host', 'print what was probed on the host (iptables version and backend, nfacct, conntrack sysctl, kube-proxy) and exit')
-    .option('--force', "apply even though kube-proxy's KUBE-PROXY-CANARY chain says a live kube-proxy owns the chains")
+    .option('--force', "apply even though kube-proxy's KUBE-PROXY-CANARY chain says a live kube-proxy owns the chains (nftables mode: replace a kube-proxy table svcrules did not write)")
     .option('--no-conntrack', 'do not delete stale UDP conntrack entries after the change')
     .option(
       '--replace-tables',
       'load the full sync by replacing the filter and nat tables (what was read, our chains substituted) instead of --noflush: linear instead of quadratic on large nft hosts, but a rule another program adds during the apply is lost',
     )
-    .option('--state <file>', `where to keep what was applied, so the next apply is a partial sync (default ${DEFAULT_STATE_DIR}/host.FAMILY.state or netns-NAME.FAMILY.state; with --family both, FILE.ipv4 and FILE.ipv6)`)
+    .addOption(new Option('--mode <mode>', "the proxy mode: kube-proxy's iptables chains, or its nftables kube-proxy table (never removes the other mode's rules: svcrules cleanup does)").choices(['iptables', 'nftables']).default('iptables'))
+    .option('--state <file>', `where to keep what was applied, so the next apply is a partial sync (default ${DEFAULT_STATE_DIR}/host.FAMILY.state or netns-NAME.FAMILY.state, .nft.state in nftables mode; with --family both, FILE.ipv4 and FILE.ipv6)`)
     .option('--no-state', 'keep no state: every apply reads the host and does a full sync')
     .addOption(
       new Option('--top-level-chains <when>', "rewrite the top-level KUBE chains in every payload that touches their table (always: kube-proxy's partial sync), or only when they differ").choices(['always', 'when-changed']).default('always'),
     );
-  addHostFlags(cmd).action(async (files: string[], flags: HostFlags & { dryRun?: boolean; explainHost?: boolean; force?: boolean; conntrack: boolean; replaceTables?: boolean; state?: string | false; topLevelChains: 'always' | 'when-changed' }) => {
+  addHostFlags(cmd).action(async (files: string[], flags: HostFlags & { dryRun?: boolean; explainHost?: boolean; force?: boolean; conntrack: boolean; replaceTables?: boolean; state?: string | false; topLevelChains: 'always' | 'when-changed'; mode: ProxyMode }) => {
     const families = familiesOf(flags);
+    if (flags.mode === 'nftables') {
+      refuseIptablesFlags(cmd, ['explainHost', 'replaceTables', 'topLevelChains', 'backend', 'wait']);
+      checkNetns(flags.netns);
+      const snapshot = await loadInputs(io, files, flags);
+      refuseEmpty(snapshot, flags.allowEmpty);
+      await applyNft(io, snapshot, flags, families);
+      return;
+    }
     if (flags.explainHost) {
       for (const family of families) io.stdout(explainHost((await openHostFor(io, flags, family)).facts));
       return;

@@ -1,4 +1,4 @@
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { plan } from '@svcrules/iptables';
 import { diffChains, formatDiff, missingHooks, readHost } from '@svcrules/applier';
 import { KUBE_PROXY_POLICY } from '@svcrules/core';
@@ -6,6 +6,9 @@ import type { CliIO } from '../io.js';
 import { ExitError, UserError } from '../errors.js';
 import { loadInputs } from '../compile-input.js';
 import { EmptyInputError, refuseEmpty } from '../report.js';
+import type { ProxyMode } from './compile-nft.js';
+import { diffNftMode } from './apply-nft.js';
+import { checkNetns, refuseIptablesFlags } from '../nft-host-run.js';
 import { addHostFlags, compileForHost, familiesOf, hostCall, openHostFor, warnKept, type HostFlags } from '../host-run.js';
 
 /**
@@ -15,13 +18,21 @@ import { addHostFlags, compileForHost, familiesOf, hostCall, openHostFor, warnKe
 export function registerDiff(program: Command, io: CliIO): void {
   const cmd = new Command('diff')
     .description('show, per chain, the rules apply would add and remove on this host (exit 0: none, 1: some, 2: trouble)')
-    .argument('[file...]', 'snapshot files (kubectl YAML/JSON; - = stdin)');
-  addHostFlags(cmd).action(async (files: string[], flags: HostFlags) => {
+    .argument('[file...]', 'snapshot files (kubectl YAML/JSON; - = stdin)')
+    .addOption(new Option('--mode <mode>', "the proxy mode: kube-proxy's iptables chains, or its nftables kube-proxy table (object by object against apply's --state record)").choices(['iptables', 'nftables']).default('iptables'))
+    .option('--state <file>', 'nftables mode: the state file apply keeps (default: the one apply --mode nftables uses)')
+    .option('--no-state', 'nftables mode: compare with no record (every object shows as new)');
+  addHostFlags(cmd).action(async (files: string[], flags: HostFlags & { mode: ProxyMode; state?: string | false }) => {
     let changes = 0;
     try {
+      if (flags.mode === 'nftables') {
+        refuseIptablesFlags(cmd, ['backend', 'wait']);
+        checkNetns(flags.netns);
+      } else if (cmd.getOptionValueSource('state') === 'cli') throw new UserError('--state and --no-state are for --mode nftables (iptables diff reads the host)', 2);
       const snapshot = await loadInputs(io, files, flags);
       refuseEmpty(snapshot, flags.allowEmpty);
-      for (const family of familiesOf(flags)) {
+      if (flags.mode === 'nftables') changes = await diffNftMode(io, snapshot, flags, familiesOf(flags));
+      else for (const family of familiesOf(flags)) {
         const host = await openHostFor(io, flags, family);
         if (host.facts.kubeProxyCanary.length > 0) io.stderr(`svcrules: warning: a live kube-proxy owns the ${family} chains (KUBE-PROXY-CANARY); apply would refuse without --force\n`);
         const desired = compileForHost(io, snapshot, flags, host);

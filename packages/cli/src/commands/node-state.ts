@@ -1,6 +1,6 @@
 /**
  * `svcrules node-state [--netns NAME]`: captures what `trace --node-state` needs from a node, read-only:
- * iptables-save and ip6tables-save, `ip -j address show`, `ip -j route show table all` for both
+ * iptables-save and ip6tables-save, `ip -j address show`, `nft -j list ruleset`, `ip -j route show table all` for both
  * families, `ipset save` where ipset exists, and the sysctls that change a trace. Prints one JSON object
  * (kind svcrules-node-state, version 1). A command that is missing or fails is listed in `missing`,
  * with a warning on stderr; the capture goes on without it.
@@ -62,13 +62,15 @@ export async function captureNodeState(run: Runner, netns: string | null, warn: 
   const ipRoute4 = await json(['-j', '-4', 'route', 'show', 'table', 'all']);
   const ipRoute6 = await json(['-j', '-6', 'route', 'show', 'table', 'all']);
   const ipsetSave = await exec('ipset', ['save']);
+  // nftables mode's tables (kube-proxy's `ip kube-proxy` and every other), for trace --mode nftables.
+  const nftRuleset = await exec('nft', ['-j', 'list', 'ruleset']);
   const sysctls: Record<string, string> = {};
   for (const name of NODE_SYSCTLS) {
     // /proc/sys/net belongs to the reader's network namespace: read it from inside.
     const r = await runIn('cat', [`/proc/sys/${name.replace(/\./g, '/')}`]).catch(() => null);
     if (r && r.code === 0) sysctls[name] = r.stdout.trim();
   }
-  return { kind: 'svcrules-node-state', version: 1, netns, iptablesSave, ip6tablesSave, ipAddress, ipRoute4, ipRoute6, ipsetSave, sysctls, missing };
+  return { kind: 'svcrules-node-state', version: 1, netns, iptablesSave, ip6tablesSave, ipAddress, ipRoute4, ipRoute6, ipsetSave, nftRuleset, sysctls, missing };
 }
 
 export function registerNodeState(program: Command, io: CliIO, run: Runner = spawnRunner): void {

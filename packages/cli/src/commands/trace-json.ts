@@ -17,6 +17,13 @@ import {
   type TracePacket,
   type TraceResult,
 } from '@svcrules/iptables';
+import type { NftRuleRef, NftTraceEvent, NftTraceOutcome, NftTracePacket, NftTraceResult } from '@svcrules/nftables';
+
+/** Both tracers' results: the nftables one mirrors the iptables one field for field (nft table names, lower-case hooks). */
+export type AnyTraceResult = TraceResult | NftTraceResult;
+export type AnyTraceOutcome = TraceOutcome | NftTraceOutcome;
+export type AnyTraceEvent = TraceEvent | NftTraceEvent;
+export type AnyRuleRef = RuleRef | NftRuleRef;
 
 export interface ProbabilityJson {
   readonly exact: string;
@@ -76,7 +83,7 @@ export interface OutcomeJson {
 
 export interface TraceJson {
   readonly version: 2;
-  readonly packet: TracePacket;
+  readonly packet: TracePacket | NftTracePacket;
   readonly from: TraceFrom;
   readonly family: IPFamily;
   readonly localAddresses: readonly string[];
@@ -100,22 +107,32 @@ function probabilityJson(p: Probability): ProbabilityJson {
   return { exact: formatExact(p), value: probabilityValue(p), percent: formatPercent(p) };
 }
 
-function ruleJson(r: RuleRef): RuleJson {
+function ruleJson(r: AnyRuleRef): RuleJson {
   return { table: r.table, chain: r.chain, index: r.index, text: r.text, comment: r.comment };
 }
 
+/** The chain kube-proxy's nftables table jumps to for the masquerade mark (core/src/nftables/fixed.ts). */
+const NFT_MARK_MASQ = 'mark-for-masquerade';
+
+/** The jump rules the iptables tracer added (none in nftables mode: base chains hook themselves). */
+const hooksOf = (result: AnyTraceResult): TraceResult['addedHooks'] => result.addedHooks;
+
+/** kube-proxy's chain that sets the masquerade mark: KUBE-MARK-MASQ, in nftables mode mark-for-masquerade. */
+const isMarkChain = (name: string | undefined) => name === KUBE_MARK_MASQ || name === NFT_MARK_MASQ;
+
 /** The rule that set the masquerade mark: the last mark change before POSTROUTING. */
-export function markedBy(o: TraceOutcome): RuleRef | null {
-  let by: RuleRef | null = null;
-  for (const e of o.events) {
-    if (e.hook === 'POSTROUTING') break;
-    if (e.effect === 'jump' && e.target === KUBE_MARK_MASQ && e.rule) by = e.rule;
-    else if (e.effect === 'mark' && e.rule && e.chain !== KUBE_MARK_MASQ) by = e.rule;
+export function markedBy(o: AnyTraceOutcome): AnyRuleRef | null {
+  let by: AnyRuleRef | null = null;
+  const events: readonly AnyTraceEvent[] = o.events;
+  for (const e of events) {
+    if (e.hook === 'POSTROUTING' || e.hook === 'postrouting') break;
+    if (e.effect === 'jump' && isMarkChain(e.target) && e.rule) by = e.rule;
+    else if (e.effect === 'mark' && e.rule && !isMarkChain(e.chain)) by = e.rule;
   }
   return by;
 }
 
-function eventJson(e: TraceEvent): EventJson {
+function eventJson(e: AnyTraceEvent): EventJson {
   return {
     hook: e.hook,
     table: e.table,
@@ -129,10 +146,11 @@ function eventJson(e: TraceEvent): EventJson {
 }
 
 /** Outcomes grouped by the assumptions they depend on, in the order first reached. */
-export function scenariosOf(result: TraceResult): { given: string[]; outcomes: number[] }[] {
+export function scenariosOf(result: AnyTraceResult): { given: string[]; outcomes: number[] }[] {
   const out: { given: string[]; outcomes: number[] }[] = [];
   const byKey = new Map<string, number>();
-  result.outcomes.forEach((o, i) => {
+  const outcomes: readonly AnyTraceOutcome[] = result.outcomes;
+  outcomes.forEach((o, i) => {
     const given = o.given.map((g) => g.text);
     const key = given.join('\n');
     let at = byKey.get(key);
@@ -146,16 +164,16 @@ export function scenariosOf(result: TraceResult): { given: string[]; outcomes: n
   return out;
 }
 
-export function traceJson(result: TraceResult, explanation: TraceExplanation, ctx: TraceContext): TraceJson {
+export function traceJson(result: AnyTraceResult, explanation: TraceExplanation, ctx: TraceContext): TraceJson {
   return {
     version: 2,
     packet: result.packet,
     from: result.from,
     family: result.family,
     localAddresses: ctx.localAddresses,
-    rules: { from: ctx.rulesFrom, node: ctx.node, addedHooks: result.addedHooks.map((h) => `${h.table} ${h.chain} -> ${h.target}`) },
+    rules: { from: ctx.rulesFrom, node: ctx.node, addedHooks: hooksOf(result).map((h) => `${h.table} ${h.chain} -> ${h.target}`) },
     nodeState: ctx.nodeState,
-    outcomes: result.outcomes.map((o, i) => ({
+    outcomes: (result.outcomes as readonly AnyTraceOutcome[]).map((o, i) => ({
       destination: o.destination,
       verdict: o.verdict,
       delivery: o.delivery,
@@ -170,7 +188,7 @@ export function traceJson(result: TraceResult, explanation: TraceExplanation, ct
       outInterface: o.outInterface,
       mark: `0x${o.mark.toString(16)}`,
       affinity: o.affinity.map((a) => ({ name: a.name, op: a.op, seconds: a.seconds, matched: a.matched, rule: ruleJson(a.rule) })),
-      path: o.events.map(eventJson),
+      path: (o.events as readonly AnyTraceEvent[]).map(eventJson),
       reasons: explanation.outcomes[i] ?? [],
     })),
     scenarios: scenariosOf(result),

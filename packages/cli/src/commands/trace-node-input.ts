@@ -19,6 +19,8 @@ export interface NodeStateFile {
   readonly ipRoute6: unknown;
   readonly ipsetSave: string | null;
   readonly sysctls: Readonly<Record<string, string>>;
+  /** `nft -j list ruleset` (absent from files captured before nftables mode; null when nft failed or is missing). */
+  readonly nftRuleset?: string | null;
   /** Commands that failed or were missing, with their message. */
   readonly missing: readonly string[];
 }
@@ -34,6 +36,8 @@ export interface LoadedNodeState {
   readonly node: NodeState | undefined;
   /** The iptables-save / ip6tables-save text of a --node-state file. */
   readonly rules: { readonly IPv4: string | null; readonly IPv6: string | null } | null;
+  /** The `nft -j list ruleset` text of a --node-state file (null: none captured). */
+  readonly nftRuleset: string | null;
   /** For the header: where the state came from. */
   readonly from: string | null;
 }
@@ -112,6 +116,7 @@ export async function loadNodeState(io: CliIO, flags: NodeInputFlags): Promise<L
   let ipsets: IpSets | undefined;
   let sysctls: Record<string, string> | undefined;
   let rules: LoadedNodeState['rules'] = null;
+  let nftRuleset: string | null = null;
   const from: string[] = [];
   if (flags.nodeState !== undefined) {
     const file = flags.nodeState;
@@ -126,6 +131,7 @@ export async function loadNodeState(io: CliIO, flags: NodeInputFlags): Promise<L
     }
     sysctls = { ...(doc.sysctls ?? {}) };
     rules = { IPv4: doc.iptablesSave ?? null, IPv6: doc.ip6tablesSave ?? null };
+    nftRuleset = typeof doc.nftRuleset === 'string' ? doc.nftRuleset : null;
     from.push(file);
   }
   if (flags.ipAddr !== undefined) {
@@ -145,7 +151,7 @@ export async function loadNodeState(io: CliIO, flags: NodeInputFlags): Promise<L
     ipsets = wrap(() => parseIpsetSave(text, file));
     from.push(file);
   }
-  if (from.length === 0) return { node: undefined, rules: null, from: null };
+  if (from.length === 0) return { node: undefined, rules: null, nftRuleset: null, from: null };
   const node: NodeState = { interfaces, routes, ...(ipsets ? { ipsets } : {}), ...(sysctls ? { sysctls } : {}) };
-  return { node, rules, from: from.join(', ') };
+  return { node, rules, nftRuleset, from: from.join(', ') };
 }

@@ -3,12 +3,19 @@
  * where it parts from an earlier one, what it assumed, why, and a result grouped by assumption.
  */
 import type { TraceExplanation } from '@svcrules/core';
-import { formatPercent, type RuleRef, type TraceEvent, type TraceOutcome, type TraceResult } from '@svcrules/iptables';
-import { markedBy, scenariosOf, type TraceContext } from './trace-json.js';
+import { formatPercent } from '@svcrules/iptables';
+import { markedBy, scenariosOf, type AnyRuleRef, type AnyTraceEvent, type AnyTraceOutcome, type AnyTraceResult, type TraceContext } from './trace-json.js';
 
-/** The rule in nat POSTROUTING that let the packet through without SNAT (KUBE-POSTROUTING's RETURN), if any. */
-function notMasqueradedBy(o: TraceOutcome): RuleRef | null {
-  const ret = [...o.events].reverse().find((e) => e.hook === 'POSTROUTING' && e.table === 'nat' && e.effect === 'return' && e.rule);
+type TraceOutcome = AnyTraceOutcome;
+type TraceEvent = AnyTraceEvent;
+
+/**
+ * The rule in nat POSTROUTING that let the packet through without SNAT (KUBE-POSTROUTING's RETURN;
+ * in nftables mode the `masquerading` chain's return), if any.
+ */
+function notMasqueradedBy(o: TraceOutcome): AnyRuleRef | null {
+  const events: readonly TraceEvent[] = o.events;
+  const ret = [...events].reverse().find((e) => ((e.hook === 'POSTROUTING' && e.table === 'nat') || e.hook === 'postrouting') && e.effect === 'return' && e.rule);
   return ret?.rule ?? null;
 }
 
@@ -55,7 +62,7 @@ function printPath(lines: string[], events: readonly TraceEvent[]): void {
   }
 }
 
-export function traceText(result: TraceResult, explanation: TraceExplanation, ctx: TraceContext): string {
+export function traceText(result: AnyTraceResult, explanation: TraceExplanation, ctx: TraceContext): string {
   const p = result.packet;
   const lines: string[] = [];
   const dst = p.dst.includes(':') ? `[${p.dst}]:${p.dport}` : `${p.dst}:${p.dport}`;

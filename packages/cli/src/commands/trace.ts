@@ -5,12 +5,13 @@
  * (trace-node-input.ts) are read beside it.
  */
 import { Command, Option } from 'commander';
-import { explainTrace, KUBE_PROXY_HOOKS, type Snapshot } from '@svcrules/core';
+import { explainTrace, KUBE_PROXY_HOOKS, type Snapshot, type TraceExplanation } from '@svcrules/core';
 import { tracePacket, TraceRefusal, type NodeState, type Ruleset, type TraceFrom, type TracePacket, type TraceResult } from '@svcrules/iptables';
 import type { CliIO } from '../io.js';
 import { UserError } from '../errors.js';
 import { addCompileFlags, loadInputs } from '../compile-input.js';
-import { traceJson, type TraceContext } from './trace-json.js';
+import { traceJson, type AnyTraceResult, type TraceContext } from './trace-json.js';
+import { explainNftTrace, followNft } from './trace-nft.js';
 import { traceText } from './trace-text.js';
 import { loadNodeState, type NodeInputFlags } from './trace-node-input.js';
 import { localAddressesOf, packetFrom, startOf, type PacketFlags } from './trace-packet.js';
@@ -40,14 +41,15 @@ function follow(ruleset: Ruleset, packet: TracePacket, from: TraceFrom, localAdd
 
 export function registerTrace(program: Command, io: CliIO): void {
   const cmd = new Command('trace')
-    .description('follow a packet through the rules compiled from a snapshot (or any iptables-save/restore text) and explain where it goes')
+    .description('follow a packet through the rules compiled from a snapshot (or any iptables or nft ruleset text) and explain where it goes')
     .argument('[file...]', 'snapshot files (compiled first; with --rules only used for node addresses and endpoint names)')
     .requiredOption('--src <ip>', 'source address of the packet')
     .requiredOption('--dst <ip:port[/proto]>', 'destination, e.g. 172.30.0.41:80, [fd00::1]:53/udp (default protocol tcp)')
     .addOption(
       new Option('--from <where>', 'where the packet starts: pod or external (nat PREROUTING first) or node (nat OUTPUT first); default: node for a local --src, pod for a pod address, else external').choices(['pod', 'node', 'external']),
     )
-    .option('--rules <file>', 'trace this iptables-save or iptables-restore text instead of compiling (- = stdin)')
+    .addOption(new Option('--mode <mode>', "the proxy mode of the compiled rules (and of --node-state's): iptables, or kube-proxy's nftables table").choices(['iptables', 'nftables']).default('iptables'))
+    .option('--rules <file>', 'trace this iptables-save/iptables-restore text, or nft list ruleset text, nft -j list ruleset JSON or a knftables dump (told apart by their text), instead of compiling (- = stdin)')
     .option('--local-address <ip>', "an address the node owns (addrtype LOCAL, local delivery); repeatable; added to the Node's addresses", collect)
     .option('--in-interface <name>', 'the interface the packet arrives on (needed only by rules matching -i)')
     .option('--out-interface <name>', 'the interface the packet leaves by (needed only by rules matching -o)')
@@ -63,10 +65,19 @@ export function registerTrace(program: Command, io: CliIO): void {
     const { packet, srcFamily, family, extraLocal } = packetFrom(flags, cmd.getOptionValueSource('family') === 'cli');
     const state = await loadNodeState(io, flags);
     const snapshot: Snapshot | undefined = files.length > 0 ? await loadInputs(io, files, flags) : undefined;
-    const { ruleset, node, rulesFrom } = await traceRules(io, files, snapshot, flags, state, srcFamily, family);
+    const rules = await traceRules(io, files, snapshot, flags, state, srcFamily, family);
+    const { node, rulesFrom } = rules;
     const local = localAddressesOf(snapshot, node, [...(flags.interfaceAddress ?? []), ...(flags.nodeIp ?? []), ...extraLocal], state.node);
-    const result = follow(ruleset, packet, flags.from ?? startOf(packet.src, local, snapshot), local, flags.hooks, state.node);
-    const explanation = explainTrace(result, snapshot, { ruleset, localAddresses: local });
+    const from = flags.from ?? startOf(packet.src, local, snapshot);
+    let result: AnyTraceResult;
+    let explanation: TraceExplanation;
+    if (rules.mode === 'nftables') {
+      result = followNft(rules.rulesets, packet, from, local, state.node);
+      explanation = explainNftTrace(result, snapshot);
+    } else {
+      result = follow(rules.ruleset, packet, from, local, flags.hooks, state.node);
+      explanation = explainTrace(result, snapshot, { ruleset: rules.ruleset, localAddresses: local });
+    }
     const nodeState: TraceContext['nodeState'] = state.node
       ? { from: state.from!, interfaces: state.node.interfaces.length, routes: state.node.routes.length, ipsets: state.node.ipsets ? state.node.ipsets.size : null, sysctls: state.node.sysctls ?? {} }
       : null;
