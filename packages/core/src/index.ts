@@ -20,3 +20,4 @@ export { probability } from './probability.js';
 export * from './endpointslice-controller.js';
 export { endpointLabel, explainTrace, type ExplainContext, type TraceExplanation } from './explain.js';
 export * from './incremental.js';
+export * from './migrate/index.js';
