@@ -144,6 +144,8 @@ function alignedDiff(ra: ServicePortRules, rb: ServicePortRules, removed: string
       else writeSep(j);
     }
     for (let i = 0; i < ea.length; i++) if (kept[i] === 0) sepRemoved.push(sa[ra.sepChainStart + i]!);
+    // Used: let a go (a later diff of the same pair takes the walk below, with the same result).
+    rb.reuse!.from = rb.reuse!.reusedAt = undefined;
   }
   let i = reusedAt ? ea.length : 0;
   let j = reusedAt ? eb.length : 0;

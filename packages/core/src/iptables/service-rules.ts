@@ -41,7 +41,7 @@ export interface RuleReuse {
   /**
    * The rules these were built from (`prev`) and, per SEP of these, the index of the reused SEP of
    * `from` (-1: built anew): the chain diff against `from` needs no second walk over the endpoints.
-   * Cleared when these rules are reused in turn, so versions never chain up in memory.
+   * Cleared once the diff used them or when these rules are reused in turn: versions never chain up.
    */
   from?: ServicePortRules | undefined;
   reusedAt?: Int32Array | undefined;
