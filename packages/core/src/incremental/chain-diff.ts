@@ -134,8 +134,21 @@ function alignedDiff(ra: ServicePortRules, rb: ServicePortRules, removed: string
     sepChains.push(sb[rb.sepChainStart + j]!);
     sepRules.push(rb.natRules[rb.sepStart + 2 * j]!, rb.natRules[rb.sepStart + 2 * j + 1]!);
   };
-  let i = 0;
-  let j = 0;
+  const reusedAt = rb.reuse?.from === ra ? rb.reuse.reusedAt : undefined;
+  if (reusedAt) {
+    // b was built from a (service-rules.ts RuleReuse): a reused SEP is a's, name and rules alike.
+    const kept = new Uint8Array(ea.length);
+    for (let j = 0; j < reusedAt.length; j++) {
+      const i = reusedAt[j]!;
+      if (i >= 0) kept[i] = 1;
+      else writeSep(j);
+    }
+    for (let i = 0; i < ea.length; i++) if (kept[i] === 0) sepRemoved.push(sa[ra.sepChainStart + i]!);
+    // Used: let a go (a later diff of the same pair takes the walk below, with the same result).
+    rb.reuse!.from = rb.reuse!.reusedAt = undefined;
+  }
+  let i = reusedAt ? ea.length : 0;
+  let j = reusedAt ? eb.length : 0;
   while (i < ea.length || j < eb.length) {
     const x = ea[i];
     const y = eb[j];
@@ -181,7 +194,13 @@ function alignedDiff(ra: ServicePortRules, rb: ServicePortRules, removed: string
   const chains: string[] = [];
   const rules: AppendCommand[] = [];
   for (const ch of hb.keys()) if (differs.has(ch)) chains.push(ch);
-  for (let k = rb.topEnd; k < rb.sepStart; k++) if (differs.has(rb.natRules[k]!.chain)) rules.push(rb.natRules[k]!);
+  for (let k = rb.topEnd; k < rb.sepStart; ) {
+    const chain = rb.natRules[k]!.chain;
+    let end = k + 1;
+    while (end < rb.sepStart && rb.natRules[end]!.chain === chain) end++;
+    if (differs.has(chain)) for (; k < end; k++) rules.push(rb.natRules[k]!);
+    k = end;
+  }
   for (const ch of sepChains) chains.push(ch);
   for (const r of sepRules) rules.push(r);
   return { chains, rules };

@@ -38,13 +38,23 @@ export interface RuleReuse {
   readonly seps: readonly string[];
   /** Per policy chain (SVC/SVL): its endpoints, their SEP names and the rules, in order. */
   readonly ladders: ReadonlyMap<string, Ladder>;
+  /**
+   * The rules these were built from (`prev`) and, per SEP of these, the index of the reused SEP of
+   * `from` (-1: built anew): the chain diff against `from` needs no second walk over the endpoints.
+   * Cleared once the diff used them or when these rules are reused in turn: versions never chain up.
+   */
+  from?: ServicePortRules | undefined;
+  reusedAt?: Int32Array | undefined;
 }
 
 interface Ladder {
   readonly endpoints: readonly string[];
   readonly seps: readonly string[];
-  /** Affinity rules (one per endpoint, or none), then the statistic ladder (one per endpoint). */
-  readonly rules: readonly AppendCommand[];
+  /**
+   * Where its rules start in the `natRules` these reuse data belong to (not copied out): affinity
+   * rules (one per endpoint, or none), then the statistic ladder (one per endpoint).
+   */
+  readonly start: number;
 }
 
 const comment = (text: string) => ['-m', 'comment', '--comment', text];
@@ -176,12 +186,12 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
   if (plan.usesClusterPolicyChain) {
     out.natChains.push(chains.svc);
     const eps = plan.endpoints.cluster;
-    policyChainRules(out, chains.svc, plan, eps, sepNames(plan, eps, reachable, seps), largeClusterMode, old?.ladders.get(chains.svc), ladders);
+    policyChainRules(out, chains.svc, plan, eps, sepNames(plan, eps, reachable, seps), largeClusterMode, prev, old?.ladders.get(chains.svc), ladders, eps === reachable ? endpoints : undefined);
   }
   if (plan.usesLocalPolicyChain) {
     out.natChains.push(chains.svl);
     const eps = plan.endpoints.local;
-    policyChainRules(out, chains.svl, plan, eps, sepNames(plan, eps, reachable, seps), largeClusterMode, old?.ladders.get(chains.svl), ladders);
+    policyChainRules(out, chains.svl, plan, eps, sepNames(plan, eps, reachable, seps), largeClusterMode, prev, old?.ladders.get(chains.svl), ladders, eps === reachable ? endpoints : undefined);
   }
 
   // "Generate the per-endpoint chains" (kube-proxy-rules 6.11, 7.1)
@@ -209,7 +219,8 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
       nat(sep, ['-m', 'comment', '--comment', name, ...dnat]);
     }
   }
-  if (keep) out.reuse = { key, endpoints, seps, ladders: ladders! };
+  if (old) old.from = old.reusedAt = undefined;
+  if (keep) out.reuse = { key, endpoints, seps, ladders: ladders!, from: old ? prev : undefined, reusedAt };
   return out;
 }
 
@@ -244,8 +255,11 @@ function policyChainRules(
   endpoints: readonly EndpointInfo[],
   seps: readonly string[],
   largeClusterMode: boolean,
+  prev: ServicePortRules | undefined,
   old: Ladder | undefined,
   keep: Map<string, Ladder> | undefined,
+  /** `endpoints`' `ip:port` strings, when the caller has them already. */
+  keys?: readonly string[],
 ): void {
   const { name } = plan.info;
   const n = endpoints.length;
@@ -259,7 +273,7 @@ function policyChainRules(
     const seconds = String(plan.info.stickyMaxAgeSeconds);
     for (let i = 0; i < n; i++) {
       if (same?.(i)) {
-        out.natRules.push(old!.rules[i]!);
+        out.natRules.push(prev!.natRules[old!.start + i]!);
         continue;
       }
       const sep = seps[i]!;
@@ -270,7 +284,7 @@ function policyChainRules(
   const ladderAt = affinity ? n : 0;
   for (let i = 0; i < n; i++) {
     if (same?.(i)) {
-      out.natRules.push(old!.rules[ladderAt + i]!);
+      out.natRules.push(prev!.natRules[old!.start + ladderAt + i]!);
       continue;
     }
     const comments = largeClusterMode ? undefined : comment(i);
@@ -286,7 +300,7 @@ function policyChainRules(
     }
     out.natRules.push(append(chain, args));
   }
-  keep?.set(chain, { endpoints: endpoints.map((ep) => ep.endpoint), seps, rules: out.natRules.slice(start) });
+  keep?.set(chain, { endpoints: keys ?? endpoints.map((ep) => ep.endpoint), seps, start });
 }
 
 function cidrHolds(cidr: string, ip: string): boolean {
