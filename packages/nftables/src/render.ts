@@ -94,16 +94,19 @@ export function renderTransaction(tx: Transaction): string {
 
 const byName = <T extends { readonly name: string }>(xs: readonly T[]): T[] => [...xs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
-interface DumpOrder {
+export interface DumpOrder {
   readonly chains: Chain[];
   readonly sets: NftSet[];
   readonly maps: NftMap[];
   readonly rules: Rule[];
   readonly elements: Element[];
+  /** The rules of each chain and the elements of each set or map, in ruleset order. */
+  readonly rulesByChain: ReadonlyMap<string, readonly Rule[]>;
+  readonly elementsByContainer: ReadonlyMap<string, readonly Element[]>;
 }
 
 /** What `Fake.Dump()` prints, in its order. Throws on a rule or element without its chain, set or map. */
-function dumpOrder(rs: NftRuleset): DumpOrder {
+export function dumpOrder(rs: NftRuleset): DumpOrder {
   const chains = byName(rs.chains);
   const sets = byName(rs.sets);
   const maps = byName(rs.maps);
@@ -117,7 +120,7 @@ function dumpOrder(rs: NftRuleset): DumpOrder {
   for (const c of chains) for (const r of rulesByChain.get(c.name) ?? []) rules.push(r);
   const elements: Element[] = [];
   for (const c of [...sets, ...maps]) for (const e of elementsByContainer.get(c.name) ?? []) elements.push(e);
-  return { chains, sets, maps, rules, elements };
+  return { chains, sets, maps, rules, elements, rulesByChain, elementsByContainer };
 }
 
 /** The `add` operations of `Fake.Dump()`, in its order. Throws on a rule or element without its chain, set or map. */
