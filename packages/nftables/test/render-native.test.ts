@@ -4,7 +4,7 @@
  * nftables golden; what could change the block structure is refused.
  */
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import fc from 'fast-check';
 import { FIXTURES, caseName, findCases, scaledRuns } from '@svcrules/testkit';
 import type { NftRuleset, Rule } from '../src/ir.js';
@@ -152,5 +152,16 @@ describe('every nftables golden in the native form reads back as its table', () 
   test.each(goldens.map((f) => [caseName(f), f] as const))('%s', (_name, file) => {
     const rs = parseDump(readFileSync(file, 'utf8'));
     expect(readBack(renderNative(rs))).toEqual(inNativeOrder(rs));
+  });
+});
+
+describe('the `--format nft` CLI goldens are the feature golden of the same name, in the native form', () => {
+  const natives = findCases(join(NFT, 'native'), 'cmd');
+  test('there are some', () => expect(natives.length).toBeGreaterThanOrEqual(2));
+  test.each(natives.map((dir) => [caseName(dir), dir] as const))('%s', (_name, dir) => {
+    const rs = parseDump(readFileSync(join(NFT, 'features', basename(dir), 'expected.out'), 'utf8'));
+    const text = readFileSync(join(dir, 'expected.out'), 'utf8');
+    expect(text).toBe(renderNative(rs));
+    expect(readBack(text)).toEqual(inNativeOrder(rs));
   });
 });
