@@ -10,7 +10,7 @@
  * zero), and must not begin with a word nft reads as a chain property (`type … hook …` would hook
  * the chain; `policy`, `comment`, `flags`, `devices`), so a rule cannot change the structure.
  */
-import { chainProblem, elementProblem, mapProblem, ruleProblem, setProblem, tableProblem } from './check.js';
+import { chainProblem, declaredElementProblem, declaredRuleText, mapProblem, setProblem, tableProblem } from './check.js';
 import type { Element, NftMap, NftRuleset, NftSet, Rule } from './ir.js';
 import { dumpOrder } from './render.js';
 import { assertNft, quoteComment } from './words.js';
@@ -36,29 +36,44 @@ export function nativeRuleProblem(r: Rule): string | undefined {
 
 const commentLine = (indent: string, c: string | undefined): string => (c === undefined ? '' : `${indent}comment ${quoteComment(c)}\n`);
 
-function containerText(s: NftSet | NftMap, type: string, elements: readonly Element[]): string {
-  let out = `\t${'valueType' in s ? 'map' : 'set'} ${s.name} {\n\t\ttype ${type}\n`;
-  if (s.flags !== undefined) out += `\t\tflags ${s.flags.join(',')}\n`;
-  if (s.timeout !== undefined) out += `\t\ttimeout ${s.timeout}s\n`;
-  out += commentLine('\t\t', s.comment);
-  if (elements.length > 0) {
-    const parts: string[] = [];
-    for (const e of elements) parts.push(elementText(e));
-    out += `\t\telements = { ${parts.join(',\n\t\t\t')} }\n`;
+/** Lines joined a few thousand at a time, so the line strings die young (as renderDump does). */
+class Text {
+  private readonly chunks: string[] = [];
+  private lines: string[] = [];
+  push(s: string): void {
+    this.lines.push(s);
+    if (this.lines.length === 4096) {
+      this.chunks.push(this.lines.join(''));
+      this.lines = [];
+    }
   }
-  return `${out}\t}\n`;
+  done(): string {
+    this.chunks.push(this.lines.join(''));
+    return this.chunks.join('');
+  }
 }
 
+function writeContainer(out: Text, s: NftSet | NftMap, type: string, elements: readonly Element[]): void {
+  out.push(`\t${'valueType' in s ? 'map' : 'set'} ${s.name} {\n\t\ttype ${type}\n`);
+  if (s.flags !== undefined) out.push(`\t\tflags ${s.flags.join(',')}\n`);
+  if (s.timeout !== undefined) out.push(`\t\ttimeout ${s.timeout}s\n`);
+  out.push(commentLine('\t\t', s.comment));
+  for (let i = 0; i < elements.length; i++) out.push(`${i === 0 ? '\t\telements = { ' : ',\n\t\t\t'}${elementText(elements[i]!)}`);
+  out.push(elements.length > 0 ? ' }\n\t}\n' : '\t}\n');
+}
+
+/** An element of a set or map checked where it is declared. */
 function elementText(e: Element): string {
-  assertNft(elementProblem(e), 'element', e);
+  assertNft(declaredElementProblem(e), 'element', e);
   const key = e.key.length === 1 ? e.key[0]! : e.key.join(' . ');
   const comment = e.comment === undefined ? '' : ` comment ${quoteComment(e.comment)}`;
   return e.value === undefined ? key + comment : `${key}${comment} : ${e.value.join(' . ')}`;
 }
 
+/** A rule of a chain checked where it is declared. */
 function ruleLine(r: Rule): string {
-  assertNft(ruleProblem(r) ?? nativeRuleProblem(r), 'rule', r);
-  const words = r.words.join(' ');
+  const words = declaredRuleText(r);
+  assertNft(nativeRuleProblem(r), 'rule', r);
   return r.comment === undefined ? `\t\t${words}\n` : `\t\t${words} comment ${quoteComment(r.comment)}\n`;
 }
 
@@ -67,32 +82,24 @@ export function renderNative(rs: NftRuleset): string {
   assertNft(tableProblem(rs.table), 'table', rs.table);
   const d = dumpOrder(rs);
   const none: readonly never[] = [];
-  const chunks: string[] = [`table ${rs.table.family} ${rs.table.name} {\n${commentLine('\t', rs.table.comment)}`];
+  const out = new Text();
+  out.push(`table ${rs.table.family} ${rs.table.name} {\n${commentLine('\t', rs.table.comment)}`);
   for (const s of d.sets) {
     assertNft(setProblem(s), 'set', s);
-    chunks.push(containerText(s, s.type.join(' . '), d.elementsByContainer.get(s.name) ?? none));
+    writeContainer(out, s, s.type.join(' . '), d.elementsByContainer.get(s.name) ?? none);
   }
   for (const m of d.maps) {
     assertNft(mapProblem(m), 'map', m);
-    chunks.push(containerText(m, `${m.type.join(' . ')} : ${m.valueType.join(' . ')}`, d.elementsByContainer.get(m.name) ?? none));
+    writeContainer(out, m, `${m.type.join(' . ')} : ${m.valueType.join(' . ')}`, d.elementsByContainer.get(m.name) ?? none);
   }
   for (const c of d.chains) {
     assertNft(chainProblem(c), 'chain', c);
-    let head = `\tchain ${c.name} {\n`;
-    if (c.base !== undefined) head += `\t\ttype ${c.base.type} hook ${c.base.hook} priority ${c.base.priority};${c.policy === undefined ? '' : ` policy ${c.policy};`}\n`;
-    head += commentLine('\t\t', c.comment);
-    // Joined a few thousand lines at a time, so the line strings die young (as renderDump does).
-    let lines: string[] = [head];
-    for (const r of d.rulesByChain.get(c.name) ?? none) {
-      lines.push(ruleLine(r));
-      if (lines.length === 4096) {
-        chunks.push(lines.join(''));
-        lines = [];
-      }
-    }
-    lines.push('\t}\n');
-    chunks.push(lines.join(''));
+    out.push(`\tchain ${c.name} {\n`);
+    if (c.base !== undefined) out.push(`\t\ttype ${c.base.type} hook ${c.base.hook} priority ${c.base.priority};${c.policy === undefined ? '' : ` policy ${c.policy};`}\n`);
+    out.push(commentLine('\t\t', c.comment));
+    for (const r of d.rulesByChain.get(c.name) ?? none) out.push(ruleLine(r));
+    out.push('\t}\n');
   }
-  chunks.push('}\n');
-  return chunks.join('');
+  out.push('}\n');
+  return out.done();
 }

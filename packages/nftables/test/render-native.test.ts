@@ -11,12 +11,13 @@ import type { NftRuleset, Rule } from '../src/ir.js';
 import { parseDump, parseListText } from '../src/index.js';
 import { dumpOrder } from '../src/render.js';
 import { nativeRuleProblem, renderNative } from '../src/render-native.js';
-import { ruleset } from './arb.js';
+import { declaredElementProblem, declaredRuleText, elementProblem, ruleProblem } from '../src/check.js';
+import { comment, elementPart, ruleWord, ruleset } from './arb.js';
 
 /** The ruleset in the order renderNative writes it (and the reader reads it back). */
 function inNativeOrder(rs: NftRuleset): NftRuleset {
   const d = dumpOrder(rs);
-  return { table: rs.table, chains: d.chains, sets: d.sets, maps: d.maps, rules: d.rules, elements: [...d.sets, ...d.maps].flatMap((c) => d.elementsByContainer.get(c.name) ?? []) };
+  return { table: rs.table, chains: d.chains, sets: d.sets, maps: d.maps, rules: d.chains.flatMap((c) => d.rulesByChain.get(c.name) ?? []), elements: [...d.sets, ...d.maps].flatMap((c) => d.elementsByContainer.get(c.name) ?? []) };
 }
 
 /** nft's scanner (and the reader) takes `{` and `}` as words of their own wherever they stand. */
@@ -131,6 +132,31 @@ describe('renderNative', () => {
         expect(renderNative(shuffled)).toBe(renderNative(rs));
       }),
       { numRuns: scaledRuns(100, 50) },
+    );
+  });
+});
+
+describe("the renderers' checks of rules and elements in declared chains, sets and maps", () => {
+  const anyWord = fc.oneof(ruleWord, fc.string({ maxLength: 6 }), fc.constantFrom('index', 'handle', 'a b', '', 'x;', '"', '#'));
+  test('declaredRuleText refuses exactly what ruleProblem refuses (in a well-named chain), and joins the words', () => {
+    fc.assert(
+      fc.property(fc.array(anyWord, { maxLength: 5 }), fc.option(fc.oneof(comment, fc.string({ maxLength: 4 })), { nil: undefined }), (words, c) => {
+        const r: Rule = { chain: 'c', words, ...(c === undefined ? {} : { comment: c }) };
+        if (ruleProblem(r) === undefined) expect(declaredRuleText(r)).toBe(words.join(' '));
+        else expect(() => declaredRuleText(r)).toThrow(/unsafe nft rule/);
+      }),
+      { numRuns: scaledRuns(500, 200) },
+    );
+  });
+
+  test('declaredElementProblem finds a problem exactly when elementProblem does (in a well-named set)', () => {
+    const part = fc.oneof(elementPart, fc.string({ maxLength: 5 }), fc.constantFrom('.', ':', 'a}', '1,2'));
+    fc.assert(
+      fc.property(fc.array(part, { maxLength: 3 }), fc.option(fc.array(part, { maxLength: 2 }), { nil: undefined }), fc.option(fc.string({ maxLength: 4 }), { nil: undefined }), (key, value, c) => {
+        const e = { container: 's', key, ...(value === undefined ? {} : { value }), ...(c === undefined ? {} : { comment: c }) };
+        expect(declaredElementProblem(e) === undefined).toBe(elementProblem(e) === undefined);
+      }),
+      { numRuns: scaledRuns(500, 200) },
     );
   });
 });
