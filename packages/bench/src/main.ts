@@ -28,7 +28,7 @@ import { measureNftApply, type NftApplyBenchResult } from './nft-apply-bench.js'
 import { measureIncremental, measureLoad, measurePipeline, measureRss } from './measure.js';
 import type { IncrementalResult, LoadResult, PipelineResult, RssResult } from './measure.js';
 import { mb, ms, ratio, table, timed } from './stats.js';
-import { measureBackends } from './nft-bench.js';
+import { BACKEND_HEADER, backendRows, measureBackends } from './nft-bench.js';
 import type { NftBenchResult } from './nft-bench.js';
 
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -248,7 +248,7 @@ async function main(argv: readonly string[]): Promise<void> {
       for (const mode of ['always', 'when-changed'] as const) incremental.push(await child<IncrementalResult>('incremental', [modelFile(size), String(o.updates), mode]));
       log(` ${incremental.map((i) => ms(i.updateMs)).join(' / ')} ms; nftables`);
       const backends = await child<NftBenchResult>('backends', [modelFile(size), String(o.runs)]);
-      log(` ${ms(backends.nftables.ms)} ms (iptables ${ms(backends.iptables.ms)} ms)`);
+      log(` ${ms(backends.nftables.ms)} ms, native ${ms(backends.nftNative.ms)} ms (iptables ${ms(backends.iptables.ms)} ms)`);
       compiled = { load, pipeline, rss, incremental, backends };
     } else log(size.name);
     let cli: SizeResult['cli'];
@@ -381,15 +381,8 @@ function report(all: readonly SizeResult[], apply: readonly (ApplyResult | Apply
   }
   if (results.length > 0) {
     parts.push(
-      'nftables mode beside iptables mode (compile + render to text, median of ' + o.runs + '; ns/B = time per output byte)\n' +
-        table(
-          ['size', 'iptables MB', 'iptables ms', 'ns/B', 'nftables MB', 'nftables ms', 'ns/B', 'nft / ipt bytes', 'nft / ipt ns/B'],
-          results.map((r) => {
-            const { iptables: i, nftables: n } = r.backends;
-            const perByte = (b: { ms: number; bytes: number }) => (b.ms * 1e6) / b.bytes;
-            return [r.size.name, mb(i.bytes), ms(i.ms), perByte(i).toFixed(1), mb(n.bytes), ms(n.ms), perByte(n).toFixed(1), (n.bytes / i.bytes).toFixed(2), (perByte(n) / perByte(i)).toFixed(2)];
-          }),
-        ),
+      'nftables mode beside iptables mode (total = compile + render to text; render = the renderer alone on a compiled ruleset; median of ' + o.runs + '; ns/B = time per output byte)\n' +
+        table(['size', ...BACKEND_HEADER], results.flatMap((r) => backendRows(r.backends).map((row) => [r.size.name, ...row]))),
     );
   }
   if (all.some((r) => r.cli !== undefined)) {

@@ -4,7 +4,7 @@
  */
 import { BASE_CHAIN_HOOKS, BASE_CHAIN_TYPES, FAMILIES } from './ir.js';
 import type { Chain, Element, NftMap, NftSet, Rule, Table, TableRef } from './ir.js';
-import { commentProblem, elementPartProblem, identifierProblem, ruleWordProblem } from './words.js';
+import { RULE_WORDS_TEXT, assertNft, commentProblem, elementPartProblem, identifierProblem, ruleWordProblem } from './words.js';
 
 const DATA_TYPE = /^[a-z][a-z0-9_]*$/;
 const FLAG = /^[a-z][a-z-]*$/;
@@ -85,17 +85,45 @@ export function ruleProblem(r: Rule): string | undefined {
   return firstProblem(field('chain', identifierProblem(r.chain)), field('rule', bad), optionalComment(r.comment));
 }
 
-export function elementKeyProblem(container: string, key: readonly string[]): string | undefined {
-  if (key.length === 0) return 'element: empty key';
-  const bad = firstOf(key, elementPartProblem);
-  return firstProblem(field('set or map', identifierProblem(container)), field('key', bad));
+/**
+ * A rule's words joined by spaces, checked as `ruleProblem` checks them except for the chain name:
+ * the renderers check each chain once where it is declared, and write only rules of declared chains.
+ * Joining first lets one regex test every word (a large table has a million rules). Throws like assertNft.
+ */
+export function declaredRuleText(r: Rule): string {
+  const text = r.words.join(' ');
+  // The regex proves the text is rule words between single spaces; as many spaces as joins proves
+  // no word held a space of its own.
+  let spaces = 0;
+  for (let i = text.indexOf(' '); i >= 0; i = text.indexOf(' ', i + 1)) spaces++;
+  if (spaces === r.words.length - 1 && RULE_WORDS_TEXT.test(text) && !PLACEMENT_WORDS.has(r.words[0]!) && (r.comment === undefined || commentProblem(r.comment) === undefined)) return text;
+  assertNft(ruleProblem(r) ?? 'rule: its words are not single rule words', 'rule', r);
+  return text;
 }
 
-export function elementProblem(e: Element): string | undefined {
+function keyPartsProblem(key: readonly string[]): string | undefined {
+  return key.length === 0 ? 'element: empty key' : field('key', firstOf(key, elementPartProblem));
+}
+
+export function elementKeyProblem(container: string, key: readonly string[]): string | undefined {
+  if (key.length === 0) return 'element: empty key';
+  return firstProblem(field('set or map', identifierProblem(container)), keyPartsProblem(key));
+}
+
+function valueCommentProblem(e: Element): string | undefined {
   const value = e.value;
   let valueProblem: string | undefined;
   if (value !== undefined) {
     valueProblem = value.length === 0 ? 'value: empty (omit it for a set element)' : field('value', firstOf(value, elementPartProblem));
   }
-  return firstProblem(elementKeyProblem(e.container, e.key), valueProblem, optionalComment(e.comment));
+  return firstProblem(valueProblem, optionalComment(e.comment));
+}
+
+export function elementProblem(e: Element): string | undefined {
+  return firstProblem(elementKeyProblem(e.container, e.key), valueCommentProblem(e));
+}
+
+/** `elementProblem` except for the set or map name, which the renderers check once where it is declared. */
+export function declaredElementProblem(e: Element): string | undefined {
+  return firstProblem(keyPartsProblem(e.key), valueCommentProblem(e));
 }

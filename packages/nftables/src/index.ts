@@ -2,6 +2,7 @@ export * from './ir.js';
 export * from './words.js';
 export * from './check.js';
 export * from './render.js';
+export * from './render-native.js';
 export * from './parse.js';
 export * from './apply.js';
 export * from './trace/index.js';

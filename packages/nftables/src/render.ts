@@ -6,7 +6,7 @@
  * the first rule or element that could name it, so `nft -f` loads a dump as it is.
  * Unsafe objects are refused with an error, never written.
  */
-import { chainProblem, elementKeyProblem, elementProblem, mapProblem, ruleProblem, setProblem, tableProblem, tableRefProblem } from './check.js';
+import { chainProblem, declaredElementProblem, declaredRuleText, elementKeyProblem, elementProblem, mapProblem, ruleProblem, setProblem, tableProblem, tableRefProblem } from './check.js';
 import type { Chain, Element, NftMap, NftRuleset, NftSet, Operation, Rule, Table, TableRef, Transaction } from './ir.js';
 import { tableRef } from './ir.js';
 import { assertNft, quoteComment } from './words.js';
@@ -49,6 +49,16 @@ function ruleText(r: Rule): string {
 
 function elementText(e: Element): string {
   assertNft(elementProblem(e), 'element', e);
+  return elementBody(e);
+}
+
+/** An element of a set or map the renderer has checked where it declared it. */
+function declaredElementText(e: Element): string {
+  assertNft(declaredElementProblem(e), 'element', e);
+  return elementBody(e);
+}
+
+function elementBody(e: Element): string {
   const comment = e.comment === undefined ? '' : ` comment ${quoteComment(e.comment)}`;
   const value = e.value === undefined ? '' : ` : ${e.value.join(' . ')}`;
   return ` ${e.container} { ${e.key.join(' . ')}${comment}${value} }`;
@@ -94,16 +104,20 @@ export function renderTransaction(tx: Transaction): string {
 
 const byName = <T extends { readonly name: string }>(xs: readonly T[]): T[] => [...xs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
-interface DumpOrder {
+export interface DumpOrder {
   readonly chains: Chain[];
   readonly sets: NftSet[];
   readonly maps: NftMap[];
-  readonly rules: Rule[];
-  readonly elements: Element[];
+  /** The rules of each chain and the elements of each set or map, in ruleset order. */
+  readonly rulesByChain: ReadonlyMap<string, readonly Rule[]>;
+  readonly elementsByContainer: ReadonlyMap<string, readonly Element[]>;
 }
 
-/** What `Fake.Dump()` prints, in its order. Throws on a rule or element without its chain, set or map. */
-function dumpOrder(rs: NftRuleset): DumpOrder {
+/**
+ * What `Fake.Dump()` prints, in its order: chains, sets and maps by name, then rules chain by chain
+ * and elements set by set, then map by map. Throws on a rule or element without its chain, set or map.
+ */
+export function dumpOrder(rs: NftRuleset): DumpOrder {
   const chains = byName(rs.chains);
   const sets = byName(rs.sets);
   const maps = byName(rs.maps);
@@ -113,12 +127,10 @@ function dumpOrder(rs: NftRuleset): DumpOrder {
   const containerNames = new Set([...sets, ...maps].map((c) => c.name));
   for (const chain of rulesByChain.keys()) if (!chainNames.has(chain)) throw new Error(`rule in chain ${JSON.stringify(chain)}, which the ruleset does not declare`);
   for (const c of elementsByContainer.keys()) if (!containerNames.has(c)) throw new Error(`element of ${JSON.stringify(c)}, which the ruleset declares as neither set nor map`);
-  const rules: Rule[] = [];
-  for (const c of chains) for (const r of rulesByChain.get(c.name) ?? []) rules.push(r);
-  const elements: Element[] = [];
-  for (const c of [...sets, ...maps]) for (const e of elementsByContainer.get(c.name) ?? []) elements.push(e);
-  return { chains, sets, maps, rules, elements };
+  return { chains, sets, maps, rulesByChain, elementsByContainer };
 }
+
+const NONE: readonly never[] = [];
 
 /** The `add` operations of `Fake.Dump()`, in its order. Throws on a rule or element without its chain, set or map. */
 export function dumpOperations(rs: NftRuleset): Operation[] {
@@ -129,8 +141,8 @@ export function dumpOperations(rs: NftRuleset): Operation[] {
     ...d.chains.map((chain): Operation => ({ verb: 'add', kind: 'chain', table: t, chain })),
     ...d.sets.map((set): Operation => ({ verb: 'add', kind: 'set', table: t, set })),
     ...d.maps.map((map): Operation => ({ verb: 'add', kind: 'map', table: t, map })),
-    ...d.rules.map((rule): Operation => ({ verb: 'add', kind: 'rule', table: t, rule })),
-    ...d.elements.map((element): Operation => ({ verb: 'add', kind: 'element', table: t, element })),
+    ...d.chains.flatMap((c) => (d.rulesByChain.get(c.name) ?? NONE).map((rule): Operation => ({ verb: 'add', kind: 'rule', table: t, rule }))),
+    ...[...d.sets, ...d.maps].flatMap((c) => (d.elementsByContainer.get(c.name) ?? NONE).map((element): Operation => ({ verb: 'add', kind: 'element', table: t, element }))),
   ];
 }
 
@@ -159,10 +171,16 @@ export function renderDump(rs: NftRuleset): string {
   for (const x of d.sets) push(setHead + setText(x));
   const mapHead = add('map');
   for (const x of d.maps) push(mapHead + mapText(x));
-  const ruleHead = add('rule');
-  for (const r of d.rules) push(ruleHead + ruleText(r));
+  // Rules and elements of declared (checked) chains, sets and maps: their names need no second check.
+  const ruleHead = `${add('rule')} `;
+  for (const c of d.chains) {
+    for (const r of d.rulesByChain.get(c.name) ?? NONE) {
+      const words = declaredRuleText(r);
+      push(r.comment === undefined ? `${ruleHead}${r.chain} ${words}` : `${ruleHead}${r.chain} ${words} comment ${quoteComment(r.comment)}`);
+    }
+  }
   const elementHead = add('element');
-  for (const e of d.elements) push(elementHead + elementText(e));
+  for (const c of [...d.sets, ...d.maps]) for (const e of d.elementsByContainer.get(c.name) ?? NONE) push(elementHead + declaredElementText(e));
   if (lines.length > 0) chunks.push(`${lines.join('\n')}\n`);
   return chunks.join('');
 }

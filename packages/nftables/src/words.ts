@@ -15,7 +15,10 @@ export const MAX_COMMENT_LENGTH = 128;
 // letters, digits and `/ . _ -` (kube-proxy's chain names: `endpoint-…-ns/svc/tcp/p80__fd00..1/80`).
 const IDENTIFIER = /^[A-Za-z_][A-Za-z0-9_/.-]*$/;
 // A bare word of a rule: printable ASCII without space, quotes, backslash, `;`, `#` and `$`.
-const RULE_WORD = /^[\x21\x25-\x26\x28-\x3a\x3c-\x5b\x5d-\x7e]+$/;
+const RULE_WORD_CHARS = '[\\x21\\x25-\\x26\\x28-\\x3a\\x3c-\\x5b\\x5d-\\x7e]';
+const RULE_WORD = new RegExp(`^${RULE_WORD_CHARS}+$`);
+/** Rule words joined by single spaces, each one a rule word (one test instead of one a word). */
+export const RULE_WORDS_TEXT = new RegExp(`^${RULE_WORD_CHARS}+(?: ${RULE_WORD_CHARS}+)*$`);
 // A word of an element key or value: a rule word without the set/map punctuation `{ } ,`.
 const ELEMENT_WORD = /^[\x21\x25-\x26\x28-\x2b\x2d-\x3a\x3c-\x5b\x5d-\x7a\x7c\x7e]+$/;
 // Printable ASCII without `"` and `\`: written inside double quotes with no escape needed.

@@ -6,8 +6,8 @@ import { UserError } from '../errors.js';
 import { addCompileFlags, compileOptionsFrom, compileOrExit, existingNatChains, readSnapshot } from '../compile-input.js';
 import { reportLeftOut, warnIfEmpty } from '../report.js';
 import type { CompileFlags } from '../compile-input.js';
-import { printNFTables, serviceCIDRsFrom } from './compile-nft.js';
-import type { ProxyMode } from './compile-nft.js';
+import { nftFormatFrom, printNFTables, serviceCIDRsFrom } from './compile-nft.js';
+import type { NftFormat, ProxyMode } from './compile-nft.js';
 
 export function registerCompile(program: Command, io: CliIO): void {
   const cmd = new Command('compile')
@@ -15,10 +15,12 @@ export function registerCompile(program: Command, io: CliIO): void {
     .argument('[file...]', 'snapshot files: Services, EndpointSlices, Endpoints, Pods, Node, KubeProxyConfiguration')
     .option('--sort', "print in the normalised order kube-proxy's unit tests compare with")
     .addOption(new Option('--mode <mode>', 'the proxy mode: iptables-restore input, or the nftables kube-proxy table').choices(['iptables', 'nftables']).default('iptables'))
+    .addOption(new Option('--format <format>', "nftables mode's text: knftables' Dump() lines (default: dump), or one nft table block as `nft -f` reads it").choices(['dump', 'nft']))
     .option('--service-cidr <cidr>', 'a service CIDR, instead of the ServiceCIDR objects (repeatable; nftables mode drops traffic to unallocated addresses in them)', (v: string, p: string[] | undefined) => [...(p ?? []), v]);
-  addCompileFlags(cmd).action(async (files: string[], flags: CompileFlags & { sort?: boolean; mode: ProxyMode; serviceCidr?: string[] }) => {
+  addCompileFlags(cmd).action(async (files: string[], flags: CompileFlags & { sort?: boolean; mode: ProxyMode; format?: NftFormat; serviceCidr?: string[] }) => {
     compileOptionsFrom(flags); // usage errors first (exit 2), before any input is read
     const serviceCIDRs = serviceCIDRsFrom(flags.serviceCidr);
+    nftFormatFrom(flags);
     if (flags.mode === 'nftables' && flags.existing !== undefined) throw new UserError('--existing reads an iptables-save dump; it has no meaning with --mode nftables', 2);
     const loaded = await readSnapshot(io, files, flags);
     const snapshot = loaded.snapshot;
