@@ -28,7 +28,6 @@ import {
   isServiceChain,
 } from '@svcrules/core';
 import { NetfilterCommandError } from './errors.js';
-import { hookLine } from './hooks.js';
 import { defaultSaveForm, hostViewFromSave, type HostView, type SaveForm } from './host-view.js';
 import type { Family, Netfilter } from './netfilter.js';
 
@@ -93,12 +92,16 @@ async function readTables(nf: Netfilter, family: Family, tables: readonly TableN
   return hostViewFromSave(text, family, saveForm);
 }
 
-/** How often each hook rule occurs on the host (compared in save form). */
+/** A host rule's identity for comparing with hook rules: table, chain and its save-form words. */
+const ruleKey = (table: TableName, chain: string, args: readonly string[]) => [table, chain, ...args].join('\0');
+const hookKey = (host: HostView, h: HookRule) => ruleKey(h.table, h.chain, host.saveForm({ kind: 'append', chain: h.chain, args: hookRuleArgs(h) }));
+
+/** Each hook rule once per occurrence on the host (compared in save form). */
 function hookOccurrences(host: HostView, rules: readonly HookRule[]): HookRule[] {
   const found: HookRule[] = [];
   for (const h of rules) {
-    const want = host.saveForm({ kind: 'append', chain: h.chain, args: hookRuleArgs(h) }).join('\0');
-    for (const r of host.rules(h.table, h.chain) ?? []) if (r.args.join('\0') === want) found.push(h);
+    const want = hookKey(host, h);
+    for (const r of host.rules(h.table, h.chain) ?? []) if (ruleKey(h.table, h.chain, r.args) === want) found.push(h);
   }
   return found;
 }
@@ -119,63 +122,45 @@ async function deleteHook(nf: Netfilter, family: Family, h: HookRule): Promise<n
 }
 
 /**
- * The owned chains to delete, given the host without our hook rules (`skip`: hook occurrences still on
- * the host in a dry run, not counted as foreign references).
+ * The owned chains to delete and those a foreign rule keeps. `hooks`: hook rules still on the host (a
+ * dry run), which are about to go and so keep nothing.
  */
-function chainsToDelete(host: HostView, tables: readonly TableName[], skip: readonly HookRule[]): Pick<IptablesCleanupResult, 'chains' | 'kept'> {
+function chainsToDelete(host: HostView, tables: readonly TableName[], hooks: readonly HookRule[]): Pick<IptablesCleanupResult, 'chains' | 'kept'> {
+  const going = new Set(hooks.map((h) => hookKey(host, h)));
   const chains: ChainName[] = [];
   const kept: (ChainName & { referencedBy: string[] })[] = [];
   for (const table of tables) {
     const kubelet = host.rules(table, KUBELET_CANARY) !== undefined;
     const owned = (c: string) => ownedChain(table, c) && !(kubelet && c === KUBE_FIREWALL);
-    const skipLeft = new Map<string, number>();
-    for (const h of skip) if (h.table === table) skipLeft.set(hookLine(h), (skipLeft.get(hookLine(h)) ?? 0) + 1);
     const names = [...host.chains(table)];
-    const foreignRefs = new Map<string, string[]>();
+    const referencedBy = new Map<string, string[]>();
     for (const from of names) {
       if (owned(from)) continue;
       for (const r of host.rules(table, from) ?? []) {
         const target = chainTarget(r.args);
-        if (target === undefined || !owned(target)) continue;
-        const skipKey = skipLeftKey(host, table, from, r.args, skip);
-        if (skipKey !== undefined && (skipLeft.get(skipKey) ?? 0) > 0) {
-          skipLeft.set(skipKey, skipLeft.get(skipKey)! - 1);
-          continue;
-        }
-        foreignRefs.set(target, [...(foreignRefs.get(target) ?? []), from]);
+        if (target === undefined || !owned(target) || going.has(ruleKey(table, from, r.args))) continue;
+        referencedBy.set(target, [...(referencedBy.get(target) ?? []), from]);
       }
     }
     // Everything an owned chain kept for a foreign rule reaches stays too.
-    const keep = new Set(foreignRefs.keys());
-    const queue = [...keep];
+    const queue = [...referencedBy.keys()];
     while (queue.length > 0) {
       const c = queue.pop()!;
       for (const r of host.rules(table, c) ?? []) {
         const t = chainTarget(r.args);
-        if (t !== undefined && owned(t) && !keep.has(t)) {
-          keep.add(t);
-          foreignRefs.set(t, [c]);
-          queue.push(t);
-        }
+        if (t === undefined || !owned(t) || referencedBy.has(t)) continue;
+        referencedBy.set(t, [c]);
+        queue.push(t);
       }
     }
     for (const c of names) {
       if (!owned(c)) continue;
-      if (keep.has(c)) kept.push({ table, chain: c, referencedBy: foreignRefs.get(c) ?? [] });
+      const by = referencedBy.get(c);
+      if (by) kept.push({ table, chain: c, referencedBy: [...new Set(by)] });
       else chains.push({ table, chain: c });
     }
   }
   return { chains, kept };
-}
-
-/** The hook rule (of `skip`) a host rule is, as its `hookLine`, if any. */
-function skipLeftKey(host: HostView, table: TableName, chain: string, args: readonly string[], skip: readonly HookRule[]): string | undefined {
-  const have = args.join('\0');
-  for (const h of skip) {
-    if (h.table !== table || h.chain !== chain) continue;
-    if (host.saveForm({ kind: 'append', chain, args: hookRuleArgs(h) }).join('\0') === have) return hookLine(h);
-  }
-  return undefined;
 }
 
 /** Removes the applier's iptables rules from one family of the host (see the file comment). */
@@ -192,16 +177,13 @@ export async function cleanupIptables(o: IptablesCleanupOptions): Promise<Iptabl
   const kubelet = host.rules('filter', KUBELET_CANARY) !== undefined;
   const ours = KUBE_PROXY_HOOK_RULES.filter((h) => !(kubelet && h.target === KUBE_FIREWALL));
   let hooks: HookRule[];
-  let skip: HookRule[] = [];
-  if (o.dryRun) {
-    hooks = hookOccurrences(host, ours);
-    skip = hooks;
-  } else {
+  if (o.dryRun) hooks = hookOccurrences(host, ours);
+  else {
     hooks = [];
     for (const h of ours) for (let n = await deleteHook(nf, family, h); n > 0; n--) hooks.push(h);
     if (hooks.length > 0) host = await readTables(nf, family, tables, saveForm);
   }
-  const { chains, kept } = chainsToDelete(host, tables, skip);
+  const { chains, kept } = chainsToDelete(host, tables, o.dryRun ? hooks : []);
   const blocks: Table[] = [];
   for (const name of tables) {
     const mine = chains.filter((c) => c.table === name).map((c) => c.chain);

@@ -117,6 +117,19 @@ describe('cleanupIptables', () => {
     expect(after['nat KUBE-POSTROUTING']).toBeUndefined();
   });
 
+  it('deletes a hook rule as often as it occurs, in a dry run too', async () => {
+    const nf = await appliedHost();
+    const portals = ['-t', 'nat', '-A', 'OUTPUT', '-m', 'comment', '--comment', 'kubernetes service portals', '-j', 'KUBE-SERVICES'];
+    expect((await nf.run('ipv4', portals)).code).toBe(0);
+    const twice = (r: { hooks: readonly { table: string; chain: string; target: string }[] }) => r.hooks.filter((h) => h.table === 'nat' && h.chain === 'OUTPUT').length;
+    const dry = await cleanupIptables({ netfilter: nf, family: 'ipv4', dryRun: true });
+    expect(twice(dry)).toBe(2);
+    expect(dry.kept).toEqual([]);
+    const real = await cleanupIptables({ netfilter: nf, family: 'ipv4' });
+    expect(twice(real)).toBe(2);
+    expect(kubeChains(await live(nf))).toEqual(['filter KUBE-SOMEONE-ELSE']);
+  });
+
   it("leaves kubelet's KUBE-FIREWALL and its jumps while kubelet's canary exists", async () => {
     const nf = await appliedHost();
     expect((await nf.run('ipv4', ['-N', 'KUBE-KUBELET-CANARY'])).code).toBe(0);

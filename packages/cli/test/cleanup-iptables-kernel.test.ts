@@ -97,4 +97,18 @@ kernel.describe('svcrules cleanup --mode iptables in a network namespace', () =>
     expect(kubeLines(after)).toEqual([]);
     for (const l of FOREIGN_SAVED) expect(after.split('\n')).toContain(l);
   }, 60_000);
+
+  test('an owned chain a foreign rule jumps to is kept, with a warning, until the rule is gone', async () => {
+    expect(await cli(['apply', '--netns', ns, '--no-state', 'node.yaml', 'traffic/snapshot.yaml'])).toMatchObject({ code: 0, err: '' });
+    const jump = ['-t', 'nat', '-A', 'MY-CHAIN', '-s', '198.51.100.6', '-j', 'KUBE-MARK-MASQ'];
+    mustRunIn(ns, 'iptables', jump);
+    const kept = await cli(['cleanup', '--mode', 'iptables', '--family', 'ipv4', '--netns', ns]);
+    expect(kept.code).toBe(0);
+    expect(kept.err).toBe('svcrules: warning: ipv4 nat KUBE-MARK-MASQ kept: MY-CHAIN still jumps to it\n');
+    expect(kept.out).not.toContain('KUBE-MARK-MASQ');
+    expect(kubeLines(save())).toEqual([':KUBE-MARK-MASQ - [0:0]', '-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000', '-A MY-CHAIN -s 198.51.100.6/32 -j KUBE-MARK-MASQ']);
+    mustRunIn(ns, 'iptables', ['-t', 'nat', '-D', ...jump.slice(3)]);
+    expect(await cli(['cleanup', '--mode', 'iptables', '--family', 'ipv4', '--netns', ns])).toEqual({ code: 0, out: 'ipv4: deleted chain nat KUBE-MARK-MASQ\n', err: '' });
+    expect(kubeLines(save())).toEqual([]);
+  }, 60_000);
 });

@@ -14,7 +14,7 @@ import { UserError } from '../errors.js';
 import { familyOption } from '../compile-input.js';
 import { statePathFor } from '../apply-state.js';
 import { hostCall, openHostFor } from '../host-run.js';
-import { checkNetns, nftCall, nftStatePathFor, openNftApplier } from '../nft-host-run.js';
+import { refuseIptablesFlags, checkNetns, nftCall, nftStatePathFor, openNftApplier } from '../nft-host-run.js';
 
 interface CleanupFlags {
   mode: 'nftables' | 'iptables';
@@ -37,6 +37,7 @@ export function registerCleanup(program: Command, io: CliIO): void {
     .option('--dry-run', 'say what would be deleted; change nothing')
     .option('--state <file>', 'the state file apply kept in that mode, removed with the rules (default: its default path)')
     .action(async (flags: CleanupFlags) => {
+      if (flags.mode === 'nftables') refuseIptablesFlags(cmd, ['backend']);
       checkNetns(flags.netns);
       const families: Family[] = flags.family === 'both' ? ['ipv4', 'ipv6'] : [flags.family];
       if (flags.mode === 'iptables') {
