@@ -10,7 +10,7 @@
  * change what the foreign rule does). While kubelet's canary says a live kubelet owns KUBE-FIREWALL,
  * that chain and kubelet's jumps to it stay. A live kube-proxy (its canary) is refused unless forced.
  */
-import type { HookRule, Table, TableName } from '@svcrules/iptables';
+import type { ChainRef, HookRule, KeptChain, Table, TableName } from '@svcrules/iptables';
 import { chainDecl, chainTarget, hookRuleArgs, render } from '@svcrules/iptables';
 import {
   CANARY_TABLES,
@@ -55,19 +55,14 @@ export interface IptablesCleanupOptions {
   readonly saveForm?: SaveForm;
 }
 
-export interface ChainName {
-  readonly table: TableName;
-  readonly chain: string;
-}
-
 export interface IptablesCleanupResult {
   readonly family: Family;
   /** Hook rules deleted (dry run: that would be), one entry per occurrence. */
   readonly hooks: readonly HookRule[];
   /** Chains flushed and deleted (dry run: that would be). */
-  readonly chains: readonly ChainName[];
+  readonly chains: readonly ChainRef[];
   /** Owned chains left in place because a foreign rule still reaches them. */
-  readonly kept: readonly (ChainName & { readonly referencedBy: readonly string[] })[];
+  readonly kept: readonly KeptChain[];
   /** The iptables-restore payload; `''` when no chain is deleted. */
   readonly payload: string;
 }
@@ -127,8 +122,8 @@ async function deleteHook(nf: Netfilter, family: Family, h: HookRule): Promise<n
  */
 function chainsToDelete(host: HostView, tables: readonly TableName[], hooks: readonly HookRule[]): Pick<IptablesCleanupResult, 'chains' | 'kept'> {
   const going = new Set(hooks.map((h) => hookKey(host, h)));
-  const chains: ChainName[] = [];
-  const kept: (ChainName & { referencedBy: string[] })[] = [];
+  const chains: ChainRef[] = [];
+  const kept: KeptChain[] = [];
   for (const table of tables) {
     const kubelet = host.rules(table, KUBELET_CANARY) !== undefined;
     const owned = (c: string) => ownedChain(table, c) && !(kubelet && c === KUBE_FIREWALL);

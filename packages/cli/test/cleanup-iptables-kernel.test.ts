@@ -104,7 +104,7 @@ kernel.describe('svcrules cleanup --mode iptables in a network namespace', () =>
     mustRunIn(ns, 'iptables', jump);
     const kept = await cli(['cleanup', '--mode', 'iptables', '--family', 'ipv4', '--netns', ns]);
     expect(kept.code).toBe(0);
-    expect(kept.err).toBe('svcrules: warning: ipv4 nat KUBE-MARK-MASQ kept: MY-CHAIN still jumps to it\n');
+    expect(kept.err).toBe('svcrules: warning: ipv4 nat KUBE-MARK-MASQ is stale but kept: MY-CHAIN still jumps to it\n');
     expect(kept.out).not.toContain('KUBE-MARK-MASQ');
     expect(kubeLines(save())).toEqual([':KUBE-MARK-MASQ - [0:0]', '-A KUBE-MARK-MASQ -j MARK --set-xmark 0x4000/0x4000', '-A MY-CHAIN -s 198.51.100.6/32 -j KUBE-MARK-MASQ']);
     mustRunIn(ns, 'iptables', ['-t', 'nat', '-D', ...jump.slice(3)]);

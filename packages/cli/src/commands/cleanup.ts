@@ -7,13 +7,12 @@
  * exists unless --force. Nothing else is touched.
  */
 import { Command, Option } from 'commander';
-import { cleanupIptables, KUBE_PROXY_NFT_TABLE, KubeProxyOwnsChainsError, removeStateFile, SVCRULES_NFT_CANARY, type Backend, type Family } from '@svcrules/applier';
-import { hookRuleArgs, ruleText } from '@svcrules/iptables';
+import { cleanupIptables, hookLine, KUBE_PROXY_NFT_TABLE, KubeProxyOwnsChainsError, removeStateFile, SVCRULES_NFT_CANARY, type Backend, type Family } from '@svcrules/applier';
 import type { CliIO } from '../io.js';
 import { UserError } from '../errors.js';
 import { familyOption } from '../compile-input.js';
 import { statePathFor } from '../apply-state.js';
-import { hostCall, openHostFor } from '../host-run.js';
+import { hostCall, openHostFor, warnKept } from '../host-run.js';
 import { refuseIptablesFlags, checkNetns, nftCall, nftStatePathFor, openNftApplier } from '../nft-host-run.js';
 
 interface CleanupFlags {
@@ -79,10 +78,10 @@ async function cleanupIptablesFamily(io: CliIO, flags: CleanupFlags, family: Fam
     }
   });
   const verb = flags.dryRun ? 'would delete' : 'deleted';
-  for (const h of r.hooks) io.stdout(`${family}: ${verb} rule -t ${h.table} ${ruleText(h.chain, hookRuleArgs(h))}\n`);
+  for (const h of r.hooks) io.stdout(`${family}: ${verb} rule -t ${h.table} ${hookLine(h)}\n`);
   for (const c of r.chains) io.stdout(`${family}: ${verb} chain ${c.table} ${c.chain}\n`);
-  for (const k of r.kept) io.stderr(`svcrules: warning: ${family} ${k.table} ${k.chain} kept: ${k.referencedBy.join(', ')} still jump${k.referencedBy.length === 1 ? 's' : ''} to it\n`);
+  warnKept(io, family, r.kept);
   if (r.hooks.length === 0 && r.chains.length === 0) io.stdout(`${family}: no svcrules iptables rules: nothing to remove\n`);
-  const statePath = statePathFor(io, flags, family, bothFamilies && flags.state !== undefined);
+  const statePath = statePathFor(io, flags, family, bothFamilies);
   if (!flags.dryRun && statePath !== undefined) await removeStateFile(statePath).catch(() => undefined);
 }
