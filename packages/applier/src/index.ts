@@ -10,6 +10,7 @@ export * from './host-view.js';
 export * from './conntrack.js';
 export * from './diff.js';
 export * from './applier.js';
+export * from './cleanup.js';
 export { replacementTables } from './replace.js';
 export * from './state.js';
 export * from './state-file.js';

@@ -47,7 +47,7 @@ export function familiesOf(flags: HostFlags): Family[] {
 }
 
 /** Opens one family of the host (or namespace) the flags name; a bad flag is a usage error (exit 2). */
-export async function openHostFor(io: CliIO, flags: HostFlags, family: Family): Promise<Host> {
+export async function openHostFor(io: CliIO, flags: Pick<HostFlags, 'netns' | 'backend' | 'wait'>, family: Family): Promise<Host> {
   const wait = Number(flags.wait);
   if (!Number.isInteger(wait) || wait < 0 || wait > 3600) throw new UserError(`--wait: "${flags.wait}" is not a number of seconds`, 2);
   if (flags.netns !== undefined && !isNetnsName(flags.netns)) throw new UserError(`--netns: "${flags.netns}" is not a network namespace name`, 2);

@@ -126,7 +126,9 @@ describe('apply, diff and cleanup --mode nftables: refused before the host is to
     [['diff', '--mode', 'nftables', '--netns=svcr-no-such-ns-0', 'services.yaml'], 2, 'svcrules: --netns svcr-no-such-ns-0: no such network namespace (ip netns list)\n'],
     [['diff', '--state', 'x.state', 'services.yaml'], 2, 'svcrules: --state and --no-state are for --mode nftables (iptables diff reads the host)\n'],
     [['cleanup', '--netns=x'], 2, "error: required option '--mode <mode>' not specified\n"],
-    [['cleanup', '--mode', 'iptables'], 2, "error: option '--mode <mode>' argument 'iptables' is invalid. Allowed choices are nftables.\n"],
+    [['cleanup', '--mode', 'ipvs'], 2, "error: option '--mode <mode>' argument 'ipvs' is invalid. Allowed choices are nftables, iptables.\n"],
+    [['cleanup', '--mode', 'nftables', '--backend', 'legacy'], 2, 'svcrules: --backend is an iptables-mode option; it has no meaning with --mode nftables\n'],
+    [['cleanup', '--mode', 'iptables', '--netns=bad/name'], 2, 'svcrules: --netns: "bad/name" is not a network namespace name\n'],
   ])('%j', async (argv, code, err) => {
     const r = await runCli(argv, EXAMPLE);
     expect(r).toEqual({ code, out: '', err });
