@@ -58,6 +58,30 @@ export function append(chain: string, args: readonly string[]): AppendCommand {
   return { kind: 'append', chain, args };
 }
 
+/**
+ * A rule whose builder has already checked every word once, where the words came from (words.ts'
+ * rules: `wordProblem`, comments included, and `chainNameProblem`), so the renderer does not check
+ * them again. Only builders that validate at the IR boundary use it (core's service rules); parsed
+ * input and every other rule go through `append` and are checked word by word before rendering.
+ */
+class VettedAppend implements AppendCommand {
+  readonly kind = 'append' as const;
+  constructor(
+    readonly chain: string,
+    readonly args: readonly string[],
+  ) {}
+}
+
+/** `append` for a rule whose words the caller has checked (see VettedAppend): the renderer trusts them. */
+export function vettedAppend(chain: string, args: readonly string[]): AppendCommand {
+  return new VettedAppend(chain, args);
+}
+
+/** True for a rule made by `vettedAppend`. */
+export function isVetted(cmd: Command): boolean {
+  return cmd instanceof VettedAppend;
+}
+
 /** True for the five tables iptables knows. */
 export function isTableName(name: string): name is TableName {
   return Object.prototype.hasOwnProperty.call(BUILTIN_CHAINS, name);
