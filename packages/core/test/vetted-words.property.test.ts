@@ -75,7 +75,9 @@ describe('words of service rules are checked once, where they are built', () => 
   test('the unmodified snapshot gives vetted service rules that render and read back', () => {
     const r = compile(snapshot(true, true));
     expect(r.serviceRules[0]!.natRules.length).toBeGreaterThan(10);
-    expect(r.serviceRules.every((p) => [...p.natRules, ...p.filterRules].every(isVetted))).toBe(true);
+    expect(r.serviceRules.every((p) => p.vetted && [...p.natRules, ...p.filterRules].every(isVetted))).toBe(true);
+    const nat = r.ruleset.tables.find((t) => t.name === 'nat')!;
+    expect(nat.chains.filter(isVetted).map((c) => c.name)).toEqual(r.serviceRules.flatMap((p) => p.natChains));
     expect(rules(parseRuleset(render(r.ruleset)))).toEqual(rules(r.ruleset));
   });
 

@@ -77,9 +77,21 @@ export function vettedAppend(chain: string, args: readonly string[]): AppendComm
   return new VettedAppend(chain, args);
 }
 
-/** True for a rule made by `vettedAppend`. */
-export function isVetted(cmd: Command): boolean {
-  return cmd instanceof VettedAppend;
+/** A user chain's declaration whose name its builder has checked (see VettedAppend). */
+class VettedChainDecl implements ChainDecl {
+  readonly policy = '-';
+  readonly counters = '0:0';
+  constructor(readonly name: string) {}
+}
+
+/** `chainDecl` for a name the caller has checked with `chainNameProblem`: the renderer trusts it. */
+export function vettedChainDecl(name: string): ChainDecl {
+  return new VettedChainDecl(name);
+}
+
+/** True for a rule made by `vettedAppend` or a declaration made by `vettedChainDecl`. */
+export function isVetted(x: Command | ChainDecl): boolean {
+  return x instanceof VettedAppend || x instanceof VettedChainDecl;
 }
 
 /** True for the five tables iptables knows. */

@@ -6,7 +6,8 @@
  * Everything is validated before the first byte is produced, so `renderChunks` never streams half
  * a ruleset: an unsafe word, chain name, policy or counter is an internal error (an Error), the last
  * defence against injection. Callers validate their inputs long before; a rule made by
- * `vettedAppend` had its words checked once where it was built and is not checked again.
+ * `vettedAppend` (a chain by `vettedChainDecl`) had its words checked once where it was built and
+ * is not checked again.
  */
 import type { Command, Ruleset, Table } from './ir.js';
 import { isTableName, isVetted } from './ir.js';
@@ -29,6 +30,7 @@ function assertChainName(table: Table, name: string): void {
 export function assertRenderable(table: Table): void {
   if (!isTableName(table.name)) fail(table, 'unknown table');
   for (const c of table.chains) {
+    if (isVetted(c)) continue;
     assertChainName(table, c.name);
     if (!POLICIES.has(c.policy)) fail(table, `bad policy ${JSON.stringify(c.policy)} for chain ${c.name}`);
     if (!COUNTERS.test(c.counters)) fail(table, `bad counters ${JSON.stringify(c.counters)} for chain ${c.name}`);

@@ -23,24 +23,34 @@ const ARROW = 4;
 export function portWordsSafe(plan: ServicePortPlan, ctx: CompileContext): boolean {
   const { info, chains } = plan;
   const name = info.name;
-  if (wordProblem(name) !== undefined || name.length > MAX_COMMENT_LENGTH - COMMENT_SLACK) return false;
-  const words = [info.protocol, info.clusterIP, String(info.port.port), String(info.port.nodePort), String(info.healthCheckNodePort), String(info.stickyMaxAgeSeconds)];
-  words.push(...info.externalIPs, ...info.loadBalancerVIPs, ...info.sourceRanges, plan.internalFilter.target, plan.externalFilter.target);
-  if (ctx.localDetector) words.push(...ctx.localDetector.ifLocal, ...ctx.localDetector.ifNotLocal);
-  for (const w of words) if (wordProblem(w) !== undefined) return false;
-  for (const c of [plan.internalFilter.comment, plan.externalFilter.comment]) if (wordProblem(c, true) !== undefined) return false;
-  for (const c of [chains.svc, chains.svl, chains.ext, chains.fw, plan.internalTrafficChain, plan.externalPolicyChain, plan.loadBalancerTrafficChain]) {
-    if (chainNameProblem(c) !== undefined) return false;
+  if (!safe(name) || name.length > MAX_COMMENT_LENGTH - COMMENT_SLACK) return false;
+  if (!safe(info.protocol) || !safe(info.clusterIP) || !safe(plan.internalFilter.target) || !safe(plan.externalFilter.target)) return false;
+  // Numbers print as digits (or NaN, Infinity, 1e+21): safe; anything else passed as one is checked.
+  for (const n of [info.port.port, info.port.nodePort, info.healthCheckNodePort, info.stickyMaxAgeSeconds] as unknown[]) {
+    if (typeof n !== 'number' && !safe(String(n))) return false;
   }
+  if (!allSafe(info.externalIPs) || !allSafe(info.loadBalancerVIPs) || !allSafe(info.sourceRanges)) return false;
+  if (ctx.localDetector && !(allSafe(ctx.localDetector.ifLocal) && allSafe(ctx.localDetector.ifNotLocal))) return false;
+  if (wordProblem(plan.internalFilter.comment, true) !== undefined || wordProblem(plan.externalFilter.comment, true) !== undefined) return false;
+  const { svc, svl, ext, fw } = chains;
+  if (!chainSafe(svc) || !chainSafe(svl) || !chainSafe(ext) || !chainSafe(fw)) return false;
+  // The plan's other chains are these (core's plans), so their names were just checked.
+  const own = (c: string) => c === svc || c === svl || c === ext || c === fw || chainSafe(c);
+  if (!own(plan.internalTrafficChain) || !own(plan.externalPolicyChain) || !own(plan.loadBalancerTrafficChain)) return false;
   const { allReachable, cluster, local } = plan.endpoints;
   return endpointsSafe(allReachable, name) && (cluster === allReachable || endpointsSafe(cluster, name)) && (local === allReachable || endpointsSafe(local, name));
+}
+
+const safe = (w: string): boolean => wordProblem(w) === undefined;
+const chainSafe = (c: string): boolean => chainNameProblem(c) === undefined;
+function allSafe(words: readonly string[]): boolean {
+  for (const w of words) if (!safe(w)) return false;
+  return true;
 }
 
 /** Each endpoint's address and `ip:port` are words, and `NAME -> ip:port` fits in a comment. */
 function endpointsSafe(endpoints: readonly EndpointInfo[], name: string): boolean {
   const room = MAX_COMMENT_LENGTH - ARROW - name.length;
-  for (const ep of endpoints) {
-    if (ep.endpoint.length > room || wordProblem(ep.ip) !== undefined || wordProblem(ep.endpoint) !== undefined) return false;
-  }
+  for (const ep of endpoints) if (ep.endpoint.length > room || !safe(ep.endpoint) || !safe(ep.ip)) return false;
   return true;
 }

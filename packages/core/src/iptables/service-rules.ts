@@ -22,6 +22,11 @@ export interface ServicePortRules {
   readonly topEnd: number;
   readonly sepStart: number;
   readonly sepChainStart: number;
+  /**
+   * The port's words passed portWordsSafe: its rules are `vettedAppend`s and its chains (hashed
+   * names, checked or built by endpointChainName) may be declared with `vettedChainDecl`.
+   */
+  readonly vetted: boolean;
   /** What a later `serviceRules` of the same port may reuse (kept when asked: the incremental compiler). */
   readonly reuse?: RuleReuse | undefined;
 }
@@ -71,12 +76,13 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
   const { info, chains } = plan;
   const { name, protocol: p, clusterIP } = info;
   const port = String(info.port.port);
-  const out = { filterRules: [] as AppendCommand[], natChains: [] as string[], natRules: [] as AppendCommand[], topEnd: 0, sepStart: 0, sepChainStart: 0, reuse: undefined as RuleReuse | undefined };
+  // Words checked once here, not again per rule by the renderer (unless one fails: see portWordsSafe).
+  const vetted = portWordsSafe(plan, ctx);
+  const rule = vetted ? vettedAppend : append;
+  const out = { filterRules: [] as AppendCommand[], natChains: [] as string[], natRules: [] as AppendCommand[], topEnd: 0, sepStart: 0, sepChainStart: 0, vetted, reuse: undefined as RuleReuse | undefined };
   const key = keep || prev ? `${name}\u0000${p}\u0000${info.sessionAffinity}\u0000${info.stickyMaxAgeSeconds}\u0000${largeClusterMode}` : '';
   const old = prev?.reuse?.key === key ? prev.reuse : undefined;
   const ladders = keep ? new Map<string, Ladder>() : undefined;
-  // Words checked once here, not again per rule by the renderer (unless one fails: see portWordsSafe).
-  const rule = portWordsSafe(plan, ctx) ? vettedAppend : append;
   const nat = (chain: string, args: string[]) => out.natRules.push(rule(chain, args));
   const filter = (chain: string, args: string[]) => out.filterRules.push(rule(chain, args));
 
