@@ -58,6 +58,42 @@ export function append(chain: string, args: readonly string[]): AppendCommand {
   return { kind: 'append', chain, args };
 }
 
+/**
+ * A rule whose builder has already checked every word once, where the words came from (words.ts'
+ * rules: `wordProblem`, comments included, and `chainNameProblem`), so the renderer does not check
+ * them again. Only builders that validate at the IR boundary use it (core's service rules); parsed
+ * input and every other rule go through `append` and are checked word by word before rendering.
+ */
+class VettedAppend implements AppendCommand {
+  readonly kind = 'append' as const;
+  constructor(
+    readonly chain: string,
+    readonly args: readonly string[],
+  ) {}
+}
+
+/** `append` for a rule whose words the caller has checked (see VettedAppend): the renderer trusts them. */
+export function vettedAppend(chain: string, args: readonly string[]): AppendCommand {
+  return new VettedAppend(chain, args);
+}
+
+/** A user chain's declaration whose name its builder has checked (see VettedAppend). */
+class VettedChainDecl implements ChainDecl {
+  readonly policy = '-';
+  readonly counters = '0:0';
+  constructor(readonly name: string) {}
+}
+
+/** `chainDecl` for a name the caller has checked with `chainNameProblem`: the renderer trusts it. */
+export function vettedChainDecl(name: string): ChainDecl {
+  return new VettedChainDecl(name);
+}
+
+/** True for a rule made by `vettedAppend` or a declaration made by `vettedChainDecl`. */
+export function isVetted(x: Command | ChainDecl): boolean {
+  return x instanceof VettedAppend || x instanceof VettedChainDecl;
+}
+
 /** True for the five tables iptables knows. */
 export function isTableName(name: string): name is TableName {
   return Object.prototype.hasOwnProperty.call(BUILTIN_CHAINS, name);

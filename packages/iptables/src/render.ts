@@ -5,10 +5,12 @@
  *
  * Everything is validated before the first byte is produced, so `renderChunks` never streams half
  * a ruleset: an unsafe word, chain name, policy or counter is an internal error (an Error), the last
- * defence against injection. Callers validate their inputs long before.
+ * defence against injection. Callers validate their inputs long before; a rule made by
+ * `vettedAppend` (a chain by `vettedChainDecl`) had its words checked once where it was built and
+ * is not checked again.
  */
 import type { Command, Ruleset, Table } from './ir.js';
-import { isTableName } from './ir.js';
+import { isTableName, isVetted } from './ir.js';
 import { MAX_LINE_WORDS, chainNameProblem, quoteWord, wordProblem } from './words.js';
 
 const CHUNK = 64 * 1024;
@@ -28,6 +30,7 @@ function assertChainName(table: Table, name: string): void {
 export function assertRenderable(table: Table): void {
   if (!isTableName(table.name)) fail(table, 'unknown table');
   for (const c of table.chains) {
+    if (isVetted(c)) continue;
     assertChainName(table, c.name);
     if (!POLICIES.has(c.policy)) fail(table, `bad policy ${JSON.stringify(c.policy)} for chain ${c.name}`);
     if (!COUNTERS.test(c.counters)) fail(table, `bad counters ${JSON.stringify(c.counters)} for chain ${c.name}`);
@@ -36,6 +39,8 @@ export function assertRenderable(table: Table): void {
 }
 
 function assertCommand(table: Table, cmd: Command): void {
+  // Checked once where it was built (core's service rules), from words checked once per service port.
+  if (isVetted(cmd)) return;
   assertChainName(table, cmd.chain);
   if (cmd.kind === 'delete') return;
   if (cmd.kind !== 'append') fail(table, `unknown command kind ${JSON.stringify((cmd as { kind: unknown }).kind)}`);

@@ -1,5 +1,5 @@
 import type { AppendCommand, ChainDecl, Command, Ruleset, Table } from '@svcrules/iptables';
-import { chainDecl } from '@svcrules/iptables';
+import { chainDecl, vettedChainDecl } from '@svcrules/iptables';
 import type { CompileContext } from '../context.js';
 import { NAT_FIXED_CHAINS, filterPrologue, natPrologue, nodePortsTail } from './fixed-rules.js';
 import type { ServicePortRules } from './service-rules.js';
@@ -21,7 +21,7 @@ export class RenderedPort {
     return this.rules.natRules.slice(0, this.rules.topEnd);
   }
   get chainDecls(): readonly ChainDecl[] {
-    return (this.decls ??= this.rules.natChains.map(chainDecl));
+    return (this.decls ??= this.rules.natChains.map(this.rules.vetted ? vettedChainDecl : chainDecl));
   }
 }
 

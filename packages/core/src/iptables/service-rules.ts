@@ -1,9 +1,10 @@
 import type { AppendCommand } from '@svcrules/iptables';
-import { append } from '@svcrules/iptables';
+import { append, vettedAppend } from '@svcrules/iptables';
 import type { CompileContext } from '../context.js';
 import type { EndpointInfo } from '../endpoints.js';
 import { cidrContains, parseCIDR, parseIP } from '../ip.js';
 import { probability } from '../probability.js';
+import { portWordsSafe } from './port-words.js';
 import type { ServicePortPlan } from '../service-plan.js';
 import { endpointChainName, KUBE_EXTERNAL_SERVICES, KUBE_MARK_MASQ, KUBE_NODEPORTS, KUBE_PROXY_FIREWALL, KUBE_SERVICES, LOCALHOST_NPS_ACCEPTED_PKTS } from '../kube-proxy/index.js';
 
@@ -21,6 +22,11 @@ export interface ServicePortRules {
   readonly topEnd: number;
   readonly sepStart: number;
   readonly sepChainStart: number;
+  /**
+   * The port's words passed portWordsSafe: its rules are `vettedAppend`s and its chains (hashed
+   * names, checked or built by endpointChainName) may be declared with `vettedChainDecl`.
+   */
+  readonly vetted: boolean;
   /** What a later `serviceRules` of the same port may reuse (kept when asked: the incremental compiler). */
   readonly reuse?: RuleReuse | undefined;
 }
@@ -70,12 +76,15 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
   const { info, chains } = plan;
   const { name, protocol: p, clusterIP } = info;
   const port = String(info.port.port);
-  const out = { filterRules: [] as AppendCommand[], natChains: [] as string[], natRules: [] as AppendCommand[], topEnd: 0, sepStart: 0, sepChainStart: 0, reuse: undefined as RuleReuse | undefined };
+  // Words checked once here, not again per rule by the renderer (unless one fails: see portWordsSafe).
+  const vetted = portWordsSafe(plan, ctx);
+  const rule = vetted ? vettedAppend : append;
+  const out = { filterRules: [] as AppendCommand[], natChains: [] as string[], natRules: [] as AppendCommand[], topEnd: 0, sepStart: 0, sepChainStart: 0, vetted, reuse: undefined as RuleReuse | undefined };
   const key = keep || prev ? `${name}\u0000${p}\u0000${info.sessionAffinity}\u0000${info.stickyMaxAgeSeconds}\u0000${largeClusterMode}` : '';
   const old = prev?.reuse?.key === key ? prev.reuse : undefined;
   const ladders = keep ? new Map<string, Ladder>() : undefined;
-  const nat = (chain: string, args: string[]) => out.natRules.push(append(chain, args));
-  const filter = (chain: string, args: string[]) => out.filterRules.push(append(chain, args));
+  const nat = (chain: string, args: string[]) => out.natRules.push(rule(chain, args));
+  const filter = (chain: string, args: string[]) => out.filterRules.push(rule(chain, args));
 
   // "Capture the clusterIP" (kube-proxy-rules 6.1)
   if (plan.hasInternalEndpoints) {
@@ -186,12 +195,12 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
   if (plan.usesClusterPolicyChain) {
     out.natChains.push(chains.svc);
     const eps = plan.endpoints.cluster;
-    policyChainRules(out, chains.svc, plan, eps, sepNames(plan, eps, reachable, seps), largeClusterMode, prev, old?.ladders.get(chains.svc), ladders, eps === reachable ? endpoints : undefined);
+    policyChainRules(out, rule, chains.svc, plan, eps, sepNames(plan, eps, reachable, seps), largeClusterMode, prev, old?.ladders.get(chains.svc), ladders, eps === reachable ? endpoints : undefined);
   }
   if (plan.usesLocalPolicyChain) {
     out.natChains.push(chains.svl);
     const eps = plan.endpoints.local;
-    policyChainRules(out, chains.svl, plan, eps, sepNames(plan, eps, reachable, seps), largeClusterMode, prev, old?.ladders.get(chains.svl), ladders, eps === reachable ? endpoints : undefined);
+    policyChainRules(out, rule, chains.svl, plan, eps, sepNames(plan, eps, reachable, seps), largeClusterMode, prev, old?.ladders.get(chains.svl), ladders, eps === reachable ? endpoints : undefined);
   }
 
   // "Generate the per-endpoint chains" (kube-proxy-rules 6.11, 7.1)
@@ -250,6 +259,7 @@ function sepNames(plan: ServicePortPlan, endpoints: readonly EndpointInfo[], rea
 /** proxier.go writeServiceToEndpointRules (kube-proxy-rules 7.2): affinity checks, then the statistic ladder. */
 function policyChainRules(
   out: { natRules: AppendCommand[] },
+  rule: typeof append,
   chain: string,
   plan: ServicePortPlan,
   endpoints: readonly EndpointInfo[],
@@ -278,7 +288,7 @@ function policyChainRules(
       }
       const sep = seps[i]!;
       const args = ['-m', 'recent', '--name', sep, '--rcheck', '--seconds', seconds, '--reap', '-j', sep];
-      out.natRules.push(append(chain, largeClusterMode ? args : ['-m', 'comment', '--comment', comment(i), ...args]));
+      out.natRules.push(rule(chain, largeClusterMode ? args : ['-m', 'comment', '--comment', comment(i), ...args]));
     }
   }
   const ladderAt = affinity ? n : 0;
@@ -298,7 +308,7 @@ function policyChainRules(
     } else {
       args = comments ? ['-m', 'comment', '--comment', comments, '-j', sep] : ['-j', sep];
     }
-    out.natRules.push(append(chain, args));
+    out.natRules.push(rule(chain, args));
   }
   keep?.set(chain, { endpoints: keys ?? endpoints.map((ep) => ep.endpoint), seps, start });
 }
