@@ -19,9 +19,7 @@ function load(dir: string): { snapshot: Snapshot; family: 'IPv4' | 'IPv6'; inter
   return { snapshot: loaded.snapshot, family: cmd.includes('ipv6') ? 'IPv6' : 'IPv4', ...(interfaceAddresses.length > 0 ? { interfaceAddresses } : {}) };
 }
 
-// 2048 endpoints: iptables' statistic cascade makes every flow a 2048-way trace (minutes); its
-// migration is the same as feature-clusterip-3-endpoints'.
-const features = findCases(join(FIXTURES, 'compile'), 'cmd').filter((d) => /\/feature-/.test(d) && !d.endsWith('feature-probability-2048'));
+const features = findCases(join(FIXTURES, 'compile'), 'cmd').filter((d) => /\/feature-/.test(d));
 const UPSTREAM = join(FIXTURES, 'compile', 'upstream', 'TestOverallIPTablesRules');
 
 /** The KEP's differences that depend on more than the fixture's shape: the fixtures that show them. */
