@@ -5,7 +5,8 @@
  * traced are sent for real in both. The flows it lists as different must really behave differently
  * (other endpoints, another source seen, refused or timed out), and the others the same. Both
  * clusters carry the same host firewall, dropping each health-check node port in filter INPUT after
- * kube-proxy's rules: that is where iptables mode's accept rule shows.
+ * kube-proxy's rules: that is where iptables mode's accept rule shows; and the outside client holds
+ * the unallocated service address migrate tries, so that leaving untranslated and being dropped differ.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -42,10 +43,10 @@ const CASES: readonly Case[] = [
   {
     name: 'TestOverallIPTablesRules',
     file: join(FIXTURES, 'compile', 'upstream', 'TestOverallIPTablesRules', 'input.yaml'),
-    options: { masqueradeMark: '0x4000' },
+    options: { masqueradeMark: '0x4000', serviceCIDRs: ['172.30.0.0/16'] },
     extraAddresses: [],
     sample: 3,
-    expected: ['health-check-node-port', 'localhost-node-ports', 'unused-cluster-ip-port'],
+    expected: ['health-check-node-port', 'localhost-node-ports', 'unallocated-cluster-ip', 'unused-cluster-ip-port'],
   },
 ];
 
@@ -75,6 +76,13 @@ async function makeCluster(c: Case, snap: Snapshot, report: MigrateReport): Prom
   const pods = [...endpointPods(snap)].map(([ip, ports]) => ({ name: ip, ip, tcpPorts: [...ports] }));
   const cluster = await NetnsCluster.create({ pods: [...pods, { name: report.podIP, ip: report.podIP }] });
   for (const a of c.extraAddresses) await must(cluster, 'ip', ['addr', 'add', `${a}/32`, 'dev', 'ext0']);
+  // An unallocated service address is held by the outside client, which answers with a reset: a
+  // packet that leaves untranslated is refused, one that is dropped times out.
+  for (const f of report.flows.filter((x) => x.kind === 'unallocated-cluster-ip')) {
+    const r = await cluster.exec(cluster.client, 'ip', ['addr', 'add', `${f.dst}/32`, 'dev', 'eth0']);
+    if (r.code !== 0) throw new Error(r.stderr);
+    await must(cluster, 'ip', ['route', 'add', `${f.dst}/32`, 'dev', 'ext0']);
+  }
   return cluster;
 }
 
