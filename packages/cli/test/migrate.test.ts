@@ -19,9 +19,7 @@ function load(dir: string): { snapshot: Snapshot; family: 'IPv4' | 'IPv6'; inter
   return { snapshot: loaded.snapshot, family: cmd.includes('ipv6') ? 'IPv6' : 'IPv4', ...(interfaceAddresses.length > 0 ? { interfaceAddresses } : {}) };
 }
 
-// 2048 endpoints: iptables' statistic cascade makes every flow a 2048-way trace (minutes); its
-// migration is the same as feature-clusterip-3-endpoints'.
-const features = findCases(join(FIXTURES, 'compile'), 'cmd').filter((d) => /\/feature-/.test(d) && !d.endsWith('feature-probability-2048'));
+const features = findCases(join(FIXTURES, 'compile'), 'cmd').filter((d) => /\/feature-/.test(d));
 const UPSTREAM = join(FIXTURES, 'compile', 'upstream', 'TestOverallIPTablesRules');
 
 /** The KEP's differences that depend on more than the fixture's shape: the fixtures that show them. */
@@ -30,6 +28,7 @@ const SHOWN_BY: Readonly<Record<string, readonly string[]>> = {
   'source-ranges-without-endpoints': ['feature-loadbalancer-source-ranges'],
   'masquerade-all-section': ['feature-masquerade-all'],
   'node-port-addresses-primary': [],
+  'unallocated-cluster-ip': [],
 };
 
 function report(dir: string): MigrateReport {
@@ -88,6 +87,37 @@ describe('migrate: node ports on a second node address (nodePortAddresses unset)
     const fixed: Snapshot = { ...snapshot, config: { ...snapshot.config, nodePortAddresses: ['0.0.0.0/0'] } };
     const r = migrate(fixed, { interfaceAddresses: ['192.168.0.2', '192.168.1.2'] });
     expect(r.differences.filter((d) => d.flow.kind === 'node-port')).toEqual([]);
+  });
+});
+
+describe('migrate: unallocated addresses of the service CIDRs', () => {
+  const unallocated = (r: MigrateReport) => r.differences.filter((d) => d.reason?.id === 'unallocated-cluster-ip');
+
+  test('--service-cidr: one flow per CIDR of the family, to an address no Service holds, dropped in nftables mode only', () => {
+    const { snapshot } = load(UPSTREAM);
+    const r = migrate(snapshot, { serviceCIDRs: ['172.30.0.0/16', '10.96.0.0/12', 'fd00:30::/112'] });
+    const flows = r.flows.filter((f) => f.kind === 'unallocated-cluster-ip');
+    expect(flows.map((f) => f.dst)).toEqual(['10.96.0.1', '172.30.0.1']);
+    expect(unallocated(r).map((d) => d.flow)).toEqual(flows);
+    for (const d of unallocated(r)) {
+      expect(['error' in d.nftables ? d.nftables.error : d.nftables.text, 'error' in d.iptables ? d.iptables.error : d.iptables.text]).toEqual(['dropped', 'accepted, forwarded untranslated']);
+      expect(snapshot.services.some((s) => s.clusterIPs.includes(d.flow.dst))).toBe(false);
+    }
+  });
+
+  test('addresses Services hold are skipped; a CIDR without a free address gives no flow', () => {
+    const { snapshot } = load(UPSTREAM);
+    const kinds = (r: MigrateReport) => r.flows.filter((f) => f.kind === 'unallocated-cluster-ip').map((f) => f.dst);
+    // 172.30.0.40/29: .41-.46 are usable (.47 is the broadcast address) and all are cluster IPs.
+    expect(kinds(migrate(snapshot, { serviceCIDRs: ['172.30.0.40/29'] }))).toEqual([]);
+    const without44 = { ...snapshot, services: snapshot.services.filter((s) => s.clusterIP !== '172.30.0.44') };
+    expect(kinds(migrate(without44, { serviceCIDRs: ['172.30.0.40/29'] }))).toEqual(['172.30.0.44']);
+  });
+
+  test('ServiceCIDR objects count as the CIDRs; without any, no such flow', () => {
+    const { snapshot } = load(join(FIXTURES, 'migrate', 'service-cidr'));
+    expect(unallocated(migrate(snapshot)).map((d) => d.flow.dst)).toEqual(['172.30.0.1']);
+    expect(migrate({ ...snapshot, serviceCIDRs: [] }).flows.filter((f) => f.kind === 'unallocated-cluster-ip')).toEqual([]);
   });
 });
 

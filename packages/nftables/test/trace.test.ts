@@ -205,6 +205,19 @@ table ip t {
     expect(summary(trace(text, { src: '203.0.113.200', dst: '10.96.0.2' }))).toEqual(['1 DROP 10.96.0.2:80 - nomasq']);
     expect(summary(trace(text, { src: '198.51.100.1', dst: '10.96.0.2' }))).toEqual(['1 ACCEPT 10.96.0.2:80 forward nomasq']);
   });
+
+  test("an anonymous set written as one word, `{ a,b }` (kube-proxy's service CIDRs)", () => {
+    const text = `
+table ip t {
+	chain pre {
+		type filter hook prerouting priority 0; policy accept;
+		ip daddr { 10.96.0.0/12,172.30.0.0/16 } drop
+	}
+}`;
+    expect(summary(trace(text, { dst: '10.96.0.9' }))).toEqual(['1 DROP 10.96.0.9:80 - nomasq']);
+    expect(summary(trace(text, { dst: '172.30.0.9' }))).toEqual(['1 DROP 172.30.0.9:80 - nomasq']);
+    expect(summary(trace(text, { dst: '192.0.2.9' }))).toEqual(['1 ACCEPT 192.0.2.9:80 forward nomasq']);
+  });
 });
 
 describe('fib, ct state, marks and masquerade', () => {

@@ -25,7 +25,8 @@ const outcomeText = (o: TracedOutcome) => ('error' in o ? `not traced: ${o.error
 function flowLine(d: FlowDifference): string {
   const f = d.flow;
   const dst = f.dst.includes(':') ? `[${f.dst}]:${f.dport}` : `${f.dst}:${f.dport}`;
-  const what = f.kind === 'unused-port' ? 'unused port of the cluster IP' : f.kind === 'health-check' ? 'health-check node port' : f.kind.replace(/-/g, ' ');
+  const what =
+    f.kind === 'unused-port' ? 'unused port of the cluster IP' : f.kind === 'unallocated-cluster-ip' ? 'unallocated address of the service CIDR' : f.kind === 'health-check' ? 'health-check node port' : f.kind.replace(/-/g, ' ');
   return `${what} ${dst}/${f.protocol} ${FROM[f.from]} (${f.src})`;
 }
 
@@ -35,7 +36,7 @@ export function migrateText(r: MigrateReport): string {
   const byService = new Map<string, FlowDifference[]>();
   for (const d of r.differences) (byService.get(d.flow.service) ?? byService.set(d.flow.service, []).get(d.flow.service)!).push(d);
   for (const [service, diffs] of [...byService].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    lines.push('', `Service ${service}`);
+    lines.push('', service === '' ? 'No Service (service CIDRs)' : `Service ${service}`);
     for (const d of diffs) {
       lines.push(`  ${flowLine(d)}`);
       lines.push(`    iptables: ${outcomeText(d.iptables)}`);

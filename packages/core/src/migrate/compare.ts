@@ -42,17 +42,16 @@ export interface MigrateReport {
   readonly diagnostics: readonly Diagnostic[];
 }
 
-function guard(run: () => ModeOutcome): TracedOutcome {
+function guard(run: () => ModeOutcome): ModeOutcome | { readonly error: string } {
   try {
-    const o = run();
-    return { ...o, text: describeOutcome(o) };
+    return run();
   } catch (err) {
     if (err instanceof TraceRefusal || err instanceof NftTraceRefusal) return { error: err.message };
     throw err;
   }
 }
 
-function same(a: TracedOutcome, b: TracedOutcome): boolean {
+function same(a: ModeOutcome | { readonly error: string }, b: ModeOutcome | { readonly error: string }): boolean {
   if ('error' in a || 'error' in b) return 'error' in a && 'error' in b && a.error === b.error;
   return sameOutcome(a, b);
 }
@@ -69,7 +68,9 @@ export function migrate(snapshot: Snapshot, options: MigrateOptions = {}): Migra
     const a = guard(() => iptablesOutcome(tracePacket(ipt.ruleset, packet, { from: flow.from, localAddresses: local, hooks: KUBE_PROXY_HOOKS })));
     const b = guard(() => nftablesOutcome(tracePacketNft(nft.ruleset, packet, { from: flow.from, localAddresses: local })));
     if (same(a, b)) continue;
-    differences.push({ flow, iptables: a, nftables: b, reason: explainDifference({ flow, iptables: a, nftables: b, snapshot, iptablesContext: ipt.context, nftablesContext: nft.context, plans: ipt.plans }) });
+    // Described only here: printing a 2048-endpoint ladder's exact fractions is the slow part.
+    const described = (o: typeof a): TracedOutcome => ('error' in o ? o : { ...o, text: describeOutcome(o) });
+    differences.push({ flow, iptables: described(a), nftables: described(b), reason: explainDifference({ flow, iptables: a, nftables: b, snapshot, iptablesContext: ipt.context, nftablesContext: nft.context, plans: ipt.plans }) });
   }
   const seen = new Set<string>();
   const diagnostics = [...ipt.diagnostics, ...nft.diagnostics].filter((d) => {

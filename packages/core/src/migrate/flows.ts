@@ -2,7 +2,8 @@
  * The flows a move from iptables mode to nftables mode can change, for one snapshot and family:
  * every service port by cluster IP, external IP and load-balancer IP, its node port on every node
  * address and on localhost, its health-check node port, each from a pod, the node and an outside
- * client where that makes sense, and one port of each cluster IP that no Service uses.
+ * client where that makes sense, one port of each cluster IP that no Service uses, and one address of
+ * each known service CIDR that no Service holds.
  */
 import type { CompileContext } from '../context.js';
 import type { ServicePortPlan } from '../service-plan.js';
@@ -11,10 +12,10 @@ import type { Snapshot } from '../model.js';
 
 export type FlowSource = 'pod' | 'node' | 'external';
 
-export type FlowKind = 'cluster-ip' | 'unused-port' | 'external-ip' | 'load-balancer' | 'node-port' | 'localhost-node-port' | 'health-check';
+export type FlowKind = 'cluster-ip' | 'unused-port' | 'unallocated-cluster-ip' | 'external-ip' | 'load-balancer' | 'node-port' | 'localhost-node-port' | 'health-check';
 
 export interface MigrateFlow {
-  /** `ns/name`, the Service the flow is addressed to. */
+  /** `ns/name`, the Service the flow is addressed to; `''` for an address of the service CIDR no Service holds. */
   readonly service: string;
   /** kube-proxy's service port name (`ns/name:port`), or null for a flow to no port of the Service. */
   readonly servicePort: string | null;
@@ -143,7 +144,26 @@ export function enumerateFlows(snapshot: Snapshot, ctx: CompileContext, plans: r
       flows.push({ service, servicePort: null, kind: 'unused-port', from: 'pod', src: podIP, dst: info.clusterIP, protocol: 'tcp', dport: unusedPort(plans, info.clusterIP) });
     }
   }
+  for (const cidr of ctx.serviceCIDRs) {
+    const dst = unallocatedAddress(snapshot, cidr);
+    if (dst !== null) flows.push({ service: '', servicePort: null, kind: 'unallocated-cluster-ip', from: 'pod', src: podIP, dst, protocol: 'tcp', dport: 80 });
+  }
   return { flows, podIP, nodeIP, externalIP, nodeAddresses };
+}
+
+/** The first address of `cidr` after its network address that is no Service's cluster IP, or null. */
+function unallocatedAddress(snapshot: Snapshot, cidr: string): string | null {
+  const net = parseCIDR(cidr);
+  if (net === null) return null;
+  const allocated = new Set(snapshot.services.flatMap((s) => s.clusterIPs));
+  const size = (net.family === 'IPv4' ? 32 : 128) - net.prefix;
+  // Bounded: a /30 has two usable addresses; the search stops at the CIDR's end or 65536 tries.
+  const last = size >= 16 ? 65536 : 2 ** size - 1;
+  for (let i = 1; i < last; i++) {
+    const ip = nth(net, i);
+    if (!allocated.has(ip)) return ip;
+  }
+  return null;
 }
 
 /** Whether `ip` is in one of `cidrs`. */

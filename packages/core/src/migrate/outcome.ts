@@ -34,6 +34,15 @@ interface AnyOutcome {
   readonly decidedBy: { readonly rule: unknown } | object | null;
 }
 
+/**
+ * The branch with `probability` printed on first read: a 2048-endpoint ladder's fractions have
+ * 60,000-bit denominators, and only the flows that differ are ever printed.
+ */
+function exactLater(p: Probability, rest: Omit<OutcomeBranch, 'probability'>): OutcomeBranch {
+  let text: string | undefined;
+  return Object.defineProperty({ ...rest }, 'probability', { enumerable: true, get: () => (text ??= formatExact(p)) }) as OutcomeBranch;
+}
+
 function reduce(outcomes: readonly AnyOutcome[]): ModeOutcome {
   const merged = new Map<string, { p: Probability; b: Omit<OutcomeBranch, 'probability' | 'share'> }>();
   for (const o of outcomes) {
@@ -48,7 +57,7 @@ function reduce(outcomes: readonly AnyOutcome[]): ModeOutcome {
     const prev = merged.get(key);
     merged.set(key, { p: prev ? addProbability(prev.p, o.probability) : o.probability, b });
   }
-  const branches = [...merged.values()].map(({ p, b }) => ({ probability: formatExact(p), share: probabilityValue(p), ...b }));
+  const branches = [...merged.values()].map(({ p, b }) => exactLater(p, { share: probabilityValue(p), ...b }));
   const key = (b: OutcomeBranch) => `${b.endpoint ?? ''}\u0000${b.verdict}\u0000${b.masquerade}\u0000${b.delivery}\u0000${b.accepted}`;
   branches.sort((x, y) => (key(x) < key(y) ? -1 : key(x) > key(y) ? 1 : 0));
   return { branches };

@@ -84,6 +84,14 @@ export const DIFFERENCE_RULES: readonly DifferenceRule[] = [
     }),
   },
   {
+    id: 'unallocated-cluster-ip',
+    applies: (t) => t.flow.kind === 'unallocated-cluster-ip' && all(t.nft, (b) => b.verdict === 'DROP') && !all(t.ipt, (b) => b.verdict === 'DROP'),
+    explain: (t) => ({
+      reason: `nftables mode drops traffic to addresses of the service CIDRs (${t.input.nftablesContext.serviceCIDRs.join(', ')}) that no Service holds (its cluster-ips-check chain: "Drop traffic to unallocated ClusterIPs"); iptables mode does not know the service CIDRs, so these packets leave untranslated towards the address`,
+      keep: null,
+    }),
+  },
+  {
     id: 'health-check-node-port',
     applies: (t) => t.flow.kind === 'health-check' && all(t.ipt, (b) => b.accepted === 'rule') && all(t.nft, (b) => b.accepted === 'no rule'),
     explain: (t) => ({

@@ -48,6 +48,7 @@ export type Stmt =
 export function lex(words: readonly string[]): string[] {
   const text = words.join(' ');
   const out: string[] = [];
+  let depth = 0;
   let i = 0;
   while (i < text.length) {
     if (text[i] === ' ' || text[i] === '\t') {
@@ -72,13 +73,19 @@ export function lex(words: readonly string[]): string[] {
     }
     if (w.length > 1 && w.startsWith('{')) {
       out.push('{');
+      depth++;
       w = w.slice(1);
     }
-    if (w.length > 1 && w.endsWith('}')) {
-      out.push(w.slice(0, -1), '}', ...trailing);
-      continue;
-    }
-    out.push(w, ...trailing);
+    const closes = w.length > 1 && w.endsWith('}');
+    if (closes) w = w.slice(0, -1);
+    // Inside braces `a,b` is two items: kube-proxy writes its service CIDRs that way
+    // (OnServiceCIDRsChanged joins them with "," and no space).
+    if (depth > 0 && w.length > 1 && w.includes(',')) out.push(...w.split(',').flatMap((x, k) => (k === 0 ? [x] : [',', x])).filter((x) => x !== ''));
+    else out.push(w);
+    if (closes || w === '}') depth = Math.max(0, depth - 1);
+    if (closes) out.push('}');
+    if (w === '{') depth++;
+    out.push(...trailing);
   }
   return out;
 }
