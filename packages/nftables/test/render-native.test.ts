@@ -10,8 +10,8 @@ import { FIXTURES, caseName, findCases, scaledRuns } from '@svcrules/testkit';
 import type { NftRuleset, Rule } from '../src/ir.js';
 import { parseDump, parseListText } from '../src/index.js';
 import { dumpOrder } from '../src/render.js';
-import { nativeRuleProblem, renderNative } from '../src/render-native.js';
-import { declaredElementProblem, declaredRuleText, elementProblem, ruleProblem } from '../src/check.js';
+import { renderNative } from '../src/render-native.js';
+import { declaredElementProblem, declaredRuleText, elementProblem, nativeRuleProblem, ruleProblem } from '../src/check.js';
 import { comment, elementPart, ruleWord, ruleset } from './arb.js';
 
 /** The ruleset in the order renderNative writes it (and the reader reads it back). */
