@@ -92,18 +92,18 @@ export function ruleProblem(r: Rule): string | undefined {
  */
 export function declaredRuleText(r: Rule): string {
   const text = r.words.join(' ');
-  if (joinedWordsOk(r, text)) return text;
+  if (joinedWordsOk(r.words, r.comment, text)) return text;
   assertNft(ruleProblem(r) ?? 'rule: its words are not single rule words', 'rule', r);
   return text;
 }
 
 /** Whether `text`, the rule's words joined by spaces, is safe to write (one regex for all words). */
-function joinedWordsOk(r: Rule, text: string): boolean {
+function joinedWordsOk(words: readonly string[], comment: string | undefined, text: string): boolean {
   // The regex proves the text is rule words between single spaces; as many spaces as joins proves
   // no word held a space of its own.
   let spaces = 0;
   for (let i = text.indexOf(' '); i >= 0; i = text.indexOf(' ', i + 1)) spaces++;
-  return spaces === r.words.length - 1 && RULE_WORDS_TEXT.test(text) && !PLACEMENT_WORDS.has(r.words[0]!) && (r.comment === undefined || commentProblem(r.comment) === undefined);
+  return spaces === words.length - 1 && RULE_WORDS_TEXT.test(text) && !PLACEMENT_WORDS.has(words[0]!) && (comment === undefined || commentProblem(comment) === undefined);
 }
 
 /**
@@ -160,11 +160,11 @@ class CheckedRule implements Rule {
  * problem. The renderers write a checked rule's words without checking them again.
  */
 export function checkedRule(chain: string, words: readonly string[], comment?: string): Rule | string {
-  const plain: Rule = comment === undefined ? { chain, words } : { chain, words, comment };
+  const plain = (): Rule => (comment === undefined ? { chain, words } : { chain, words, comment });
   const text = words.join(' ');
-  if (!joinedWordsOk(plain, text)) return ruleProblem(plain) ?? 'rule: its words are not single rule words';
+  if (!joinedWordsOk(words, comment, text)) return ruleProblem(plain()) ?? 'rule: its words are not single rule words';
   // Without a brace in its words, only the first word can make it a chain property.
-  const native = !text.includes('{') && !text.includes('}') ? !CHAIN_PROPERTY_WORDS.has(words[0]!) : nativeRuleProblem(plain) === undefined;
+  const native = !text.includes('{') && !text.includes('}') ? !CHAIN_PROPERTY_WORDS.has(words[0]!) : nativeRuleProblem(plain()) === undefined;
   return new CheckedRule(chain, words, comment, text, native);
 }
 
