@@ -2,6 +2,7 @@
  * nftables mode beside iptables mode on the same snapshot: each backend's compile (the shared model
  * plus its renderer) and its text, timed together (median of `runs`), and its renderer alone on an
  * already compiled ruleset, with the output size, so the forms can be compared per byte written.
+ * The forms take turns within each run.
  * nftables twice: knftables' Dump() lines (kube-proxy's test form, the CLI default) and nft's own
  * block syntax (`--format nft`).
  *
@@ -33,31 +34,46 @@ export interface NftBenchResult {
   readonly nftNative: BackendRun;
 }
 
-function medianOf<T>(runs: number, fn: () => T): { ms: number; runsMs: number[]; last: T } {
-  let last = fn();
-  const runsMs: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const [v, ms] = timed(fn);
-    runsMs.push(ms);
-    last = v;
-  }
-  return { ms: median(runsMs), runsMs, last };
+interface Form<R> {
+  readonly compileOnce: () => R;
+  readonly renderText: (r: R) => string;
 }
 
-function measure<R>(runs: number, compileOnce: () => R, renderText: (r: R) => string): BackendRun {
-  const total = medianOf(runs, () => renderText(compileOnce()));
-  const compiled = compileOnce();
-  const alone = medianOf(runs, () => renderText(compiled));
-  const text = alone.last;
-  return { ms: total.ms, runsMs: total.runsMs, renderMs: alone.ms, bytes: Buffer.byteLength(text), lines: text.split('\n').length - 1 };
+const form = <R>(compileOnce: () => R, renderText: (r: R) => string): Form<unknown> => ({ compileOnce, renderText: renderText as (r: unknown) => string });
+
+/**
+ * Each form's compile + render, then each renderer alone on a ruleset compiled once, the forms
+ * taking turns within every run: on a shared machine a slow stretch then hits all forms alike
+ * instead of the one measured in it.
+ */
+function measureForms(runs: number, forms: readonly Form<unknown>[]): BackendRun[] {
+  for (const f of forms) f.renderText(f.compileOnce()); // warm-up
+  const totals = forms.map((): number[] => []);
+  for (let i = 0; i < runs; i++) forms.forEach((f, j) => totals[j]!.push(timed(() => f.renderText(f.compileOnce()))[1]));
+  const compiled = forms.map((f) => f.compileOnce());
+  const renders = forms.map((): number[] => []);
+  const texts: string[] = forms.map(() => '');
+  for (let i = 0; i < runs; i++) {
+    forms.forEach((f, j) => {
+      const [text, ms] = timed(() => f.renderText(compiled[j]));
+      renders[j]!.push(ms);
+      texts[j] = text;
+    });
+  }
+  return forms.map((_, j) => {
+    const text = texts[j]!;
+    return { ms: median(totals[j]!), runsMs: totals[j]!, renderMs: median(renders[j]!), bytes: Buffer.byteLength(text), lines: text.split('\n').length - 1 };
+  });
 }
 
 export function measureBackends(modelFile: string, runs: number): NftBenchResult {
   const snapshot = JSON.parse(readFileSync(modelFile, 'utf8')) as Snapshot;
-  const iptables = measure(runs, () => compile(snapshot).ruleset, render);
-  const nftables = measure(runs, () => compileNFTables(snapshot).ruleset, renderDump);
-  const nftNative = measure(runs, () => compileNFTables(snapshot).ruleset, renderNative);
-  return { iptables, nftables, nftNative };
+  const [iptables, nftables, nftNative] = measureForms(runs, [
+    form(() => compile(snapshot).ruleset, render),
+    form(() => compileNFTables(snapshot).ruleset, renderDump),
+    form(() => compileNFTables(snapshot).ruleset, renderNative),
+  ]);
+  return { iptables: iptables!, nftables: nftables!, nftNative: nftNative! };
 }
 
 const perByte = (ms: number, bytes: number): string => ((ms * 1e6) / bytes).toFixed(1);

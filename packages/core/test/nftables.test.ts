@@ -97,6 +97,17 @@ describe('compileNFTables', () => {
     expect(r.stats.servicePorts).toBe(1);
   });
 
+  test('a rule word the loader would refuse (a source range built by code) leaves the Service out with an error, never written', () => {
+    // The range reaches only the firewall rule's words, not a chain name: the compiler's rule check must catch it.
+    const bad = service('ns1', 'fw', { clusterIP: '172.30.0.9', type: 'LoadBalancer', loadBalancerIngress: [{ ip: '1.2.3.9' }], loadBalancerSourceRanges: ['203.0.113.0/25;flush'] });
+    const slices = [slice('ns1', 'fw', { endpoints: [ep('10.180.0.9')] })];
+    const r = compileNFTables(snapshot({ services: [service('ns1', 'svc1'), bad], endpointSlices: slices }));
+    expect(r.diagnostics.map((d) => [d.code, d.severity, d.object])).toEqual([['nft-unsafe', 'error', 'Service ns1/fw']]);
+    const text = renderDump(r.ruleset);
+    expect(text).not.toContain('flush');
+    expect(text).not.toContain('172.30.0.9');
+  });
+
   test('existing service chains nothing uses stay, empty (flushed now, deleted one sync later); others are ignored', () => {
     const r = compileNFTables(snapshot(), { existingChains: ['service-AAAAAAAA-ns9/gone/tcp/p80', 'filter-input', 'my-own-chain', 'service-ULMVA6XW-ns1/svc1/tcp/p80'] });
     const chains = r.ruleset.chains.map((c) => c.name);

@@ -92,13 +92,110 @@ export function ruleProblem(r: Rule): string | undefined {
  */
 export function declaredRuleText(r: Rule): string {
   const text = r.words.join(' ');
+  if (joinedWordsOk(r.words, r.comment, text)) return text;
+  assertNft(ruleProblem(r) ?? 'rule: its words are not single rule words', 'rule', r);
+  return text;
+}
+
+/** Whether `text`, the rule's words joined by spaces, is safe to write (one regex for all words). */
+function joinedWordsOk(words: readonly string[], comment: string | undefined, text: string): boolean {
   // The regex proves the text is rule words between single spaces; as many spaces as joins proves
   // no word held a space of its own.
   let spaces = 0;
   for (let i = text.indexOf(' '); i >= 0; i = text.indexOf(' ', i + 1)) spaces++;
-  if (spaces === r.words.length - 1 && RULE_WORDS_TEXT.test(text) && !PLACEMENT_WORDS.has(r.words[0]!) && (r.comment === undefined || commentProblem(r.comment) === undefined)) return text;
-  assertNft(ruleProblem(r) ?? 'rule: its words are not single rule words', 'rule', r);
-  return text;
+  return spaces === words.length - 1 && RULE_WORDS_TEXT.test(text) && !PLACEMENT_WORDS.has(words[0]!) && (comment === undefined || commentProblem(comment) === undefined);
+}
+
+/**
+ * A rule whose words and comment were checked when it was made (`checkedRule`), with its words
+ * joined. The text sits in a private field, so only this module can make one: a copy (`{ ...r }`)
+ * or a rule built elsewhere is a plain object, and the renderers check it in full.
+ */
+/** Words that begin a chain property, not a rule, inside `chain NAME { … }` (nft's chain_block). */
+const CHAIN_PROPERTY_WORDS = new Set(['type', 'hook', 'priority', 'policy', 'comment', 'flags', 'devices', 'device']);
+
+/** Why `r` cannot be a line of a chain block (beyond `ruleProblem`), or undefined when it can. */
+export function nativeRuleProblem(r: Rule): string | undefined {
+  if (CHAIN_PROPERTY_WORDS.has(r.words[0]!)) return `rule: cannot start with ${JSON.stringify(r.words[0])} inside a chain block`;
+  let depth = 0;
+  for (const w of r.words) {
+    // Most words hold no brace: one scan each.
+    if (!w.includes('{') && !w.includes('}')) continue;
+    for (let i = 0; i < w.length; i++) {
+      const c = w.charCodeAt(i);
+      if (c === 0x7b) depth++;
+      else if (c === 0x7d && --depth < 0) return 'rule: a } closes more than the rule opened';
+    }
+  }
+  return depth === 0 ? undefined : 'rule: a { is not closed';
+}
+
+class CheckedRule implements Rule {
+  declare readonly comment?: string;
+  readonly #text: string;
+  /** Whether `nativeRuleProblem` finds nothing: the rule can be a line of a chain block. */
+  readonly #native: boolean;
+  constructor(
+    readonly chain: string,
+    readonly words: readonly string[],
+    comment: string | undefined,
+    text: string,
+    native: boolean,
+  ) {
+    if (comment !== undefined) this.comment = comment;
+    this.#text = text;
+    this.#native = native;
+  }
+  static textOf(r: Rule): string | undefined {
+    return #text in r ? (r as CheckedRule).#text : undefined;
+  }
+  static nativeOf(r: Rule): boolean {
+    return #native in r && (r as CheckedRule).#native;
+  }
+}
+
+/**
+ * The rule `chain words… [comment]` with its words and comment checked once, here, as
+ * `declaredRuleText` checks them (the chain name is checked where the chain is declared), or the
+ * problem. The renderers write a checked rule's words without checking them again.
+ */
+export function checkedRule(chain: string, words: readonly string[], comment?: string): Rule | string {
+  const plain = (): Rule => (comment === undefined ? { chain, words } : { chain, words, comment });
+  const text = words.join(' ');
+  if (!joinedWordsOk(words, comment, text)) return ruleProblem(plain()) ?? 'rule: its words are not single rule words';
+  // Without a brace in its words, only the first word can make it a chain property.
+  const native = !text.includes('{') && !text.includes('}') ? !CHAIN_PROPERTY_WORDS.has(words[0]!) : nativeRuleProblem(plain()) === undefined;
+  return new CheckedRule(chain, words, comment, text, native);
+}
+
+/** A plain chain (no base, no comment) whose name `checkedChain` checked; the private field marks it, as for CheckedRule. */
+class CheckedChain implements Chain {
+  readonly #checked = true;
+  constructor(readonly name: string) {}
+  static is(c: Chain): boolean {
+    return #checked in c;
+  }
+}
+
+/** The plain chain `name`, checked once, here (the renderers do not check it again), or the problem. */
+export function checkedChain(name: string): Chain | string {
+  const p = identifierProblem(name);
+  return p === undefined ? new CheckedChain(name) : `chain name: ${p}`;
+}
+
+/** `chainProblem`, skipped for a chain `checkedChain` made. */
+export function uncheckedChainProblem(c: Chain): string | undefined {
+  return CheckedChain.is(c) ? undefined : chainProblem(c);
+}
+
+/** Whether `checkedRule` made `r` and found it fit to be a line of a chain block. */
+export function nativeRuleChecked(r: Rule): boolean {
+  return CheckedRule.nativeOf(r);
+}
+
+/** The rule's words joined by spaces: a checked rule's as made, any other rule's checked now (throws like assertNft). */
+export function ruleWordsText(r: Rule): string {
+  return CheckedRule.textOf(r) ?? declaredRuleText(r);
 }
 
 function keyPartsProblem(key: readonly string[]): string | undefined {

@@ -10,29 +10,10 @@
  * zero), and must not begin with a word nft reads as a chain property (`type … hook …` would hook
  * the chain; `policy`, `comment`, `flags`, `devices`), so a rule cannot change the structure.
  */
-import { chainProblem, declaredElementProblem, declaredRuleText, mapProblem, setProblem, tableProblem } from './check.js';
+import { declaredElementProblem, mapProblem, nativeRuleChecked, nativeRuleProblem, ruleWordsText, setProblem, tableProblem, uncheckedChainProblem } from './check.js';
 import type { Element, NftMap, NftRuleset, NftSet, Rule } from './ir.js';
 import { dumpOrder } from './render.js';
 import { assertNft, quoteComment } from './words.js';
-
-/** Words that begin a chain property, not a rule, inside `chain NAME { … }` (nft's chain_block). */
-const CHAIN_PROPERTY_WORDS = new Set(['type', 'hook', 'priority', 'policy', 'comment', 'flags', 'devices', 'device']);
-
-/** Why `r` cannot be a line of a chain block (beyond `ruleProblem`), or undefined when it can. */
-export function nativeRuleProblem(r: Rule): string | undefined {
-  if (CHAIN_PROPERTY_WORDS.has(r.words[0]!)) return `rule: cannot start with ${JSON.stringify(r.words[0])} inside a chain block`;
-  let depth = 0;
-  for (const w of r.words) {
-    // Most words hold no brace: one scan each.
-    if (!w.includes('{') && !w.includes('}')) continue;
-    for (let i = 0; i < w.length; i++) {
-      const c = w.charCodeAt(i);
-      if (c === 0x7b) depth++;
-      else if (c === 0x7d && --depth < 0) return 'rule: a } closes more than the rule opened';
-    }
-  }
-  return depth === 0 ? undefined : 'rule: a { is not closed';
-}
 
 const commentLine = (indent: string, c: string | undefined): string => (c === undefined ? '' : `${indent}comment ${quoteComment(c)}\n`);
 
@@ -53,13 +34,13 @@ class Text {
   }
 }
 
-function writeContainer(out: Text, s: NftSet | NftMap, type: string, elements: readonly Element[]): void {
+function writeContainer(out: Text, s: NftSet | NftMap, type: string, elements: readonly Element[], from: number, count: number): void {
   out.push(`\t${'valueType' in s ? 'map' : 'set'} ${s.name} {\n\t\ttype ${type}\n`);
   if (s.flags !== undefined) out.push(`\t\tflags ${s.flags.join(',')}\n`);
   if (s.timeout !== undefined) out.push(`\t\ttimeout ${s.timeout}s\n`);
   out.push(commentLine('\t\t', s.comment));
-  for (let i = 0; i < elements.length; i++) out.push(`${i === 0 ? '\t\telements = { ' : ',\n\t\t\t'}${elementText(elements[i]!)}`);
-  out.push(elements.length > 0 ? ' }\n\t}\n' : '\t}\n');
+  for (let i = 0; i < count; i++) out.push(`${i === 0 ? '\t\telements = { ' : ',\n\t\t\t'}${elementText(elements[from + i]!)}`);
+  out.push(count > 0 ? ' }\n\t}\n' : '\t}\n');
 }
 
 /** An element of a set or map checked where it is declared. */
@@ -72,8 +53,8 @@ function elementText(e: Element): string {
 
 /** A rule of a chain checked where it is declared. */
 function ruleLine(r: Rule): string {
-  const words = declaredRuleText(r);
-  assertNft(nativeRuleProblem(r), 'rule', r);
+  const words = ruleWordsText(r);
+  if (!nativeRuleChecked(r)) assertNft(nativeRuleProblem(r), 'rule', r);
   return r.comment === undefined ? `\t\t${words}\n` : `\t\t${words} comment ${quoteComment(r.comment)}\n`;
 }
 
@@ -81,23 +62,29 @@ function ruleLine(r: Rule): string {
 export function renderNative(rs: NftRuleset): string {
   assertNft(tableProblem(rs.table), 'table', rs.table);
   const d = dumpOrder(rs);
-  const none: readonly never[] = [];
   const out = new Text();
   out.push(`table ${rs.table.family} ${rs.table.name} {\n${commentLine('\t', rs.table.comment)}`);
-  for (const s of d.sets) {
+  // Elements, then rules, in the runs dumpOrder counted for each set, map and chain.
+  let at = 0;
+  d.sets.forEach((s, i) => {
     assertNft(setProblem(s), 'set', s);
-    writeContainer(out, s, s.type.join(' . '), d.elementsByContainer.get(s.name) ?? none);
-  }
-  for (const m of d.maps) {
+    writeContainer(out, s, s.type.join(' . '), d.elements, at, d.elementCounts[i]!);
+    at += d.elementCounts[i]!;
+  });
+  d.maps.forEach((m, i) => {
     assertNft(mapProblem(m), 'map', m);
-    writeContainer(out, m, `${m.type.join(' . ')} : ${m.valueType.join(' . ')}`, d.elementsByContainer.get(m.name) ?? none);
-  }
-  for (const c of d.chains) {
-    assertNft(chainProblem(c), 'chain', c);
+    const n = d.elementCounts[d.sets.length + i]!;
+    writeContainer(out, m, `${m.type.join(' . ')} : ${m.valueType.join(' . ')}`, d.elements, at, n);
+    at += n;
+  });
+  let r = 0;
+  for (let i = 0; i < d.chains.length; i++) {
+    const c = d.chains[i]!;
+    assertNft(uncheckedChainProblem(c), 'chain', c);
     out.push(`\tchain ${c.name} {\n`);
     if (c.base !== undefined) out.push(`\t\ttype ${c.base.type} hook ${c.base.hook} priority ${c.base.priority};${c.policy === undefined ? '' : ` policy ${c.policy};`}\n`);
     out.push(commentLine('\t\t', c.comment));
-    for (const r of d.rulesByChain.get(c.name) ?? none) out.push(ruleLine(r));
+    for (const end = r + d.ruleCounts[i]!; r < end; r++) out.push(ruleLine(d.rules[r]!));
     out.push('\t}\n');
   }
   out.push('}\n');

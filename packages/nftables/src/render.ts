@@ -6,7 +6,7 @@
  * the first rule or element that could name it, so `nft -f` loads a dump as it is.
  * Unsafe objects are refused with an error, never written.
  */
-import { chainProblem, declaredElementProblem, declaredRuleText, elementKeyProblem, elementProblem, mapProblem, ruleProblem, setProblem, tableProblem, tableRefProblem } from './check.js';
+import { chainProblem, declaredElementProblem, elementKeyProblem, elementProblem, mapProblem, ruleProblem, ruleWordsText, setProblem, tableProblem, tableRefProblem, uncheckedChainProblem } from './check.js';
 import type { Chain, Element, NftMap, NftRuleset, NftSet, Operation, Rule, Table, TableRef, Transaction } from './ir.js';
 import { tableRef } from './ir.js';
 import { assertNft, quoteComment } from './words.js';
@@ -20,7 +20,7 @@ function tableText(t: Table): string {
 }
 
 function chainText(c: Chain): string {
-  assertNft(chainProblem(c), 'chain', c);
+  assertNft(uncheckedChainProblem(c), 'chain', c);
   if (c.base === undefined && c.comment === undefined) return ` ${c.name}`;
   const base = c.base === undefined ? '' : ` type ${c.base.type} hook ${c.base.hook} priority ${c.base.priority} ;`;
   return ` ${c.name} {${base}${commentProp(c.comment)} }`;
@@ -104,33 +104,100 @@ export function renderTransaction(tx: Transaction): string {
 
 const byName = <T extends { readonly name: string }>(xs: readonly T[]): T[] => [...xs].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 
+/** Whether the names rise strictly (no duplicate): what a TableBuilder-made ruleset already holds. */
+function strictlyByName(xs: readonly { readonly name: string }[]): boolean {
+  for (let i = 1; i < xs.length; i++) if (!(xs[i - 1]!.name < xs[i]!.name)) return false;
+  return true;
+}
+
 export interface DumpOrder {
-  readonly chains: Chain[];
-  readonly sets: NftSet[];
-  readonly maps: NftMap[];
+  readonly chains: readonly Chain[];
+  readonly sets: readonly NftSet[];
+  readonly maps: readonly NftMap[];
+  /** The rules chain by chain (in `chains` order), each chain's in ruleset order; `ruleCounts[i]` of them belong to `chains[i]`. */
+  readonly rules: readonly Rule[];
+  readonly ruleCounts: readonly number[];
+  /** The elements set by set, then map by map (in `sets`, `maps` order), each container's in ruleset order. */
+  readonly elements: readonly Element[];
+  readonly elementCounts: readonly number[];
   /** The rules of each chain and the elements of each set or map, in ruleset order. */
   readonly rulesByChain: ReadonlyMap<string, readonly Rule[]>;
   readonly elementsByContainer: ReadonlyMap<string, readonly Element[]>;
 }
 
 /**
- * What `Fake.Dump()` prints, in its order: chains, sets and maps by name, then rules chain by chain
- * and elements set by set, then map by map. Throws on a rule or element without its chain, set or map.
+ * `xs` grouped by container in `containers` order, with the count of each group. A ruleset made
+ * by core's TableBuilder is already in this order (one walk checks it); any other is grouped here.
+ * Throws on an item whose container is not declared.
  */
-export function dumpOrder(rs: NftRuleset): DumpOrder {
-  const chains = byName(rs.chains);
-  const sets = byName(rs.sets);
-  const maps = byName(rs.maps);
-  const rulesByChain = groupBy(rs.rules, (r) => r.chain);
-  const elementsByContainer = groupBy(rs.elements, (e) => e.container);
-  const chainNames = new Set(chains.map((c) => c.name));
-  const containerNames = new Set([...sets, ...maps].map((c) => c.name));
-  for (const chain of rulesByChain.keys()) if (!chainNames.has(chain)) throw new Error(`rule in chain ${JSON.stringify(chain)}, which the ruleset does not declare`);
-  for (const c of elementsByContainer.keys()) if (!containerNames.has(c)) throw new Error(`element of ${JSON.stringify(c)}, which the ruleset declares as neither set nor map`);
-  return { chains, sets, maps, rulesByChain, elementsByContainer };
+function grouped<T>(xs: readonly T[], containers: readonly { readonly name: string }[], sorted: boolean, key: (x: T) => string, what: (k: string) => string): { items: readonly T[]; counts: number[] } {
+  const counts = new Array<number>(containers.length).fill(0);
+  if (sorted) {
+    let j = 0;
+    for (let i = 0; i < containers.length; i++) {
+      const name = containers[i]!.name;
+      const from = j;
+      while (j < xs.length && key(xs[j]!) === name) j++;
+      counts[i] = j - from;
+    }
+    if (j === xs.length) return { items: xs, counts };
+  }
+  const groups = groupBy(xs, key);
+  const declared = new Set(containers.map((c) => c.name));
+  for (const k of groups.keys()) if (!declared.has(k)) throw new Error(what(k));
+  const items: T[] = [];
+  containers.forEach((c, i) => {
+    const g = groups.get(c.name);
+    if (g !== undefined) for (const x of g) items.push(x);
+    counts[i] = g === undefined ? 0 : g.length;
+  });
+  return { items, counts };
 }
 
-const NONE: readonly never[] = [];
+/** The `counts`-sized runs of `items` by the names of `containers` (a duplicate name keeps its first run). */
+function byContainer<T>(items: readonly T[], counts: readonly number[], containers: readonly { readonly name: string }[]): Map<string, readonly T[]> {
+  const out = new Map<string, readonly T[]>();
+  let at = 0;
+  containers.forEach((c, i) => {
+    if (!out.has(c.name)) out.set(c.name, items.slice(at, at + counts[i]!));
+    at += counts[i]!;
+  });
+  return out;
+}
+
+/**
+ * What `Fake.Dump()` prints, in its order: chains, sets and maps by name, then rules chain by chain
+ * and elements set by set, then map by map. Throws on a rule or element without its chain, set or map.
+ * A ruleset already in this order (core's TableBuilder makes one) is checked, not sorted again.
+ */
+export function dumpOrder(rs: NftRuleset): DumpOrder {
+  const chainsSorted = strictlyByName(rs.chains);
+  const chains = chainsSorted ? rs.chains : byName(rs.chains);
+  const sets = strictlyByName(rs.sets) ? rs.sets : byName(rs.sets);
+  const maps = strictlyByName(rs.maps) ? rs.maps : byName(rs.maps);
+  const containers = [...sets, ...maps];
+  const setNames = new Set(sets.map((x) => x.name));
+  const r = grouped(rs.rules, chains, chainsSorted, (x) => x.chain, (c) => `rule in chain ${JSON.stringify(c)}, which the ruleset does not declare`);
+  // Sets and maps share one name space in the element order only when their names do not repeat.
+  const e = grouped(rs.elements, containers, strictlyByName(sets) && strictlyByName(maps) && !maps.some((m) => setNames.has(m.name)), (x) => x.container, (c) => `element of ${JSON.stringify(c)}, which the ruleset declares as neither set nor map`);
+  let rulesByChain: Map<string, readonly Rule[]> | undefined;
+  let elementsByContainer: Map<string, readonly Element[]> | undefined;
+  return {
+    chains,
+    sets,
+    maps,
+    rules: r.items,
+    ruleCounts: r.counts,
+    elements: e.items,
+    elementCounts: e.counts,
+    get rulesByChain() {
+      return (rulesByChain ??= byContainer(r.items, r.counts, chains));
+    },
+    get elementsByContainer() {
+      return (elementsByContainer ??= byContainer(e.items, e.counts, containers));
+    },
+  };
+}
 
 /** The `add` operations of `Fake.Dump()`, in its order. Throws on a rule or element without its chain, set or map. */
 export function dumpOperations(rs: NftRuleset): Operation[] {
@@ -141,8 +208,8 @@ export function dumpOperations(rs: NftRuleset): Operation[] {
     ...d.chains.map((chain): Operation => ({ verb: 'add', kind: 'chain', table: t, chain })),
     ...d.sets.map((set): Operation => ({ verb: 'add', kind: 'set', table: t, set })),
     ...d.maps.map((map): Operation => ({ verb: 'add', kind: 'map', table: t, map })),
-    ...d.chains.flatMap((c) => (d.rulesByChain.get(c.name) ?? NONE).map((rule): Operation => ({ verb: 'add', kind: 'rule', table: t, rule }))),
-    ...[...d.sets, ...d.maps].flatMap((c) => (d.elementsByContainer.get(c.name) ?? NONE).map((element): Operation => ({ verb: 'add', kind: 'element', table: t, element }))),
+    ...d.rules.map((rule): Operation => ({ verb: 'add', kind: 'rule', table: t, rule })),
+    ...d.elements.map((element): Operation => ({ verb: 'add', kind: 'element', table: t, element })),
   ];
 }
 
@@ -173,14 +240,12 @@ export function renderDump(rs: NftRuleset): string {
   for (const x of d.maps) push(mapHead + mapText(x));
   // Rules and elements of declared (checked) chains, sets and maps: their names need no second check.
   const ruleHead = `${add('rule')} `;
-  for (const c of d.chains) {
-    for (const r of d.rulesByChain.get(c.name) ?? NONE) {
-      const words = declaredRuleText(r);
-      push(r.comment === undefined ? `${ruleHead}${r.chain} ${words}` : `${ruleHead}${r.chain} ${words} comment ${quoteComment(r.comment)}`);
-    }
+  for (const r of d.rules) {
+    const words = ruleWordsText(r);
+    push(r.comment === undefined ? `${ruleHead}${r.chain} ${words}` : `${ruleHead}${r.chain} ${words} comment ${quoteComment(r.comment)}`);
   }
   const elementHead = add('element');
-  for (const c of [...d.sets, ...d.maps]) for (const e of d.elementsByContainer.get(c.name) ?? NONE) push(elementHead + declaredElementText(e));
+  for (const e of d.elements) push(elementHead + declaredElementText(e));
   if (lines.length > 0) chunks.push(`${lines.join('\n')}\n`);
   return chunks.join('');
 }

@@ -9,9 +9,9 @@ import fc from 'fast-check';
 import { FIXTURES, caseName, findCases, scaledRuns } from '@svcrules/testkit';
 import type { NftRuleset, Rule } from '../src/ir.js';
 import { parseDump, parseListText } from '../src/index.js';
-import { dumpOrder } from '../src/render.js';
-import { nativeRuleProblem, renderNative } from '../src/render-native.js';
-import { declaredElementProblem, declaredRuleText, elementProblem, ruleProblem } from '../src/check.js';
+import { dumpOrder, renderDump } from '../src/render.js';
+import { renderNative } from '../src/render-native.js';
+import { checkedChain, checkedRule, chainProblem, declaredElementProblem, declaredRuleText, elementProblem, nativeRuleChecked, nativeRuleProblem, ruleProblem } from '../src/check.js';
 import { comment, elementPart, ruleWord, ruleset } from './arb.js';
 
 /** The ruleset in the order renderNative writes it (and the reader reads it back). */
@@ -147,6 +147,45 @@ describe("the renderers' checks of rules and elements in declared chains, sets a
       }),
       { numRuns: scaledRuns(500, 200) },
     );
+  });
+
+  test('checkedRule refuses exactly what ruleProblem refuses (in a well-named chain); what it makes renders as the plain rule, and is marked native-safe exactly when nativeRuleProblem finds nothing', () => {
+    fc.assert(
+      fc.property(fc.array(fc.oneof(anyWord, fc.constantFrom('{', '}', 'type', 'policy', 'a{', '}b')), { maxLength: 5 }), fc.option(fc.oneof(comment, fc.string({ maxLength: 4 })), { nil: undefined }), (words, c) => {
+        const plain: Rule = { chain: 'c', words, ...(c === undefined ? {} : { comment: c }) };
+        const made = checkedRule('c', words, c);
+        if (ruleProblem(plain) !== undefined) {
+          expect(made).toBe(ruleProblem(plain));
+          return;
+        }
+        if (typeof made === 'string') throw new Error(made);
+        expect({ ...made }).toEqual(plain);
+        expect(nativeRuleChecked(made)).toBe(nativeRuleProblem(plain) === undefined);
+        expect(nativeRuleChecked(plain)).toBe(false);
+        const rs = (r: Rule): NftRuleset => ({ table: T, chains: [{ name: 'c' }], sets: [], maps: [], rules: [r], elements: [] });
+        expect(renderDump(rs(made))).toBe(renderDump(rs(plain)));
+        if (nativeRuleProblem(plain) === undefined) expect(renderNative(rs(made))).toBe(renderNative(rs(plain)));
+        else expect(() => renderNative(rs(made))).toThrow(/unsafe nft rule/);
+      }),
+      { numRuns: scaledRuns(500, 200) },
+    );
+  });
+
+  test('only checkedRule and checkedChain mark an object checked: a copy or a changed copy of one is checked again by both renderers', () => {
+    const chain = checkedChain('c');
+    const made = checkedRule('c', ['ip', 'daddr', '10.0.0.1', 'drop']);
+    if (typeof chain === 'string' || typeof made === 'string') throw new Error('refused a safe rule');
+    const rs = (c: NftRuleset['chains'][number], r: Rule): NftRuleset => ({ table: T, chains: [c], sets: [], maps: [], rules: [r], elements: [] });
+    expect(renderDump(rs(chain, made))).toBe('add table ip kube-proxy\nadd chain ip kube-proxy c\nadd rule ip kube-proxy c ip daddr 10.0.0.1 drop\n');
+    const injected = { ...made, words: ['ip', 'daddr', '10.0.0.1', 'drop;', 'flush', 'ruleset'] };
+    expect(() => renderDump(rs(chain, injected))).toThrow(/unsafe nft rule/);
+    expect(() => renderNative(rs(chain, injected))).toThrow(/unsafe nft rule/);
+    const closing = { ...made, words: ['drop', '}', 'chain', 'x', '{'] };
+    expect(() => renderNative(rs(chain, closing))).toThrow(/unsafe nft rule/);
+    const badChain = { ...chain, name: 'c;flush' };
+    expect(() => renderDump(rs(badChain, { ...made, chain: 'c;flush' }))).toThrow(/unsafe nft chain/);
+    expect(() => renderNative(rs(badChain, { ...made, chain: 'c;flush' }))).toThrow(/unsafe nft chain/);
+    expect(checkedChain('c;flush')).toBe(chainProblem({ name: 'c;flush' }));
   });
 
   test('declaredElementProblem finds a problem exactly when elementProblem does (in a well-named set)', () => {

@@ -6,11 +6,18 @@ import type { Chain, Element, Family, NftMap, NftRuleset, NftSet, Rule } from '@
  * whose key is already present replaces the old one in place only when its value differs
  * (`nftElementStorage.ensureElem` compares values, not comments), rules append to their chain.
  */
+/** A chain and its rules: one entry per name, so a rule finds its chain with the lookup that dedupes chains. */
+interface ChainEntry {
+  readonly chain: Chain;
+  readonly rules: Rule[];
+}
+
 export class TableBuilder {
-  private readonly chains = new Map<string, Chain>();
+  private readonly chains = new Map<string, ChainEntry>();
   private readonly sets = new Map<string, NftSet>();
   private readonly maps = new Map<string, NftMap>();
-  private readonly rules: Rule[] = [];
+  /** Rules of chains not (yet) declared, in the order added. */
+  private readonly orphanRules: Rule[] = [];
   private readonly elements = new Map<string, Map<string, Element>>();
 
   constructor(
@@ -23,7 +30,14 @@ export class TableBuilder {
   }
 
   chain(chain: Chain): void {
-    if (!this.chains.has(chain.name)) this.chains.set(chain.name, chain);
+    if (this.chains.has(chain.name)) return;
+    const rules: Rule[] = [];
+    // Rules added before their chain (rare: none of the compiler's) move in, keeping their order.
+    if (this.orphanRules.length > 0) {
+      const rest = this.orphanRules.filter((r) => r.chain !== chain.name || (rules.push(r), false));
+      this.orphanRules.splice(0, this.orphanRules.length, ...rest);
+    }
+    this.chains.set(chain.name, { chain, rules });
   }
 
   set(set: NftSet): void {
@@ -36,11 +50,13 @@ export class TableBuilder {
   }
 
   rule(chain: string, words: readonly string[], comment?: string): void {
-    this.rules.push(comment === undefined ? { chain, words } : { chain, words, comment });
+    this.addRule(comment === undefined ? { chain, words } : { chain, words, comment });
   }
 
   addRule(rule: Rule): void {
-    this.rules.push(rule);
+    const entry = this.chains.get(rule.chain);
+    if (entry !== undefined) entry.rules.push(rule);
+    else this.orphanRules.push(rule);
   }
 
   /** The element now under its key, when adding `e` replaced one with a different value. */
@@ -57,14 +73,44 @@ export class TableBuilder {
     return undefined;
   }
 
+  /**
+   * The table in `Fake.Dump()`'s order, which the renderers then only check: chains, sets and maps
+   * by name, rules chain by chain and elements set by set, then map by map (each in the order added).
+   * Rules and elements of undeclared chains or containers come last, for the renderers to refuse.
+   */
   ruleset(comment: string): NftRuleset {
+    const entries = sortedValues(this.chains);
+    const chains: Chain[] = new Array<Chain>(entries.length);
+    const rules: Rule[] = [];
+    for (let i = 0; i < entries.length; i++) {
+      const e = entries[i]!;
+      chains[i] = e.chain;
+      for (let j = 0; j < e.rules.length; j++) rules.push(e.rules[j]!);
+    }
+    for (const r of this.orphanRules) rules.push(r);
+    const sets = sortedValues(this.sets);
+    const maps = sortedValues(this.maps);
     return {
       table: { family: this.family, name: this.name, comment },
-      chains: [...this.chains.values()],
-      sets: [...this.sets.values()],
-      maps: [...this.maps.values()],
-      rules: this.rules,
-      elements: [...this.elements.values()].flatMap((c) => [...c.values()]),
+      chains,
+      sets,
+      maps,
+      rules,
+      elements: elementsInOrder([...sets, ...maps], this.elements),
     };
   }
+}
+
+/** The values by key in code-unit order (`Array.prototype.sort`'s default, as `<` compares). */
+function sortedValues<T>(m: ReadonlyMap<string, T>): T[] {
+  return [...m.keys()].sort().map((k) => m.get(k)!);
+}
+
+/** The elements of each container in `order`, then those of containers not in it. */
+function elementsInOrder(order: readonly { readonly name: string }[], containers: ReadonlyMap<string, ReadonlyMap<string, Element>>): Element[] {
+  const out: Element[] = [];
+  const named = new Set(order.map((c) => c.name));
+  for (const { name } of order) for (const e of containers.get(name)?.values() ?? []) out.push(e);
+  for (const [name, es] of containers) if (!named.has(name)) out.push(...es.values());
+  return out;
 }

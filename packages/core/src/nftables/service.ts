@@ -5,7 +5,7 @@
  * range chain exists without endpoints too, and the verdicts are map elements, not filter rules.
  */
 import type { Chain, Element, NftSet, Rule } from '@svcrules/nftables';
-import { chainProblem, elementProblem, ruleProblem, setProblem } from '@svcrules/nftables';
+import { checkedChain, checkedRule, elementProblem, setProblem, uncheckedChainProblem } from '@svcrules/nftables';
 import type { CompileContext, LocalMatch } from '../context.js';
 import type { EndpointInfo } from '../endpoints.js';
 import { cidrContains, parseCIDR, parseIP } from '../ip.js';
@@ -16,10 +16,16 @@ import type { FamilyWords } from './family.js';
 
 /** Everything one service port adds, in kube-proxy's operation order. */
 export interface PortObjects {
+  /** Made by `checkedChain`, as the rules by `checkedRule`. */
   readonly chains: Chain[];
   readonly sets: NftSet[];
   readonly elements: Element[];
+  /** Made by `checkedRule`: their words are checked here, once, and not again by the renderers. */
   readonly rules: Rule[];
+  /** The first chain `checkedChain` refused (that chain is not in `chains`). */
+  chainProblem?: string;
+  /** The first rule `checkedRule` refused (that rule is not in `rules`). */
+  ruleProblem?: string;
 }
 
 const MASQ = ['jump', 'mark-for-masquerade'];
@@ -60,8 +66,16 @@ export function servicePortObjects(plan: ServicePortPlan, ctx: CompileContext, w
     return n;
   };
   const out: PortObjects = { chains: [], sets: [], elements: [], rules: [] };
-  const chain = (name: string) => out.chains.push({ name });
-  const rule = (c: string, words: string[], comment?: string) => out.rules.push(comment === undefined ? { chain: c, words } : { chain: c, words, comment });
+  const chain = (name: string) => {
+    const c = checkedChain(name);
+    if (typeof c !== 'string') out.chains.push(c);
+    else out.chainProblem ??= `chain ${JSON.stringify(name)}: ${c}`;
+  };
+  const rule = (c: string, words: string[], comment?: string) => {
+    const r = checkedRule(c, words, comment);
+    if (typeof r !== 'string') out.rules.push(r);
+    else out.ruleProblem ??= `rule in ${JSON.stringify(c)}: ${r}`;
+  };
   const element = (container: string, key: string[], value?: string, comment?: string) =>
     out.elements.push({ container, key, ...(comment !== undefined ? { comment } : {}), ...(value !== undefined ? { value: [value] } : {}) });
 
@@ -120,8 +134,13 @@ export function servicePortObjects(plan: ServicePortPlan, ctx: CompileContext, w
   }
   const toEndpoints = (c: string, eps: readonly EndpointInfo[]) => {
     if (info.sessionAffinity) for (const ep of eps) rule(c, [w.ip, 'saddr', `@${epNames(ep).affinitySet}`, 'goto', epNames(ep).chain]);
-    const vmap = eps.flatMap((ep, i) => [...(i > 0 ? [','] : []), `${i}`, ':', 'goto', epNames(ep).chain]);
-    rule(c, ['numgen', 'random', 'mod', String(eps.length), 'vmap', '{', ...vmap, '}']);
+    const words = ['numgen', 'random', 'mod', String(eps.length), 'vmap', '{'];
+    eps.forEach((ep, i) => {
+      if (i > 0) words.push(',');
+      words.push(`${i}`, ':', 'goto', epNames(ep).chain);
+    });
+    words.push('}');
+    rule(c, words);
   };
   if (plan.usesClusterPolicyChain) toEndpoints(names.service, endpoints.cluster);
   if (plan.usesLocalPolicyChain) toEndpoints(names.local, endpoints.local);
@@ -136,8 +155,9 @@ export function servicePortObjects(plan: ServicePortPlan, ctx: CompileContext, w
 
 /** The first thing in `objects` that nft could read as something else, or undefined. */
 export function portObjectsProblem(objects: PortObjects): string | undefined {
+  if (objects.chainProblem !== undefined) return objects.chainProblem;
   for (const c of objects.chains) {
-    const p = chainProblem(c);
+    const p = uncheckedChainProblem(c);
     if (p !== undefined) return `chain ${JSON.stringify(c.name)}: ${p}`;
   }
   for (const s of objects.sets) {
@@ -148,9 +168,5 @@ export function portObjectsProblem(objects: PortObjects): string | undefined {
     const p = elementProblem(e);
     if (p !== undefined) return `element of ${e.container}: ${p}`;
   }
-  for (const r of objects.rules) {
-    const p = ruleProblem(r);
-    if (p !== undefined) return `rule in ${JSON.stringify(r.chain)}: ${p}`;
-  }
-  return undefined;
+  return objects.ruleProblem;
 }
