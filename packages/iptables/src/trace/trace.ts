@@ -286,7 +286,36 @@ interface PacketState {
   redirected: boolean;
 }
 
-type Phase = 'prerouting' | 'input' | 'forward' | 'postrouting-fwd' | 'output' | 'postrouting-out' | 'lo-prerouting' | 'lo-input';
+/**
+ * Where a packet is on its way through the node: the netfilter hooks in the kernel's order, with the
+ * loopback pass (`lo-`) a locally sent packet to a local address makes. Shared with the nftables
+ * tracer, whose walk has the same hooks and routing.
+ */
+export type TracePhase = 'prerouting' | 'input' | 'forward' | 'postrouting-fwd' | 'output' | 'postrouting-out' | 'lo-prerouting' | 'lo-input';
+type Phase = TracePhase;
+
+/** The phase after `phase` once routing has decided (`local`: the destination is this node's), or null when the packet leaves the path. */
+export function nextPhase(phase: TracePhase, local: boolean): TracePhase | null {
+  switch (phase) {
+    case 'prerouting':
+      return local ? 'input' : 'forward';
+    case 'forward':
+      return 'postrouting-fwd';
+    case 'output':
+      return 'postrouting-out';
+    case 'postrouting-out':
+      return local ? 'lo-prerouting' : null;
+    case 'lo-prerouting':
+      return 'lo-input';
+    default:
+      return null;
+  }
+}
+
+/** Where an accepted packet ends when it leaves the path in `phase`. */
+export function deliveryAfter(phase: TracePhase): 'local' | 'forward' | 'output' {
+  return phase === 'input' || phase === 'lo-input' ? 'local' : phase === 'postrouting-fwd' ? 'forward' : 'output';
+}
 
 interface Branch {
   probability: Probability;
@@ -692,20 +721,10 @@ class Tracer {
   private route(b: Branch): void {
     const local = this.isLocal(b.pkt.dst) || b.pkt.redirected;
     if (b.phase === 'prerouting' && !local && this.hasRoutes && this.routeFailure(b)) return;
-    const next: Record<Phase, Phase | null> = {
-      prerouting: local ? 'input' : 'forward',
-      forward: 'postrouting-fwd',
-      output: 'postrouting-out',
-      'postrouting-out': local ? 'lo-prerouting' : null,
-      'lo-prerouting': 'lo-input',
-      input: null,
-      'lo-input': null,
-      'postrouting-fwd': null,
-    };
-    const n = next[b.phase];
+    const n = nextPhase(b.phase, local);
     if (n === null) {
       b.verdict = 'ACCEPT';
-      b.delivery = b.phase === 'input' || b.phase === 'lo-input' ? 'local' : b.phase === 'postrouting-fwd' ? 'forward' : 'output';
+      b.delivery = deliveryAfter(b.phase);
       return;
     }
     b.phase = n;

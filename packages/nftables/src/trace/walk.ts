@@ -20,6 +20,9 @@ import {
   type NodeState,
   type Probability,
   type RejectEffect,
+  nextPhase,
+  deliveryAfter,
+  type TracePhase,
 } from '@svcrules/iptables';
 import type { NftRuleset } from '../ir.js';
 import { formatEndpoint, formatIp, isLoopback, isMulticast, parseIp, sameIp, type Ip } from './ip.js';
@@ -41,7 +44,7 @@ import { parseNumber, type Rhs, type Selector, type Stmt } from './rule.js';
 import { applyOps, hex, keyMatches, literalMatches, parseNatTarget, rejectName, unquote, type Value } from './values.js';
 import { baseChainsOf, indexTable, type BaseEntry, type IndexedTable, type ReadRule } from './tables.js';
 
-type Phase = 'prerouting' | 'input' | 'forward' | 'postrouting-fwd' | 'output' | 'postrouting-out' | 'lo-prerouting' | 'lo-input';
+type Phase = TracePhase;
 
 const PHASE_HOOK: Record<Phase, NftHook> = {
   prerouting: 'prerouting',
@@ -232,20 +235,10 @@ class Walker {
 
   private route(b: Branch): void {
     const local = this.isLocal(b.pkt.dst);
-    const next: Record<Phase, Phase | null> = {
-      prerouting: local ? 'input' : 'forward',
-      forward: 'postrouting-fwd',
-      output: 'postrouting-out',
-      'postrouting-out': local ? 'lo-prerouting' : null,
-      'lo-prerouting': 'lo-input',
-      input: null,
-      'lo-input': null,
-      'postrouting-fwd': null,
-    };
-    const n = next[b.phase];
+    const n = nextPhase(b.phase, local);
     if (n === null) {
       b.verdict = 'ACCEPT';
-      b.delivery = b.phase === 'input' || b.phase === 'lo-input' ? 'local' : b.phase === 'postrouting-fwd' ? 'forward' : 'output';
+      b.delivery = deliveryAfter(b.phase);
       return;
     }
     b.phase = n;
