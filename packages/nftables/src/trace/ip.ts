@@ -3,6 +3,8 @@
  * (`10.0.0.1-10.0.0.9`), all as closed intervals of bigints so set and map keys compare exactly.
  */
 
+import { formatIPv4, formatIPv6, parseIPv4Octets, parseIPv6Groups } from '@svcrules/netaddr';
+
 export type IpFamily = 4 | 6;
 
 export interface Ip {
@@ -16,43 +18,15 @@ export interface IpInterval {
   readonly hi: bigint;
 }
 
+/** The address text read by the one codec (@svcrules/netaddr, inet_pton's syntax), as one integer. */
 function parseV4(text: string): bigint | null {
-  const m = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})$/.exec(text);
-  if (!m) return null;
-  let v = 0n;
-  for (let i = 1; i <= 4; i++) {
-    const n = Number(m[i]);
-    if (n > 255 || (m[i]!.length > 1 && m[i]!.startsWith('0'))) return null;
-    v = (v << 8n) | BigInt(n);
-  }
-  return v;
+  const octets = parseIPv4Octets(text, 'inet_pton');
+  return octets === null ? null : octets.reduce((v, o) => (v << 8n) | BigInt(o), 0n);
 }
 
 function parseV6(text: string): bigint | null {
-  if (!/^[0-9a-fA-F:.]+$/.test(text) || !text.includes(':')) return null;
-  let head = text;
-  let tail4: bigint | null = null;
-  const lastColon = text.lastIndexOf(':');
-  if (text.slice(lastColon + 1).includes('.')) {
-    tail4 = parseV4(text.slice(lastColon + 1));
-    if (tail4 === null) return null;
-    head = `${text.slice(0, lastColon + 1)}0:0`;
-  }
-  const halves = head.split('::');
-  if (halves.length > 2) return null;
-  const groups = (s: string) => (s === '' ? [] : s.split(':'));
-  const left = groups(halves[0]!);
-  const right = halves.length === 2 ? groups(halves[1]!) : [];
-  const missing = 8 - left.length - right.length;
-  if (halves.length === 1 ? missing !== 0 : missing < 1) return null;
-  const all = [...left, ...Array<string>(halves.length === 2 ? missing : 0).fill('0'), ...right];
-  let v = 0n;
-  for (const g of all) {
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return null;
-    v = (v << 16n) | BigInt(parseInt(g, 16));
-  }
-  if (tail4 !== null) v = (v & ~0xffffffffn) | tail4;
-  return v;
+  const groups = parseIPv6Groups(text, 'inet_pton');
+  return groups === null ? null : groups.reduce((v, g) => (v << 16n) | BigInt(g), 0n);
 }
 
 export function parseIp(text: string): Ip | null {
@@ -96,28 +70,12 @@ export function sameIp(a: Ip, b: Ip): boolean {
   return a.family === b.family && a.value === b.value;
 }
 
+/** As Go and RFC 5952 print it: the longest run of two or more zero groups (leftmost on a tie) as `::`. */
 export function formatIp(ip: Ip): string {
-  if (ip.family === 4) return [24n, 16n, 8n, 0n].map((s) => String((ip.value >> s) & 255n)).join('.');
-  const groups: string[] = [];
-  for (let s = 112n; s >= 0n; s -= 16n) groups.push(((ip.value >> s) & 0xffffn).toString(16));
-  // The longest run of zero groups (at least two) becomes `::`, as inet_ntop writes it.
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (groups[i] !== '0') {
-      i++;
-      continue;
-    }
-    let j = i;
-    while (j < 8 && groups[j] === '0') j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  if (best < 0) return groups.join(':');
-  return `${groups.slice(0, best).join(':')}::${groups.slice(best + bestLen).join(':')}`;
+  if (ip.family === 4) return formatIPv4([24n, 16n, 8n, 0n].map((sh) => Number((ip.value >> sh) & 255n)));
+  const groups: number[] = [];
+  for (let sh = 112n; sh >= 0n; sh -= 16n) groups.push(Number((ip.value >> sh) & 0xffffn));
+  return formatIPv6(groups, 'go');
 }
 
 export function formatEndpoint(ip: Ip, port: number): string {
