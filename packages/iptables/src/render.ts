@@ -9,8 +9,8 @@
  * `vettedAppend` (a chain by `vettedChainDecl`) had its words checked once where it was built and
  * is not checked again.
  */
-import type { Command, Ruleset, Table } from './ir.js';
-import { isTableName, isVetted } from './ir.js';
+import type { Command, RuleTemplate, Ruleset, Table } from './ir.js';
+import { TemplateRule, isTableName, isVetted } from './ir.js';
 import { MAX_LINE_WORDS, chainNameProblem, quoteWord, wordProblem } from './words.js';
 
 const CHUNK = 64 * 1024;
@@ -75,6 +75,50 @@ function commandLine(cmd: Command): string {
   return `${head} ${(anySpace ? args.map(quoteSpaced) : args).join(' ')}\n`;
 }
 
+/**
+ * A template's text around its values, for values without a space: `lits[0] v[holes[0]] lits[1]
+ * ...`, each word after a space, a word with a space in its constants in double quotes.
+ */
+interface PreparedTemplate {
+  readonly lits: readonly string[];
+  readonly holes: readonly number[];
+}
+
+function prepared(t: RuleTemplate): PreparedTemplate {
+  if (t.rendered !== undefined) return t.rendered as PreparedTemplate;
+  const lits: string[] = [];
+  const holes: number[] = [];
+  let lit = '';
+  for (const w of t.words) {
+    const parts = typeof w === 'object' ? w : [w];
+    const quote = parts.some((p) => typeof p === 'string' && p.includes(' '));
+    lit += quote ? ' "' : ' ';
+    for (const p of parts) {
+      if (typeof p === 'string') lit += p;
+      else {
+        lits.push(lit);
+        holes.push(p);
+        lit = '';
+      }
+    }
+    if (quote) lit += '"';
+  }
+  lits.push(lit + '\n');
+  const p: PreparedTemplate = { lits, holes };
+  t.rendered = p;
+  return p;
+}
+
+/** A templated rule's line: its values between the template's text (see PreparedTemplate). */
+function templateLine(r: TemplateRule): string {
+  // A value with a space changes the quoting: rare, written word by word.
+  if (r.v0.includes(' ') || r.v1.includes(' ') || r.v2.includes(' ') || r.v3.includes(' ')) return commandLine(r);
+  const { lits, holes } = prepared(r.template);
+  let s = '-A ' + r.chain + lits[0]!;
+  for (let i = 0; i < holes.length; i++) s += r.value(holes[i]!) + lits[i + 1]!;
+  return s;
+}
+
 function* tableChunks(table: Table): Generator<string> {
   let lines: string[] = [`*${table.name}\n`];
   let size = 0;
@@ -91,7 +135,7 @@ function* tableChunks(table: Table): Generator<string> {
     }
   }
   for (const cmd of table.commands) {
-    if (add(commandLine(cmd))) {
+    if (add(cmd instanceof TemplateRule ? templateLine(cmd) : commandLine(cmd))) {
       yield lines.join('');
       lines = [];
       size = 0;

@@ -51,6 +51,11 @@ function allSafe(words: readonly string[]): boolean {
 /** Each endpoint's address and `ip:port` are words, and `NAME -> ip:port` fits in a comment. */
 function endpointsSafe(endpoints: readonly EndpointInfo[], name: string): boolean {
   const room = MAX_COMMENT_LENGTH - ARROW - name.length;
-  for (const ep of endpoints) if (ep.endpoint.length > room || !safe(ep.endpoint) || !safe(ep.ip)) return false;
+  for (const ep of endpoints) if (ep.endpoint.length > room || !safe(ep.endpoint) || !(ipInEndpoint(ep) || safe(ep.ip))) return false;
   return true;
+}
+
+/** The address is part of the `ip:port` (`[ip]:port`) just checked, so its characters are too. */
+function ipInEndpoint({ ip, endpoint }: EndpointInfo): boolean {
+  return typeof ip === 'string' && ip.length > 0 && endpoint.startsWith(ip, endpoint.charCodeAt(0) === 0x5b ? 1 : 0);
 }
