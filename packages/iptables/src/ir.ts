@@ -131,15 +131,14 @@ export class RuleTemplate {
 /** Values per templated rule. */
 export const TEMPLATE_VALUES = 4;
 
-/** The words of templated rules, built on first use: only planners, tracers and tests ask. */
-const templateArgs = new WeakMap<TemplateRule, readonly string[]>();
-
 /**
  * A rule held as a template and its values (see RuleTemplate); vetted like VettedAppend. Kept to
- * the chain, template and values (no `kind` or word array of its own) because a large cluster
- * holds hundreds of thousands of them at once.
+ * the chain, template and values (no `kind` of its own, the words only once asked for) because a
+ * large cluster holds hundreds of thousands of them at once.
  */
 export class TemplateRule implements AppendCommand {
+  /** The words, once a planner, tracer or test asked for them (a field: a WeakMap would cost the GC more). */
+  private words: readonly string[] | undefined = undefined;
   constructor(
     readonly chain: string,
     readonly template: RuleTemplate,
@@ -160,12 +159,7 @@ export class TemplateRule implements AppendCommand {
 
   /** The words, as `append` would hold them. */
   get args(): readonly string[] {
-    let words = templateArgs.get(this);
-    if (words === undefined) {
-      words = this.template.words.map((w) => (typeof w === 'string' ? w : typeof w === 'number' ? this.value(w) : w.map((p) => (typeof p === 'string' ? p : this.value(p))).join('')));
-      templateArgs.set(this, words);
-    }
-    return words;
+    return (this.words ??= this.template.words.map((w) => (typeof w === 'string' ? w : typeof w === 'number' ? this.value(w) : w.map((p) => (typeof p === 'string' ? p : this.value(p))).join(''))));
   }
 
   /** As JSON, the plain AppendCommand it stands for. */
