@@ -88,6 +88,30 @@ const LAST_BARE = t('-j', 3);
 const AFFINITY = t('-m', 'comment', '--comment', ARROW, '-m', 'recent', '--name', 3, '--rcheck', '--seconds', 2, '--reap', '-j', 3);
 const AFFINITY_BARE = t('-m', 'recent', '--name', 3, '--rcheck', '--seconds', 2, '--reap', '-j', 3);
 
+/**
+ * The cluster IP's jump in KUBE-SERVICES and the masquerade rule in front of its chain, values
+ * (name, cluster IP, port, chain): per protocol and local detector, which are constants of these
+ * templates (made from checked words only: portWordsSafe checked both). A handful per process.
+ */
+interface ClusterIPTemplates {
+  readonly jump: RuleTemplate;
+  readonly masq: RuleTemplate;
+}
+const clusterIPCache = new Map<string, ClusterIPTemplates>();
+
+function clusterIPTemplates(p: string, notLocal: readonly string[] | undefined): ClusterIPTemplates {
+  const key = `${p}\u0000${notLocal?.join('\u0000') ?? ''}`;
+  let ts = clusterIPCache.get(key);
+  if (ts === undefined) {
+    const head = ['-m', 'comment', '--comment', [0, ' cluster IP'], '-m', p, '-p', p, '-d', 1, '--dport', 2] as const;
+    ts = { jump: t(...head, '-j', 3), masq: t(...head, ...(notLocal ?? []), '-j', KUBE_MARK_MASQ) };
+    // Contexts come and go in a long-running incremental compiler: keep it small.
+    if (clusterIPCache.size >= 64) clusterIPCache.clear();
+    clusterIPCache.set(key, ts);
+  }
+  return ts;
+}
+
 /** `templateRule` when the port's words were checked, else the same words as a plain `append`. */
 function templated(vetted: boolean) {
   return (chain: string, template: RuleTemplate, v0: string, v1 = '', v2 = '', v3 = ''): AppendCommand => {
@@ -119,7 +143,8 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
 
   // "Capture the clusterIP" (kube-proxy-rules 6.1)
   if (plan.hasInternalEndpoints) {
-    nat(KUBE_SERVICES, [...comment(`${name} cluster IP`), ...proto(p), '-d', clusterIP, '--dport', port, '-j', plan.internalTrafficChain]);
+    if (vetted) out.natRules.push(templateRule(KUBE_SERVICES, clusterIPTemplates(p, undefined).jump, name, clusterIP, port, plan.internalTrafficChain));
+    else nat(KUBE_SERVICES, [...comment(`${name} cluster IP`), ...proto(p), '-d', clusterIP, '--dport', port, '-j', plan.internalTrafficChain]);
   } else {
     filter(KUBE_SERVICES, [...comment(plan.internalFilter.comment), ...proto(p), '-d', clusterIP, '--dport', port, '-j', plan.internalFilter.target]);
   }
@@ -179,9 +204,9 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
   // "Set up internal traffic handling": masquerade off-cluster traffic to the cluster IP
   // (kube-proxy-rules 6.6)
   if (plan.hasInternalEndpoints) {
-    const args = [...comment(`${name} cluster IP`), ...proto(p), '-d', clusterIP, '--dport', port];
-    if (ctx.masqueradeAll) nat(plan.internalTrafficChain, [...args, '-j', KUBE_MARK_MASQ]);
-    else if (ctx.localDetector) nat(plan.internalTrafficChain, [...args, ...ctx.localDetector.ifNotLocal, '-j', KUBE_MARK_MASQ]);
+    const notLocal = ctx.masqueradeAll ? [] : ctx.localDetector?.ifNotLocal;
+    if (notLocal && vetted) out.natRules.push(templateRule(plan.internalTrafficChain, clusterIPTemplates(p, notLocal).masq, name, clusterIP, port));
+    else if (notLocal) nat(plan.internalTrafficChain, [...comment(`${name} cluster IP`), ...proto(p), '-d', clusterIP, '--dport', port, ...notLocal, '-j', KUBE_MARK_MASQ]);
   }
 
   // "Set up external traffic handling": the KUBE-EXT chain (kube-proxy-rules 6.7)
