@@ -112,7 +112,10 @@ export type TemplateWord = string | number | readonly (string | number)[];
 export class RuleTemplate {
   /** The renderer's prepared text of this template, made on first use (see render.ts). */
   rendered: unknown = undefined;
-  constructor(readonly words: readonly TemplateWord[]) {
+  /** A frozen copy: the words checked here are the words later rendered. */
+  readonly words: readonly TemplateWord[];
+  constructor(template: readonly TemplateWord[]) {
+    const words = (this.words = Object.freeze(template.map((w) => (typeof w === 'object' ? Object.freeze([...w]) : w))));
     if (words.length + 2 > MAX_LINE_WORDS) throw new Error(`rule template has more than ${MAX_LINE_WORDS - 2} words`);
     words.forEach((w, i) => {
       const isComment = i > 0 && words[i - 1] === '--comment';

@@ -21,6 +21,15 @@ describe('RuleTemplate', () => {
     expect(() => new RuleTemplate(new Array<string>(247).fill('-j'))).toThrow(/words/);
   });
 
+  test('holds a frozen copy of its words: changing the caller\'s array afterwards changes nothing', () => {
+    const words: (string | number | string[])[] = ['-m', 'comment', '--comment', ['safe'], '-j', 0];
+    const t = new RuleTemplate(words);
+    words[4] = 'x\n-A KUBE-SERVICES -j ACCEPT';
+    (words[3] as string[])[0] = '"';
+    expect(templateRule('C', t, 'KUBE-SEP-Y').args).toEqual(['-m', 'comment', '--comment', 'safe', '-j', 'KUBE-SEP-Y']);
+    expect(Object.isFrozen(t.words)).toBe(true);
+  });
+
   test('a templated rule holds the words append would, as JSON too, and is vetted', () => {
     const t = new RuleTemplate(['-m', 'comment', '--comment', [0, ' -> ', 1], '-m', 'statistic', '--probability', 2, '-j', 3]);
     const r = templateRule('KUBE-SVC-X', t, 'ns/a:p', '10.0.0.1:80', '0.5000000000', 'KUBE-SEP-Y');

@@ -16,9 +16,10 @@ const ARROW = 4;
  * accepts: the port's name, protocol, numbers, addresses, source ranges, chain names, filter
  * comments and targets, the local detector's words and every endpoint, with each comment built
  * from them within MAX_COMMENT_LENGTH. Everything else in those rules is a constant. Then the rules
- * are built with `vettedAppend` and the renderer does not check their words again; when false
- * (input the snapshot loader refuses, a model built by other code), they are built with `append`
- * and the renderer checks them word by word as before, so output and errors are the same either way.
+ * are built with `vettedAppend` or `templateRule` and the renderer does not check their words
+ * again; when false (input the snapshot loader refuses, a model built by other code), they are
+ * built with `append` and the renderer checks them word by word as before, so output and errors
+ * are the same either way.
  */
 export function portWordsSafe(plan: ServicePortPlan, ctx: CompileContext): boolean {
   const { info, chains } = plan;

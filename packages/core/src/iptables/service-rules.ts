@@ -23,8 +23,9 @@ export interface ServicePortRules {
   readonly sepStart: number;
   readonly sepChainStart: number;
   /**
-   * The port's words passed portWordsSafe: its rules are `vettedAppend`s and its chains (hashed
-   * names, checked or built by endpointChainName) may be declared with `vettedChainDecl`.
+   * The port's words passed portWordsSafe: its rules are `vettedAppend`s or `templateRule`s and
+   * its chains (hashed names, checked or built by endpointChainName) may be declared with
+   * `vettedChainDecl`.
    */
   readonly vetted: boolean;
   /** What a later `serviceRules` of the same port may reuse (kept when asked: the incremental compiler). */
@@ -68,8 +69,8 @@ const proto = (p: string) => ['-m', p, '-p', p];
 
 /**
  * The bulk of a port's rules (two per endpoint in its SEP chain, one or two per endpoint in each
- * policy chain) as templates: such a rule holds its chain and values, not ~12 words.
- * Per SEP chain: values (name, protocol, endpoint, SEP) and (ip) without comments.
+ * policy chain) as templates: such a rule holds its chain and values, not ~12 words. SEP chain:
+ * values (name, ip) for the masquerade rule, (name, protocol, endpoint, SEP) for the DNAT.
  */
 const t = (...words: ConstructorParameters<typeof RuleTemplate>[0]) => new RuleTemplate(words);
 const SEP_MASQ = t('-m', 'comment', '--comment', 0, '-s', 1, '-j', KUBE_MARK_MASQ);
@@ -143,6 +144,7 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
 
   // "Capture the clusterIP" (kube-proxy-rules 6.1)
   if (plan.hasInternalEndpoints) {
+    // A template only from checked words (its protocol is a constant of it).
     if (vetted) out.natRules.push(templateRule(KUBE_SERVICES, clusterIPTemplates(p, undefined).jump, name, clusterIP, port, plan.internalTrafficChain));
     else nat(KUBE_SERVICES, [...comment(`${name} cluster IP`), ...proto(p), '-d', clusterIP, '--dport', port, '-j', plan.internalTrafficChain]);
   } else {
