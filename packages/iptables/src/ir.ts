@@ -2,6 +2,7 @@
  * The typed ruleset: plain, readonly data for iptables-restore input and iptables-save output.
  * Only `render.ts` knows the text syntax; everything else (compiler, planner, tracer) works here.
  */
+import { MAX_LINE_WORDS, wordProblem } from './words.js';
 
 export type TableName = 'filter' | 'nat' | 'mangle' | 'raw' | 'security';
 
@@ -77,11 +78,18 @@ export function vettedAppend(chain: string, args: readonly string[]): AppendComm
   return new VettedAppend(chain, args);
 }
 
-/** A user chain's declaration whose name its builder has checked (see VettedAppend). */
+/** A user chain's declaration whose name its builder has checked (see VettedAppend): just the name. */
 class VettedChainDecl implements ChainDecl {
-  readonly policy = '-';
-  readonly counters = '0:0';
   constructor(readonly name: string) {}
+  get policy(): string {
+    return '-';
+  }
+  get counters(): string {
+    return '0:0';
+  }
+  toJSON(): ChainDecl {
+    return { name: this.name, policy: '-', counters: '0:0' };
+  }
 }
 
 /** `chainDecl` for a name the caller has checked with `chainNameProblem`: the renderer trusts it. */
@@ -89,9 +97,93 @@ export function vettedChainDecl(name: string): ChainDecl {
   return new VettedChainDecl(name);
 }
 
-/** True for a rule made by `vettedAppend` or a declaration made by `vettedChainDecl`. */
+/**
+ * One word of a rule template: a constant, the rule's value number `i` (0 to 3), or constants
+ * and values joined into one word (`[0, ' -> ', 1]`: a comment built from two values).
+ */
+export type TemplateWord = string | number | readonly (string | number)[];
+
+/**
+ * The shape of many rules that differ in a few words (a SEP chain's DNAT rule, one step of a
+ * probability ladder): made once, its constant words checked once here. A rule of it
+ * (`templateRule`) holds only its chain and values, not a word array; `args` is built on demand
+ * for the planner, tracer and tests, and the renderer writes the words straight from the template.
+ */
+export class RuleTemplate {
+  /** The renderer's prepared text of this template, made on first use (see render.ts). */
+  rendered: unknown = undefined;
+  /** A frozen copy: the words checked here are the words later rendered. */
+  readonly words: readonly TemplateWord[];
+  constructor(template: readonly TemplateWord[]) {
+    const words = (this.words = Object.freeze(template.map((w) => (typeof w === 'object' ? Object.freeze([...w]) : w))));
+    if (words.length + 2 > MAX_LINE_WORDS) throw new Error(`rule template has more than ${MAX_LINE_WORDS - 2} words`);
+    words.forEach((w, i) => {
+      const isComment = i > 0 && words[i - 1] === '--comment';
+      for (const part of typeof w === 'object' ? w : [w]) {
+        if (typeof part === 'number') {
+          if (!(Number.isInteger(part) && part >= 0 && part < TEMPLATE_VALUES)) throw new Error(`rule template value ${part} is not 0 to ${TEMPLATE_VALUES - 1}`);
+          continue;
+        }
+        const problem = wordProblem(part, isComment);
+        if (problem !== undefined) throw new Error(`unsafe rule template word ${JSON.stringify(part)}: ${problem}`);
+      }
+    });
+  }
+}
+
+/** Values per templated rule. */
+export const TEMPLATE_VALUES = 4;
+
+/**
+ * A rule held as a template and its values (see RuleTemplate); vetted like VettedAppend. Kept to
+ * the chain, template and values (no `kind` of its own, the words only once asked for) because a
+ * large cluster holds hundreds of thousands of them at once.
+ */
+export class TemplateRule implements AppendCommand {
+  /** The words, once a planner, tracer or test asked for them (a field: a WeakMap would cost the GC more). */
+  private words: readonly string[] | undefined = undefined;
+  constructor(
+    readonly chain: string,
+    readonly template: RuleTemplate,
+    readonly v0: string,
+    readonly v1: string,
+    readonly v2: string,
+    readonly v3: string,
+  ) {}
+
+  get kind(): 'append' {
+    return 'append';
+  }
+
+  /** Value number `i` of the template's words. */
+  value(i: number): string {
+    return i === 0 ? this.v0 : i === 1 ? this.v1 : i === 2 ? this.v2 : this.v3;
+  }
+
+  /** The words, as `append` would hold them. */
+  get args(): readonly string[] {
+    return (this.words ??= this.template.words.map((w) => (typeof w === 'string' ? w : typeof w === 'number' ? this.value(w) : w.map((p) => (typeof p === 'string' ? p : this.value(p))).join(''))));
+  }
+
+  /** As JSON, the plain AppendCommand it stands for. */
+  toJSON(): AppendCommand {
+    return { kind: 'append', chain: this.chain, args: this.args };
+  }
+}
+
+/**
+ * A rule of `template` with its values, for a caller that has checked every value as VettedAppend's
+ * words are checked (`wordProblem`; a word joined from values and constants within
+ * MAX_WORD_LENGTH, or MAX_COMMENT_LENGTH for a comment) and the chain with `chainNameProblem`: the
+ * renderer trusts them. Unused values are ''.
+ */
+export function templateRule(chain: string, template: RuleTemplate, v0: string, v1 = '', v2 = '', v3 = ''): TemplateRule {
+  return new TemplateRule(chain, template, v0, v1, v2, v3);
+}
+
+/** True for a rule made by `vettedAppend` or `templateRule` or a declaration made by `vettedChainDecl`. */
 export function isVetted(x: Command | ChainDecl): boolean {
-  return x instanceof VettedAppend || x instanceof VettedChainDecl;
+  return x instanceof VettedAppend || x instanceof TemplateRule || x instanceof VettedChainDecl;
 }
 
 /** True for the five tables iptables knows. */

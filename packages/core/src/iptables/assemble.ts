@@ -38,11 +38,17 @@ export function assembleRuleset(ctx: CompileContext, ports: readonly RenderedPor
   const filter = filterPrologue(ctx);
   const filterCommands: Command[] = [...filter.head];
   const natChains: ChainDecl[] = NAT_FIXED_CHAINS.map(chainDecl);
-  const natCommands: Command[] = natPrologue(ctx);
+  const prologue = natPrologue(ctx);
+  // Sized once: ~430k rules at 10k Services are otherwise copied each time the array grows.
+  let size = prologue.length;
+  for (const port of ports) size += port.rules.natRules.length;
+  const natCommands: Command[] = new Array<Command>(size);
+  let n = 0;
+  for (const r of prologue) natCommands[n++] = r;
   for (const port of ports) {
     for (const r of port.rules.filterRules) filterCommands.push(r);
     for (const d of port.chainDecls) natChains.push(d);
-    for (const r of port.rules.natRules) natCommands.push(r);
+    for (const r of port.rules.natRules) natCommands[n++] = r;
   }
   for (const r of filter.tail) filterCommands.push(r);
   deleteStale(stale, natChains, natCommands);

@@ -16,9 +16,10 @@ const ARROW = 4;
  * accepts: the port's name, protocol, numbers, addresses, source ranges, chain names, filter
  * comments and targets, the local detector's words and every endpoint, with each comment built
  * from them within MAX_COMMENT_LENGTH. Everything else in those rules is a constant. Then the rules
- * are built with `vettedAppend` and the renderer does not check their words again; when false
- * (input the snapshot loader refuses, a model built by other code), they are built with `append`
- * and the renderer checks them word by word as before, so output and errors are the same either way.
+ * are built with `vettedAppend` or `templateRule` and the renderer does not check their words
+ * again; when false (input the snapshot loader refuses, a model built by other code), they are
+ * built with `append` and the renderer checks them word by word as before, so output and errors
+ * are the same either way.
  */
 export function portWordsSafe(plan: ServicePortPlan, ctx: CompileContext): boolean {
   const { info, chains } = plan;
@@ -51,6 +52,11 @@ function allSafe(words: readonly string[]): boolean {
 /** Each endpoint's address and `ip:port` are words, and `NAME -> ip:port` fits in a comment. */
 function endpointsSafe(endpoints: readonly EndpointInfo[], name: string): boolean {
   const room = MAX_COMMENT_LENGTH - ARROW - name.length;
-  for (const ep of endpoints) if (ep.endpoint.length > room || !safe(ep.endpoint) || !safe(ep.ip)) return false;
+  for (const ep of endpoints) if (ep.endpoint.length > room || !safe(ep.endpoint) || !(ipInEndpoint(ep) || safe(ep.ip))) return false;
   return true;
+}
+
+/** The address is part of the `ip:port` (`[ip]:port`) just checked, so its characters are too. */
+function ipInEndpoint({ ip, endpoint }: EndpointInfo): boolean {
+  return typeof ip === 'string' && ip.length > 0 && endpoint.startsWith(ip, endpoint.charCodeAt(0) === 0x5b ? 1 : 0);
 }

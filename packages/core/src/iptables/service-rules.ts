@@ -1,5 +1,5 @@
 import type { AppendCommand } from '@svcrules/iptables';
-import { append, vettedAppend } from '@svcrules/iptables';
+import { RuleTemplate, append, templateRule, vettedAppend } from '@svcrules/iptables';
 import type { CompileContext } from '../context.js';
 import type { EndpointInfo } from '../endpoints.js';
 import { cidrContains, parseCIDR, parseIP } from '../ip.js';
@@ -23,8 +23,9 @@ export interface ServicePortRules {
   readonly sepStart: number;
   readonly sepChainStart: number;
   /**
-   * The port's words passed portWordsSafe: its rules are `vettedAppend`s and its chains (hashed
-   * names, checked or built by endpointChainName) may be declared with `vettedChainDecl`.
+   * The port's words passed portWordsSafe: its rules are `vettedAppend`s or `templateRule`s and
+   * its chains (hashed names, checked or built by endpointChainName) may be declared with
+   * `vettedChainDecl`.
    */
   readonly vetted: boolean;
   /** What a later `serviceRules` of the same port may reuse (kept when asked: the incremental compiler). */
@@ -67,6 +68,60 @@ const comment = (text: string) => ['-m', 'comment', '--comment', text];
 const proto = (p: string) => ['-m', p, '-p', p];
 
 /**
+ * The bulk of a port's rules (two per endpoint in its SEP chain, one or two per endpoint in each
+ * policy chain) as templates: such a rule holds its chain and values, not ~12 words. SEP chain:
+ * values (name, ip) for the masquerade rule, (name, protocol, endpoint, SEP) for the DNAT.
+ */
+const t = (...words: ConstructorParameters<typeof RuleTemplate>[0]) => new RuleTemplate(words);
+const SEP_MASQ = t('-m', 'comment', '--comment', 0, '-s', 1, '-j', KUBE_MARK_MASQ);
+const SEP_MASQ_BARE = t('-s', 1, '-j', KUBE_MARK_MASQ);
+const DNAT = ['-j', 'DNAT', '--to-destination', 2] as const;
+const SEP_DNAT = t('-m', 'comment', '--comment', 0, '-m', 1, '-p', 1, ...DNAT);
+const SEP_DNAT_BARE = t('-m', 1, '-p', 1, ...DNAT);
+const SEP_DNAT_AFFINITY = t('-m', 'comment', '--comment', 0, '-m', 'recent', '--name', 3, '--set', '-m', 1, '-p', 1, ...DNAT);
+const SEP_DNAT_AFFINITY_BARE = t('-m', 'recent', '--name', 3, '--set', '-m', 1, '-p', 1, ...DNAT);
+/** Per policy-chain rule: values (name, endpoint, probability or affinity seconds, SEP). */
+const ARROW = [0, ' -> ', 1] as const;
+const STEP = t('-m', 'comment', '--comment', ARROW, '-m', 'statistic', '--mode', 'random', '--probability', 2, '-j', 3);
+const STEP_BARE = t('-m', 'statistic', '--mode', 'random', '--probability', 2, '-j', 3);
+const LAST = t('-m', 'comment', '--comment', ARROW, '-j', 3);
+const LAST_BARE = t('-j', 3);
+const AFFINITY = t('-m', 'comment', '--comment', ARROW, '-m', 'recent', '--name', 3, '--rcheck', '--seconds', 2, '--reap', '-j', 3);
+const AFFINITY_BARE = t('-m', 'recent', '--name', 3, '--rcheck', '--seconds', 2, '--reap', '-j', 3);
+
+/**
+ * The cluster IP's jump in KUBE-SERVICES and the masquerade rule in front of its chain, values
+ * (name, cluster IP, port, chain): per protocol and local detector, which are constants of these
+ * templates (made from checked words only: portWordsSafe checked both). A handful per process.
+ */
+interface ClusterIPTemplates {
+  readonly jump: RuleTemplate;
+  readonly masq: RuleTemplate;
+}
+const clusterIPCache = new Map<string, ClusterIPTemplates>();
+
+function clusterIPTemplates(p: string, notLocal: readonly string[] | undefined): ClusterIPTemplates {
+  const key = `${p}\u0000${notLocal?.join('\u0000') ?? ''}`;
+  let ts = clusterIPCache.get(key);
+  if (ts === undefined) {
+    const head = ['-m', 'comment', '--comment', [0, ' cluster IP'], '-m', p, '-p', p, '-d', 1, '--dport', 2] as const;
+    ts = { jump: t(...head, '-j', 3), masq: t(...head, ...(notLocal ?? []), '-j', KUBE_MARK_MASQ) };
+    // Contexts come and go in a long-running incremental compiler: keep it small.
+    if (clusterIPCache.size >= 64) clusterIPCache.clear();
+    clusterIPCache.set(key, ts);
+  }
+  return ts;
+}
+
+/** `templateRule` when the port's words were checked, else the same words as a plain `append`. */
+function templated(vetted: boolean) {
+  return (chain: string, template: RuleTemplate, v0: string, v1 = '', v2 = '', v3 = ''): AppendCommand => {
+    const r = templateRule(chain, template, v0, v1, v2, v3);
+    return vetted ? r : append(chain, r.args);
+  };
+}
+
+/**
  * The rules of one service port, in emission order: proxier.go syncProxyRules' service loop, from
  * "Capture the clusterIP" to "Generate the per-endpoint chains" (docs/kube-proxy-rules.md 6.1 to 6.11).
  * Comments are plain words: the renderer quotes those with spaces, which is exactly how kube-proxy
@@ -79,6 +134,7 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
   // Words checked once here, not again per rule by the renderer (unless one fails: see portWordsSafe).
   const vetted = portWordsSafe(plan, ctx);
   const rule = vetted ? vettedAppend : append;
+  const templ = templated(vetted);
   const out = { filterRules: [] as AppendCommand[], natChains: [] as string[], natRules: [] as AppendCommand[], topEnd: 0, sepStart: 0, sepChainStart: 0, vetted, reuse: undefined as RuleReuse | undefined };
   const key = keep || prev ? `${name}\u0000${p}\u0000${info.sessionAffinity}\u0000${info.stickyMaxAgeSeconds}\u0000${largeClusterMode}` : '';
   const old = prev?.reuse?.key === key ? prev.reuse : undefined;
@@ -88,7 +144,9 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
 
   // "Capture the clusterIP" (kube-proxy-rules 6.1)
   if (plan.hasInternalEndpoints) {
-    nat(KUBE_SERVICES, [...comment(`${name} cluster IP`), ...proto(p), '-d', clusterIP, '--dport', port, '-j', plan.internalTrafficChain]);
+    // A template only from checked words (its protocol is a constant of it).
+    if (vetted) out.natRules.push(templateRule(KUBE_SERVICES, clusterIPTemplates(p, undefined).jump, name, clusterIP, port, plan.internalTrafficChain));
+    else nat(KUBE_SERVICES, [...comment(`${name} cluster IP`), ...proto(p), '-d', clusterIP, '--dport', port, '-j', plan.internalTrafficChain]);
   } else {
     filter(KUBE_SERVICES, [...comment(plan.internalFilter.comment), ...proto(p), '-d', clusterIP, '--dport', port, '-j', plan.internalFilter.target]);
   }
@@ -148,9 +206,9 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
   // "Set up internal traffic handling": masquerade off-cluster traffic to the cluster IP
   // (kube-proxy-rules 6.6)
   if (plan.hasInternalEndpoints) {
-    const args = [...comment(`${name} cluster IP`), ...proto(p), '-d', clusterIP, '--dport', port];
-    if (ctx.masqueradeAll) nat(plan.internalTrafficChain, [...args, '-j', KUBE_MARK_MASQ]);
-    else if (ctx.localDetector) nat(plan.internalTrafficChain, [...args, ...ctx.localDetector.ifNotLocal, '-j', KUBE_MARK_MASQ]);
+    const notLocal = ctx.masqueradeAll ? [] : ctx.localDetector?.ifNotLocal;
+    if (notLocal && vetted) out.natRules.push(templateRule(plan.internalTrafficChain, clusterIPTemplates(p, notLocal).masq, name, clusterIP, port));
+    else if (notLocal) nat(plan.internalTrafficChain, [...comment(`${name} cluster IP`), ...proto(p), '-d', clusterIP, '--dport', port, ...notLocal, '-j', KUBE_MARK_MASQ]);
   }
 
   // "Set up external traffic handling": the KUBE-EXT chain (kube-proxy-rules 6.7)
@@ -195,17 +253,18 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
   if (plan.usesClusterPolicyChain) {
     out.natChains.push(chains.svc);
     const eps = plan.endpoints.cluster;
-    policyChainRules(out, rule, chains.svc, plan, eps, sepNames(plan, eps, reachable, seps), largeClusterMode, prev, old?.ladders.get(chains.svc), ladders, eps === reachable ? endpoints : undefined);
+    policyChainRules(out, templ, chains.svc, plan, eps, sepNames(plan, eps, reachable, seps), largeClusterMode, prev, old?.ladders.get(chains.svc), ladders, eps === reachable ? endpoints : undefined);
   }
   if (plan.usesLocalPolicyChain) {
     out.natChains.push(chains.svl);
     const eps = plan.endpoints.local;
-    policyChainRules(out, rule, chains.svl, plan, eps, sepNames(plan, eps, reachable, seps), largeClusterMode, prev, old?.ladders.get(chains.svl), ladders, eps === reachable ? endpoints : undefined);
+    policyChainRules(out, templ, chains.svl, plan, eps, sepNames(plan, eps, reachable, seps), largeClusterMode, prev, old?.ladders.get(chains.svl), ladders, eps === reachable ? endpoints : undefined);
   }
 
   // "Generate the per-endpoint chains" (kube-proxy-rules 6.11, 7.1)
   out.sepStart = out.natRules.length;
   out.sepChainStart = out.natChains.length;
+  const dnatTemplate = info.sessionAffinity ? (largeClusterMode ? SEP_DNAT_AFFINITY_BARE : SEP_DNAT_AFFINITY) : largeClusterMode ? SEP_DNAT_BARE : SEP_DNAT;
   for (let i = 0; i < reachable.length; i++) {
     const ep = reachable[i]!;
     const sep = seps[i]!;
@@ -217,16 +276,7 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
       out.natRules.push(prev!.natRules[base]!, prev!.natRules[base + 1]!);
       continue;
     }
-    const dnat = info.sessionAffinity
-      ? ['-m', 'recent', '--name', sep, '--set', '-m', p, '-p', p, '-j', 'DNAT', '--to-destination', ep.endpoint]
-      : ['-m', p, '-p', p, '-j', 'DNAT', '--to-destination', ep.endpoint];
-    if (largeClusterMode) {
-      nat(sep, ['-s', ep.ip, '-j', KUBE_MARK_MASQ]);
-      nat(sep, dnat);
-    } else {
-      nat(sep, ['-m', 'comment', '--comment', name, '-s', ep.ip, '-j', KUBE_MARK_MASQ]);
-      nat(sep, ['-m', 'comment', '--comment', name, ...dnat]);
-    }
+    out.natRules.push(templ(sep, largeClusterMode ? SEP_MASQ_BARE : SEP_MASQ, name, ep.ip), templ(sep, dnatTemplate, name, p, ep.endpoint, sep));
   }
   if (old) old.from = old.reusedAt = undefined;
   if (keep) out.reuse = { key, endpoints, seps, ladders: ladders!, from: old ? prev : undefined, reusedAt };
@@ -259,7 +309,7 @@ function sepNames(plan: ServicePortPlan, endpoints: readonly EndpointInfo[], rea
 /** proxier.go writeServiceToEndpointRules (kube-proxy-rules 7.2): affinity checks, then the statistic ladder. */
 function policyChainRules(
   out: { natRules: AppendCommand[] },
-  rule: typeof append,
+  rule: ReturnType<typeof templated>,
   chain: string,
   plan: ServicePortPlan,
   endpoints: readonly EndpointInfo[],
@@ -278,17 +328,15 @@ function policyChainRules(
   // A rule depends on its endpoint, its SEP and (the ladder) n - i: with the same n, rule i of the
   // old ladder is reusable when its endpoint and SEP are the same.
   const same = old !== undefined && old.endpoints.length === n ? (i: number) => old.endpoints[i] === endpoints[i]!.endpoint && old.seps[i] === seps[i] : undefined;
-  const comment = (i: number) => `${name} -> ${endpoints[i]!.endpoint}`;
   if (affinity) {
     const seconds = String(plan.info.stickyMaxAgeSeconds);
+    const template = largeClusterMode ? AFFINITY_BARE : AFFINITY;
     for (let i = 0; i < n; i++) {
       if (same?.(i)) {
         out.natRules.push(prev!.natRules[old!.start + i]!);
         continue;
       }
-      const sep = seps[i]!;
-      const args = ['-m', 'recent', '--name', sep, '--rcheck', '--seconds', seconds, '--reap', '-j', sep];
-      out.natRules.push(rule(chain, largeClusterMode ? args : ['-m', 'comment', '--comment', comment(i), ...args]));
+      out.natRules.push(rule(chain, template, name, endpoints[i]!.endpoint, seconds, seps[i]!));
     }
   }
   const ladderAt = affinity ? n : 0;
@@ -297,18 +345,9 @@ function policyChainRules(
       out.natRules.push(prev!.natRules[old!.start + ladderAt + i]!);
       continue;
     }
-    const comments = largeClusterMode ? undefined : comment(i);
-    const sep = seps[i]!;
-    let args: string[];
-    if (i < n - 1) {
-      const pr = probability(n - i);
-      args = comments
-        ? ['-m', 'comment', '--comment', comments, '-m', 'statistic', '--mode', 'random', '--probability', pr, '-j', sep]
-        : ['-m', 'statistic', '--mode', 'random', '--probability', pr, '-j', sep];
-    } else {
-      args = comments ? ['-m', 'comment', '--comment', comments, '-j', sep] : ['-j', sep];
-    }
-    out.natRules.push(rule(chain, args));
+    const ep = endpoints[i]!.endpoint;
+    if (i < n - 1) out.natRules.push(rule(chain, largeClusterMode ? STEP_BARE : STEP, name, ep, probability(n - i), seps[i]!));
+    else out.natRules.push(rule(chain, largeClusterMode ? LAST_BARE : LAST, name, ep, '', seps[i]!));
   }
   keep?.set(chain, { endpoints: keys ?? endpoints.map((ep) => ep.endpoint), seps, start });
 }
