@@ -81,13 +81,18 @@ export function chainDiff(old: ServiceEntry | undefined, next: ServiceEntry | un
   return { write, removed };
 }
 
+/** Per version of a port's rules, its head runs: made when it is diffed as the new version, read when it is the old one. */
+const headRuns = new WeakMap<ServicePortRules, Map<string, number[]>>();
+
 /**
  * Head chains (EXT/FW/SVC/SVL) of a port, in declaration order, each with where its rules are: runs
  * `[from, to)` of `natRules` (a chain's rules may be split: the SVC chain's masquerade rule comes
  * before the EXT chain's rules, its ladder after them). A 100k-rule ladder is one run, not copied.
  */
 function headChains(r: ServicePortRules): Map<string, number[]> {
-  const m = new Map<string, number[]>();
+  let m = headRuns.get(r);
+  if (m) return m;
+  headRuns.set(r, (m = new Map()));
   for (let i = 0; i < r.sepChainStart; i++) m.set(r.natChains[i]!, []);
   for (let i = r.topEnd; i < r.sepStart; ) {
     const chain = r.natRules[i]!.chain;
