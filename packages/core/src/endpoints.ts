@@ -113,6 +113,8 @@ export function topologyModeFromHints(endpoints: readonly EndpointInfo[], nodeNa
     else if (ep.zoneHints.has(zone)) hasEndpointForZone = true;
     if (ep.nodeHints === null) allHaveNodeHints = false;
     else if (ep.nodeHints.has(nodeName)) hasEndpointForNode = true;
+    // A ready endpoint without either hint decides it (no mode): no walk over the other 100k.
+    if (!allHaveNodeHints && !allHaveZoneHints) return '';
   }
   if (allHaveNodeHints && hasEndpointForNode) return 'PreferSameNode';
   if (allHaveZoneHints && hasEndpointForZone) return 'PreferSameZone';

@@ -3,6 +3,7 @@ import { MAX_COMMENT_LENGTH, isVetted, parseRuleset, render } from '@svcrules/ip
 import type { Ruleset } from '@svcrules/iptables';
 import { scaledRuns } from '@svcrules/testkit';
 import { compile } from '../src/compile.js';
+import { createIncrementalCompiler } from '../src/incremental.js';
 import type { Snapshot } from '../src/model.js';
 import { service, slice } from './helpers.js';
 
@@ -104,6 +105,33 @@ describe('words of service rules are checked once, where they are built', () => 
         }
       }),
       { numRuns: scaledRuns(300, 100) },
+    );
+  });
+
+  test('an endpoint added by an incremental update is checked although the port\'s other endpoints are not checked again', () => {
+    fc.assert(
+      fc.property(hostile, fc.boolean(), fc.boolean(), fc.constantFrom<'always' | 'when-changed'>('always', 'when-changed'), (value, affinity, local, topLevelChains) => {
+        const inc = createIncrementalCompiler({ topLevelChains });
+        const clean = snapshot(affinity, local);
+        inc.replace(clean);
+        let result;
+        try {
+          result = inc.replace(FIELDS.endpoint!(clean, value));
+        } catch {
+          return;
+        }
+        for (const ruleset of [result.payload, result.ruleset]) {
+          let text: string;
+          try {
+            text = render(ruleset);
+          } catch (e) {
+            expect(String(e)).toMatch(/cannot render table/);
+            continue;
+          }
+          expect(rules(parseRuleset(text))).toEqual(rules(ruleset));
+        }
+      }),
+      { numRuns: scaledRuns(200, 60) },
     );
   });
 });

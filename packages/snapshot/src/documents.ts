@@ -1,4 +1,3 @@
-import { isAlias, isMap, isNode, isScalar, isSeq, parseAllDocuments } from 'yaml';
 import type { Document, Node } from 'yaml';
 import type { Origin } from '@svcrules/core';
 import { looksLikeJson, parseJson } from './json.js';
@@ -8,6 +7,7 @@ import type { Path } from './schemas/kind.js';
 import { isMapping, setOwn } from './schemas/metadata.js';
 import type { Sink } from './sink.js';
 import { displayName, show } from './words.js';
+import { yamlLib } from './yaml-lib.js';
 
 /** Where a field is: its origin (when the input had positions) and a key that orders diagnostics. */
 export interface Located {
@@ -59,12 +59,13 @@ function lineIndex(text: string): (offset: number) => { line: number; column: nu
   };
 }
 
-const keyText = (k: unknown): string | undefined => (isScalar(k) ? String(k.value) : undefined);
+const keyText = (k: unknown): string | undefined => (yamlLib().isScalar(k) ? String(k.value) : undefined);
 
 /** Offset in a text -> where that is for diagnostics (file, line, column and an ordering key). */
 type Placer = (offset: number) => Located;
 
 function yamlLocator(root: Node, doc: Document, place: Placer): Locator {
+  const { isAlias, isMap, isNode, isSeq } = yamlLib();
   return (path, atKey = false) => {
     let offset = root.range?.[0] ?? 0;
     let node: unknown = root;
@@ -211,6 +212,7 @@ function readText(text: string, sink: Sink, place: Placer): RawObject[] {
     return readEmbedded(out, text, sink);
   }
 
+  const { isScalar, parseAllDocuments } = yamlLib();
   for (const doc of parseAllDocuments(text, { prettyErrors: false, customTags: (tags) => [AMBIGUOUS_NUMBER, ...tags] })) {
     const err = doc.errors[0];
     if (err) {

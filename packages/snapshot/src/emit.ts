@@ -1,5 +1,5 @@
-import { stringify } from 'yaml';
 import type { Endpoint, EndpointSlice } from '@svcrules/core';
+import { yamlLib } from './yaml-lib.js';
 
 /** An endpoint may carry the Pod it came from (derived slices do) and a hostname (Endpoints stand-ins). */
 type EmittableEndpoint = Endpoint & { readonly hostname?: string; readonly targetRef?: { readonly kind: string; readonly namespace: string; readonly name: string } };
@@ -52,5 +52,5 @@ function sliceObject(s: EndpointSlice): Record<string, unknown> {
  */
 export function endpointSlicesToYaml(slices: readonly EndpointSlice[]): string {
   const list = { apiVersion: 'v1', kind: 'List', items: slices.map(sliceObject) };
-  return stringify(list, { version: '1.1', lineWidth: 0 });
+  return yamlLib().stringify(list, { version: '1.1', lineWidth: 0 });
 }

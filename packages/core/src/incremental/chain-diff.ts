@@ -81,23 +81,45 @@ export function chainDiff(old: ServiceEntry | undefined, next: ServiceEntry | un
   return { write, removed };
 }
 
-/** Head chains (EXT/FW/SVC/SVL) of a port with their rules, in declaration order. */
-function headChains(r: ServicePortRules): Map<string, AppendCommand[]> {
-  const m = new Map<string, AppendCommand[]>();
+/** Per version of a port's rules, its head runs: made when it is diffed as the new version, read when it is the old one. */
+const headRuns = new WeakMap<ServicePortRules, Map<string, number[]>>();
+
+/**
+ * Head chains (EXT/FW/SVC/SVL) of a port, in declaration order, each with where its rules are: runs
+ * `[from, to)` of `natRules` (a chain's rules may be split: the SVC chain's masquerade rule comes
+ * before the EXT chain's rules, its ladder after them). A 100k-rule ladder is one run, not copied.
+ */
+function headChains(r: ServicePortRules): Map<string, number[]> {
+  let m = headRuns.get(r);
+  if (m) return m;
+  headRuns.set(r, (m = new Map()));
   for (let i = 0; i < r.sepChainStart; i++) m.set(r.natChains[i]!, []);
-  let list: AppendCommand[] = [];
-  let chain: string | undefined;
-  for (let i = r.topEnd; i < r.sepStart; i++) {
-    const rule = r.natRules[i]!;
-    if (rule.chain !== chain) {
-      chain = rule.chain;
-      const have = m.get(chain);
-      if (have) list = have;
-      else m.set(chain, (list = []));
-    }
-    list.push(rule);
+  for (let i = r.topEnd; i < r.sepStart; ) {
+    const chain = r.natRules[i]!.chain;
+    let end = i + 1;
+    while (end < r.sepStart && r.natRules[end]!.chain === chain) end++;
+    const runs = m.get(chain);
+    if (runs) runs.push(i, end);
+    else m.set(chain, [i, end]);
+    i = end;
   }
   return m;
+}
+
+/** Whether the rules of `a` in runs `ra` equal those of `b` in runs `rb`, in order. */
+function sameRuns(a: readonly AppendCommand[], ra: readonly number[], b: readonly AppendCommand[], rb: readonly number[]): boolean {
+  const count = (runs: readonly number[]) => runs.reduce((n, x, k) => n + (k % 2 === 0 ? -x : x), 0);
+  if (count(ra) !== count(rb)) return false;
+  let ka = 0;
+  let kb = 0;
+  let i = ra[0] ?? 0;
+  let j = rb[0] ?? 0;
+  while (ka < ra.length && kb < rb.length) {
+    if (!sameRule(a[i]!, b[j]!)) return false;
+    if (++i === ra[ka + 1]) i = ra[(ka += 2)] ?? 0;
+    if (++j === rb[kb + 1]) j = rb[(kb += 2)] ?? 0;
+  }
+  return true;
 }
 
 function pieceDiff(a: PortPiece | undefined, b: PortPiece, removed: string[]): { chains: string[]; rules: AppendCommand[] } {
@@ -164,46 +186,25 @@ function alignedDiff(ra: ServicePortRules, rb: ServicePortRules, removed: string
     } else if (y === undefined || (x !== undefined && x < y)) sepRemoved.push(sa[ra.sepChainStart + i++]!);
     else writeSep(j++);
   }
-  // Head chains (EXT/FW/SVC/SVL): b's grouped; a's compared rule by rule against them.
+  // Head chains (EXT/FW/SVC/SVL): compared chain by chain over their runs of rules.
+  const ha = headChains(ra);
   const hb = headChains(rb);
-  const differs = new Set<string>();
-  const at = new Map<string, number>();
-  // By runs of one chain (a ladder is 100k rules in a row): one map lookup per run.
-  const rules_ = ra.natRules;
-  for (let k = ra.topEnd; k < ra.sepStart; ) {
-    const chain = rules_[k]!.chain;
-    let end = k + 1;
-    while (end < ra.sepStart && rules_[end]!.chain === chain) end++;
-    const list = hb.get(chain);
-    let n = at.get(chain) ?? 0;
-    if (list && !differs.has(chain)) {
-      for (; k < end; k++, n++) {
-        if (n >= list.length || !sameRule(rules_[k]!, list[n]!)) {
-          differs.add(chain);
-          break;
-        }
-      }
-    }
-    at.set(chain, n + (end - k));
-    k = end;
-  }
   const headA = new Set(sa.slice(0, ra.sepChainStart));
-  for (const [ch, list] of hb) if (!headA.has(ch) || (at.get(ch) ?? 0) !== list.length) differs.add(ch);
+  const chains: string[] = [];
+  // The runs of the chains written, then sorted: their rules in b's order.
+  const written: number[][] = [];
+  for (const [ch, runs] of hb) {
+    const was = ha.get(ch);
+    if (was !== undefined && headA.has(ch) && sameRuns(ra.natRules, was, rb.natRules, runs)) continue;
+    chains.push(ch);
+    for (let k = 0; k < runs.length; k += 2) written.push([runs[k]!, runs[k + 1]!]);
+  }
+  written.sort((x, y) => x[0]! - y[0]!);
   for (const ch of headA) if (!hb.has(ch)) removed.push(ch);
   for (const ch of sepRemoved) removed.push(ch);
-  const chains: string[] = [];
-  const rules: AppendCommand[] = [];
-  for (const ch of hb.keys()) if (differs.has(ch)) chains.push(ch);
-  for (let k = rb.topEnd; k < rb.sepStart; ) {
-    const chain = rb.natRules[k]!.chain;
-    let end = k + 1;
-    while (end < rb.sepStart && rb.natRules[end]!.chain === chain) end++;
-    if (differs.has(chain)) for (; k < end; k++) rules.push(rb.natRules[k]!);
-    k = end;
-  }
   for (const ch of sepChains) chains.push(ch);
-  for (const r of sepRules) rules.push(r);
-  return { chains, rules };
+  const parts = written.map(([from, to]) => rb.natRules.slice(from, to));
+  return { chains, rules: parts.length === 0 ? sepRules : ([] as AppendCommand[]).concat(...parts, sepRules) };
 }
 
 /** A Service's rules in one top-level chain, in order. */

@@ -20,8 +20,10 @@ const ARROW = 4;
  * again; when false (input the snapshot loader refuses, a model built by other code), they are
  * built with `append` and the renderer checks them word by word as before, so output and errors
  * are the same either way.
+ * `knownSafe[i] >= 0`: endpoint i of `allReachable` passed this check under the same name before
+ * (in an earlier version of the port, reused by the incremental compiler): it is not checked again.
  */
-export function portWordsSafe(plan: ServicePortPlan, ctx: CompileContext): boolean {
+export function portWordsSafe(plan: ServicePortPlan, ctx: CompileContext, knownSafe?: Int32Array): boolean {
   const { info, chains } = plan;
   const name = info.name;
   if (!safe(name) || name.length > MAX_COMMENT_LENGTH - COMMENT_SLACK) return false;
@@ -39,7 +41,7 @@ export function portWordsSafe(plan: ServicePortPlan, ctx: CompileContext): boole
   const own = (c: string) => c === svc || c === svl || c === ext || c === fw || chainSafe(c);
   if (!own(plan.internalTrafficChain) || !own(plan.externalPolicyChain) || !own(plan.loadBalancerTrafficChain)) return false;
   const { allReachable, cluster, local } = plan.endpoints;
-  return endpointsSafe(allReachable, name) && (cluster === allReachable || endpointsSafe(cluster, name)) && (local === allReachable || endpointsSafe(local, name));
+  return endpointsSafe(knownSafe ? unknown(allReachable, knownSafe) : allReachable, name) && (cluster === allReachable || endpointsSafe(cluster, name)) && (local === allReachable || endpointsSafe(local, name));
 }
 
 const safe = (w: string): boolean => wordProblem(w) === undefined;
@@ -47,6 +49,12 @@ const chainSafe = (c: string): boolean => chainNameProblem(c) === undefined;
 function allSafe(words: readonly string[]): boolean {
   for (const w of words) if (!safe(w)) return false;
   return true;
+}
+
+function unknown(endpoints: readonly EndpointInfo[], knownSafe: Int32Array): EndpointInfo[] {
+  const out: EndpointInfo[] = [];
+  for (let i = 0; i < endpoints.length; i++) if ((knownSafe[i] ?? -1) < 0) out.push(endpoints[i]!);
+  return out;
 }
 
 /** Each endpoint's address and `ip:port` are words, and `NAME -> ip:port` fits in a comment. */

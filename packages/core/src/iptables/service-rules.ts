@@ -131,13 +131,19 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
   const { info, chains } = plan;
   const { name, protocol: p, clusterIP } = info;
   const port = String(info.port.port);
-  // Words checked once here, not again per rule by the renderer (unless one fails: see portWordsSafe).
-  const vetted = portWordsSafe(plan, ctx);
+  const key = keep || prev ? `${name}\u0000${p}\u0000${info.sessionAffinity}\u0000${info.stickyMaxAgeSeconds}\u0000${largeClusterMode}` : '';
+  const old = prev?.reuse?.key === key ? prev.reuse : undefined;
+  const reachable = plan.endpoints.allReachable;
+  // Only kept (and walked) for the incremental compiler; compile() skips the copy.
+  const endpoints = keep || old ? reachable.map((ep) => ep.endpoint) : [];
+  // Reused: the SEP of an endpoint that had one (both lists are in endpoint order; a walk matches them).
+  const reusedAt = old ? alignSorted(old.endpoints, endpoints) : undefined;
+  // Words checked once here, not again per rule by the renderer (unless one fails: see portWordsSafe);
+  // not again either for the endpoints of a vetted previous version (same name: it is in the key).
+  const vetted = portWordsSafe(plan, ctx, prev?.vetted ? reusedAt : undefined);
   const rule = vetted ? vettedAppend : append;
   const templ = templated(vetted);
   const out = { filterRules: [] as AppendCommand[], natChains: [] as string[], natRules: [] as AppendCommand[], topEnd: 0, sepStart: 0, sepChainStart: 0, vetted, reuse: undefined as RuleReuse | undefined };
-  const key = keep || prev ? `${name}\u0000${p}\u0000${info.sessionAffinity}\u0000${info.stickyMaxAgeSeconds}\u0000${largeClusterMode}` : '';
-  const old = prev?.reuse?.key === key ? prev.reuse : undefined;
   const ladders = keep ? new Map<string, Ladder>() : undefined;
   const nat = (chain: string, args: string[]) => out.natRules.push(rule(chain, args));
   const filter = (chain: string, args: string[]) => out.filterRules.push(rule(chain, args));
@@ -241,11 +247,6 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
 
   // The cluster and local policy chains (kube-proxy-rules 6.9, 6.10). SEP names are hashed once per
   // endpoint and shared with the endpoint chains below.
-  const reachable = plan.endpoints.allReachable;
-  // Only kept (and walked) for the incremental compiler; compile() skips the copy.
-  const endpoints = keep || old ? reachable.map((ep) => ep.endpoint) : [];
-  // Reused: the SEP of an endpoint that had one (both lists are in endpoint order; a walk matches them).
-  const reusedAt = old ? alignSorted(old.endpoints, endpoints) : undefined;
   const seps = reachable.map((ep, i) => {
     const j = reusedAt?.[i] ?? -1;
     return j >= 0 ? old!.seps[j]! : endpointChainName(name, p, ep.endpoint);
