@@ -183,8 +183,6 @@ const HOLE_WORD = /^[\x21\x25-\x26\x28-\x3a\x3c-\x5b\x5d-\x7a\x7c\x7e]+$/;
 export class RuleTemplate {
   readonly #words: readonly (string | null)[];
   readonly #comment: string | undefined;
-  /** The text between the holes: `chunks[0] + values[0] + chunks[1] + …`. */
-  readonly #chunks: readonly string[] = [];
   readonly #holes: readonly number[] = [];
   /** Whether the fixed words passed `checkedRule` (with a safe word in each hole) and the first word is fixed. */
   readonly #checked: boolean;
@@ -197,37 +195,21 @@ export class RuleTemplate {
     this.#checked = typeof sample !== 'string';
     if (typeof sample === 'string') return;
     this.#native = CheckedRule.nativeOf(sample);
-    const holes: number[] = [];
-    const chunks: string[] = [];
-    let chunk = '';
-    words.forEach((w, i) => {
-      const space = i === 0 ? '' : ' ';
-      if (w !== null) chunk += space + w;
-      else {
-        holes.push(i);
-        chunks.push(chunk + space);
-        chunk = '';
-      }
-    });
-    chunks.push(chunk);
-    this.#chunks = chunks;
-    this.#holes = holes;
+    this.#holes = words.flatMap((w, i) => (w === null ? [i] : []));
   }
 
   /** `checkedRule(chain, words with values in the holes, comment)`. */
   fill(chain: string, values: readonly string[]): Rule | string {
     const holes = this.#holes;
-    const words = this.#words.slice() as string[];
     if (!this.#checked || values.length !== holes.length) return this.#slow(chain, values);
-    const chunks = this.#chunks;
-    let text = chunks[0]!;
+    const words = this.#words.slice() as string[];
     for (let i = 0; i < holes.length; i++) {
       const v = values[i]!;
       if (typeof v !== 'string' || !HOLE_WORD.test(v)) return this.#slow(chain, values);
       words[holes[i]!] = v;
-      text += v + chunks[i + 1]!;
     }
-    return new CheckedRule(chain, words, this.#comment, text, this.#native);
+    // Joined, not concatenated: a flat string, which the renderers copy faster than a rope.
+    return new CheckedRule(chain, words, this.#comment, words.join(' '), this.#native);
   }
 
   #slow(chain: string, values: readonly string[]): Rule | string {

@@ -11,7 +11,7 @@ import type { NftRuleset, Rule } from '../src/ir.js';
 import { parseDump, parseListText } from '../src/index.js';
 import { dumpOrder, renderDump } from '../src/render.js';
 import { renderNative } from '../src/render-native.js';
-import { checkedChain, checkedRule, chainProblem, declaredElementProblem, declaredRuleText, elementProblem, nativeRuleChecked, nativeRuleProblem, ruleProblem } from '../src/check.js';
+import { RuleTemplate, checkedChain, checkedRule, chainProblem, declaredElementProblem, declaredRuleText, elementProblem, nativeRuleChecked, nativeRuleProblem, ruleProblem } from '../src/check.js';
 import { comment, elementPart, ruleWord, ruleset } from './arb.js';
 
 /** The ruleset in the order renderNative writes it (and the reader reads it back). */
@@ -169,6 +169,39 @@ describe("the renderers' checks of rules and elements in declared chains, sets a
       }),
       { numRuns: scaledRuns(500, 200) },
     );
+  });
+
+  test('a RuleTemplate filled with values makes what checkedRule makes of the filled words (the same rule, the same refusal, the same native mark)', () => {
+    const fixed = fc.oneof(anyWord, fc.constantFrom('{', '}', 'type', 'policy', 'a{', '}b'));
+    const value = fc.oneof(anyWord, fc.constantFrom('{', '}', 'a{', '@set', 'x}', 'ip', 'type', '1.2.3.4:80'));
+    fc.assert(
+      fc.property(fc.array(fc.option(fixed, { nil: null }), { maxLength: 6 }), fc.array(value, { minLength: 6, maxLength: 6 }), fc.option(fc.oneof(comment, fc.string({ maxLength: 4 })), { nil: undefined }), (shape, pool, c) => {
+        const holes = shape.filter((w) => w === null).length;
+        const values = pool.slice(0, holes);
+        let v = 0;
+        const words = shape.map((w) => w ?? values[v++]!);
+        const made = new RuleTemplate(shape, c).fill('c', values);
+        const plain = checkedRule('c', words, c);
+        if (typeof plain === 'string') {
+          expect(made).toBe(plain);
+          return;
+        }
+        if (typeof made === 'string') throw new Error(made);
+        expect({ ...made }).toEqual({ ...plain });
+        expect(nativeRuleChecked(made)).toBe(nativeRuleChecked(plain));
+        const rs = (r: Rule): NftRuleset => ({ table: T, chains: [{ name: 'c' }], sets: [], maps: [], rules: [r], elements: [] });
+        expect(renderDump(rs(made))).toBe(renderDump(rs(plain)));
+        if (nativeRuleChecked(plain)) expect(renderNative(rs(made))).toBe(renderNative(rs(plain)));
+        else expect(() => renderNative(rs(made))).toThrow(/unsafe nft rule/);
+      }),
+      { numRuns: scaledRuns(500, 200) },
+    );
+    const t = new RuleTemplate(['ip', 'saddr', null, 'goto', null]);
+    expect(t.fill('c', ['10.0.0.1;', 'x'])).toBe(checkedRule('c', ['ip', 'saddr', '10.0.0.1;', 'goto', 'x']));
+    const closing = t.fill('c', ['}', 'x']);
+    if (typeof closing === 'string') throw new Error(closing);
+    expect(nativeRuleChecked(closing)).toBe(false);
+    expect(() => t.fill('c', ['10.0.0.1'])).toThrow(/2 values expected, got 1/);
   });
 
   test('only checkedRule and checkedChain mark an object checked: a copy or a changed copy of one is checked again by both renderers', () => {
