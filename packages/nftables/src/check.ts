@@ -229,6 +229,25 @@ class CheckedChain implements Chain {
   }
 }
 
+/**
+ * kube-proxy's endpoint dispatch `numgen random mod N vmap { 0 : goto T0 , 1 : goto T1 … }` in
+ * `chain`, as `checkedRule` makes it, checking only what varies: each target's name, which a chain
+ * `checkedChain` made needs no check of (a rule word, no brace). Any other target, or none, takes
+ * `checkedRule` whole.
+ */
+export function checkedNumgenRule(chain: string, targets: readonly Chain[]): Rule | string {
+  const words = ['numgen', 'random', 'mod', String(targets.length), 'vmap', '{'];
+  let checked = targets.length > 0;
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i]!;
+    if (i > 0) words.push(',');
+    words.push(String(i), ':', 'goto', t.name);
+    if (!CheckedChain.is(t)) checked = false;
+  }
+  words.push('}');
+  return checked ? new CheckedRule(chain, words, undefined, words.join(' '), true) : checkedRule(chain, words);
+}
+
 /** The plain chain `name`, checked once, here (the renderers do not check it again), or the problem. */
 export function checkedChain(name: string): Chain | string {
   const p = identifierProblem(name);

@@ -11,7 +11,7 @@ import type { NftRuleset, Rule } from '../src/ir.js';
 import { parseDump, parseListText } from '../src/index.js';
 import { dumpOrder, renderDump } from '../src/render.js';
 import { renderNative } from '../src/render-native.js';
-import { RuleTemplate, checkedChain, checkedRule, chainProblem, declaredElementProblem, declaredRuleText, elementProblem, nativeRuleChecked, nativeRuleProblem, ruleProblem } from '../src/check.js';
+import { RuleTemplate, checkedChain, checkedNumgenRule, checkedRule, chainProblem, declaredElementProblem, declaredRuleText, elementProblem, nativeRuleChecked, nativeRuleProblem, ruleProblem } from '../src/check.js';
 import { comment, elementPart, ruleWord, ruleset } from './arb.js';
 
 /** The ruleset in the order renderNative writes it (and the reader reads it back). */
@@ -202,6 +202,29 @@ describe("the renderers' checks of rules and elements in declared chains, sets a
     if (typeof closing === 'string') throw new Error(closing);
     expect(nativeRuleChecked(closing)).toBe(false);
     expect(() => t.fill('c', ['10.0.0.1'])).toThrow(/2 values expected, got 1/);
+  });
+
+  test('checkedNumgenRule makes what checkedRule makes of the numgen vmap words, for checked and plain targets', () => {
+    const target = fc.tuple(fc.oneof(fc.constantFrom('endpoint-ABCDEFGH-ns/s/tcp/p__10.0.0.1/80', 'a', 'x;y', '{', 'a}', '', 'b c'), fc.string({ maxLength: 4 })), fc.boolean());
+    fc.assert(
+      fc.property(fc.array(target, { maxLength: 4 }), (ts) => {
+        const targets = ts.map(([name, viaCheck]) => {
+          const c = viaCheck ? checkedChain(name) : name;
+          return typeof c === 'string' ? { name } : c;
+        });
+        const words = ['numgen', 'random', 'mod', String(targets.length), 'vmap', '{', ...targets.flatMap((t, i) => [...(i > 0 ? [','] : []), String(i), ':', 'goto', t.name]), '}'];
+        const made = checkedNumgenRule('c', targets);
+        const plain = checkedRule('c', words);
+        if (typeof plain === 'string') {
+          expect(made).toBe(plain);
+          return;
+        }
+        if (typeof made === 'string') throw new Error(made);
+        expect({ ...made }).toEqual({ ...plain });
+        expect(nativeRuleChecked(made)).toBe(nativeRuleChecked(plain));
+      }),
+      { numRuns: scaledRuns(300, 100) },
+    );
   });
 
   test('only checkedRule and checkedChain mark an object checked: a copy or a changed copy of one is checked again by both renderers', () => {

@@ -77,7 +77,7 @@ export function renderNFTables(model: ProxyModel, options: NFTablesCompileOption
       diagnostics.push({ code: 'chain-hash-collision', severity: 'error', object, ...origin, message: `${plan.info.name} and ${owner} name the same chains ${base}` });
     }
     baseOwner.set(base, plan.info.name);
-    const objects = servicePortObjects(plan, ctx, w, shapes);
+    const objects = servicePortObjects(plan, ctx, w, shapes, base);
     const problem = portObjectsProblem(objects);
     if (problem !== undefined) {
       // The snapshot loader refuses such input; a snapshot built by other code may still hold it.

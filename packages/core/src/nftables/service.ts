@@ -5,7 +5,7 @@
  * range chain exists without endpoints too, and the verdicts are map elements, not filter rules.
  */
 import type { Chain, Element, NftSet, Rule } from '@svcrules/nftables';
-import { RuleTemplate, checkedChain, checkedRule, elementProblem, setProblem, uncheckedChainProblem } from '@svcrules/nftables';
+import { RuleTemplate, checkedChain, checkedNumgenRule, checkedRule, elementProblem, setProblem, uncheckedChainProblem } from '@svcrules/nftables';
 import type { CompileContext, LocalMatch } from '../context.js';
 import type { EndpointInfo } from '../endpoints.js';
 import { cidrContains, parseCIDR, parseIP } from '../ip.js';
@@ -88,11 +88,12 @@ export function portTemplates(ctx: CompileContext, w: FamilyWords): PortTemplate
   };
 }
 
-export function servicePortObjects(plan: ServicePortPlan, ctx: CompileContext, w: FamilyWords, shapes: PortTemplates = portTemplates(ctx, w)): PortObjects {
+/** `base`: the port's `nftServicePortChainBase`, when the caller has it. */
+export function servicePortObjects(plan: ServicePortPlan, ctx: CompileContext, w: FamilyWords, shapes: PortTemplates = portTemplates(ctx, w), base?: string): PortObjects {
   const { info, endpoints } = plan;
   const { service, port } = info;
   const proto = info.protocol;
-  const base = nftServicePortChainBase(service.namespace, service.name, proto, port.name);
+  base ??= nftServicePortChainBase(service.namespace, service.name, proto, port.name);
   const names = nftServiceChainNames(base);
   const out: PortObjects = { chains: [], sets: [], elements: [], rules: [], ruleChains: [] };
   /** The index of the chain just declared, or -1 when checkedChain refused it. */
@@ -168,15 +169,16 @@ export function servicePortObjects(plan: ServicePortPlan, ctx: CompileContext, w
   if (info.sessionAffinity) {
     for (const n of epNames) out.sets.push({ name: n.affinitySet, type: [w.addrType], flags: ['dynamic', 'timeout'], timeout: info.stickyMaxAgeSeconds });
   }
-  // cluster and local are allReachable itself or (usually) its subsets.
-  let byEndpoint: Map<string, NftEndpointNames> | undefined;
+  // cluster and local are allReachable itself or (usually) its subsets: eps[i]'s index in it, or -1.
+  let indexOf: Map<string, number> | undefined;
+  const reachableAt = (eps: readonly EndpointInfo[], i: number): number => {
+    if (eps === reachable) return i;
+    indexOf ??= new Map(reachable.map((ep, j) => [ep.endpoint, j]));
+    return indexOf.get(eps[i]!.endpoint) ?? -1;
+  };
   const namesAt = (eps: readonly EndpointInfo[], i: number): NftEndpointNames => {
-    if (eps === reachable) return epNames[i]!;
-    byEndpoint ??= new Map(reachable.map((ep, j) => [ep.endpoint, epNames[j]!]));
-    const ep = eps[i]!.endpoint;
-    let n = byEndpoint.get(ep);
-    if (n === undefined) byEndpoint.set(ep, (n = nftEndpointNames(nftEndpointChainBases(service.namespace, service.name, proto, port.name, [ep])[0]!)));
-    return n;
+    const j = reachableAt(eps, i);
+    return j >= 0 ? epNames[j]! : nftEndpointNames(nftEndpointChainBases(service.namespace, service.name, proto, port.name, [eps[i]!.endpoint])[0]!);
   };
   const toEndpoints = (c: string, into: number, eps: readonly EndpointInfo[]) => {
     if (info.sessionAffinity) {
@@ -185,13 +187,14 @@ export function servicePortObjects(plan: ServicePortPlan, ctx: CompileContext, w
         keep(into, c, shapes.affinityGoto.fill(c, [`@${n.affinitySet}`, n.chain]));
       }
     }
-    const words = ['numgen', 'random', 'mod', String(eps.length), 'vmap', '{'];
+    const targets = new Array<Chain>(eps.length);
     for (let i = 0; i < eps.length; i++) {
-      if (i > 0) words.push(',');
-      words.push(`${i}`, ':', 'goto', namesAt(eps, i).chain);
+      // The endpoint's declared chain (checked once), or a plain one checkedNumgenRule checks.
+      const j = reachableAt(eps, i);
+      const at = j >= 0 ? epRules[j]! : -1;
+      targets[i] = at >= 0 ? out.chains[at]! : { name: namesAt(eps, i).chain };
     }
-    words.push('}');
-    keep(into, c, checkedRule(c, words));
+    keep(into, c, checkedNumgenRule(c, targets));
   };
   if (plan.usesClusterPolicyChain) toEndpoints(names.service, serviceRules, endpoints.cluster);
   if (plan.usesLocalPolicyChain) toEndpoints(names.local, localRules, endpoints.local);
