@@ -295,3 +295,53 @@ export function elementProblem(e: Element): string | undefined {
 export function declaredElementProblem(e: Element): string | undefined {
   return firstProblem(keyPartsProblem(e.key), valueCommentProblem(e));
 }
+
+/** An element's key and value joined by ` . ` (value undefined for a set element) and its comment, as written. */
+export interface ElementParts {
+  readonly key: string;
+  readonly value: string | undefined;
+  readonly comment: string | undefined;
+}
+
+/**
+ * An element `checkedElement` checked, with its parts joined then: like CheckedRule, the private
+ * field marks it, and the renderers write the parts as checked (a copy is a plain object, checked
+ * in full; a later change to its arrays is not written).
+ */
+class CheckedElement implements Element {
+  declare readonly comment?: string;
+  declare readonly value?: readonly string[];
+  readonly #parts: ElementParts;
+  constructor(
+    readonly container: string,
+    readonly key: readonly string[],
+    value: readonly string[] | undefined,
+    comment: string | undefined,
+  ) {
+    if (comment !== undefined) this.comment = comment;
+    if (value !== undefined) this.value = value;
+    this.#parts = { key: key.length === 1 ? key[0]! : key.join(' . '), value: value === undefined ? undefined : value.length === 1 ? value[0]! : value.join(' . '), comment };
+  }
+  static partsOf(e: Element): ElementParts | undefined {
+    return #parts in e ? (e as CheckedElement).#parts : undefined;
+  }
+}
+
+/** The element, checked once, here, as `elementProblem` checks it (the renderers do not check it again), or the problem. */
+export function checkedElement(container: string, key: readonly string[], value?: readonly string[], comment?: string): Element | string {
+  const e = new CheckedElement(container, key, value, comment);
+  return elementProblem(e) ?? e;
+}
+
+/** The parts of an element of a declared set or map: a checkedElement's as checked, any other's checked now (throws like assertNft). */
+export function declaredElementParts(e: Element): ElementParts {
+  const checked = CheckedElement.partsOf(e);
+  if (checked !== undefined) return checked;
+  assertNft(declaredElementProblem(e), 'element', e);
+  return { key: e.key.join(' . '), value: e.value?.join(' . '), comment: e.comment };
+}
+
+/** The key joined by ` . ` (unchecked): what identifies an element in its set or map. */
+export function elementKeyText(e: Element): string {
+  return CheckedElement.partsOf(e)?.key ?? e.key.join(' . ');
+}

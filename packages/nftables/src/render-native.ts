@@ -10,7 +10,7 @@
  * zero), and must not begin with a word nft reads as a chain property (`type … hook …` would hook
  * the chain; `policy`, `comment`, `flags`, `devices`), so a rule cannot change the structure.
  */
-import { declaredElementProblem, mapProblem, nativeRuleChecked, nativeRuleProblem, ruleWordsText, setProblem, tableProblem, uncheckedChainProblem } from './check.js';
+import { declaredElementParts, mapProblem, nativeRuleChecked, nativeRuleProblem, ruleWordsText, setProblem, tableProblem, uncheckedChainProblem } from './check.js';
 import type { Element, NftMap, NftRuleset, NftSet, Rule } from './ir.js';
 import { dumpOrder } from './render.js';
 import { assertNft, quoteComment } from './words.js';
@@ -45,10 +45,9 @@ function writeContainer(out: Text, s: NftSet | NftMap, type: string, elements: r
 
 /** An element of a set or map checked where it is declared. */
 function elementText(e: Element): string {
-  assertNft(declaredElementProblem(e), 'element', e);
-  const key = e.key.length === 1 ? e.key[0]! : e.key.join(' . ');
-  const comment = e.comment === undefined ? '' : ` comment ${quoteComment(e.comment)}`;
-  return e.value === undefined ? key + comment : `${key}${comment} : ${e.value.join(' . ')}`;
+  const p = declaredElementParts(e);
+  const comment = p.comment === undefined ? '' : ` comment ${quoteComment(p.comment)}`;
+  return p.value === undefined ? p.key + comment : `${p.key}${comment} : ${p.value}`;
 }
 
 /** A rule of a chain checked where it is declared. */

@@ -7,11 +7,11 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import fc from 'fast-check';
 import { FIXTURES, caseName, findCases, scaledRuns } from '@svcrules/testkit';
-import type { NftRuleset, Rule } from '../src/ir.js';
+import type { Element, NftRuleset, Rule } from '../src/ir.js';
 import { parseDump, parseListText } from '../src/index.js';
 import { dumpOrder, renderDump } from '../src/render.js';
 import { renderNative } from '../src/render-native.js';
-import { RuleTemplate, checkedChain, checkedNumgenRule, checkedRule, chainProblem, declaredElementProblem, declaredRuleText, elementProblem, nativeRuleChecked, nativeRuleProblem, ruleProblem } from '../src/check.js';
+import { RuleTemplate, checkedChain, checkedElement, checkedNumgenRule, checkedRule, chainProblem, declaredElementProblem, declaredRuleText, elementProblem, nativeRuleChecked, nativeRuleProblem, ruleProblem } from '../src/check.js';
 import { comment, elementPart, ruleWord, ruleset } from './arb.js';
 
 /** The ruleset in the order renderNative writes it (and the reader reads it back). */
@@ -242,6 +242,30 @@ describe("the renderers' checks of rules and elements in declared chains, sets a
     expect(() => renderDump(rs(badChain, { ...made, chain: 'c;flush' }))).toThrow(/unsafe nft chain/);
     expect(() => renderNative(rs(badChain, { ...made, chain: 'c;flush' }))).toThrow(/unsafe nft chain/);
     expect(checkedChain('c;flush')).toBe(chainProblem({ name: 'c;flush' }));
+  });
+
+  test('checkedElement refuses what elementProblem refuses; what it makes renders as the plain element, and a later change to its key is not written', () => {
+    const part = fc.oneof(elementPart, fc.string({ maxLength: 5 }), fc.constantFrom('.', ':', 'a}', '1,2', 'goto x'));
+    fc.assert(
+      fc.property(fc.constantFrom('s', 'm', 'x;y'), fc.array(part, { maxLength: 3 }), fc.option(fc.array(part, { maxLength: 2 }), { nil: undefined }), fc.option(fc.oneof(comment, fc.string({ maxLength: 4 })), { nil: undefined }), (container, key, value, c) => {
+        const plain: Element = { container, key, ...(c === undefined ? {} : { comment: c }), ...(value === undefined ? {} : { value }) };
+        const made = checkedElement(container, key, value, c);
+        if (elementProblem(plain) !== undefined) {
+          expect(made).toBe(elementProblem(plain));
+          return;
+        }
+        if (typeof made === 'string') throw new Error(made);
+        expect({ ...made }).toEqual(plain);
+        const rs = (e: Element): NftRuleset => ({ table: T, chains: [], sets: value === undefined ? [{ name: container, type: ['ipv4_addr'] }] : [], maps: value === undefined ? [] : [{ name: container, type: ['ipv4_addr'], valueType: ['verdict'] }], rules: [], elements: [e] });
+        expect(renderDump(rs(made))).toBe(renderDump(rs(plain)));
+        expect(renderNative(rs(made))).toBe(renderNative(rs(plain)));
+        const before = renderDump(rs(made));
+        (made.key as string[])[0] = '1.2.3.4 } ; flush ruleset';
+        expect(renderDump(rs(made))).toBe(before);
+        expect(() => renderDump(rs({ ...made }))).toThrow(/unsafe nft element/);
+      }),
+      { numRuns: scaledRuns(500, 200) },
+    );
   });
 
   test('declaredElementProblem finds a problem exactly when elementProblem does (in a well-named set)', () => {

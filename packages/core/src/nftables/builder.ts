@@ -1,4 +1,5 @@
 import type { Chain, Element, Family, NftMap, NftRuleset, NftSet, Rule } from '@svcrules/nftables';
+import { elementKeyText } from '@svcrules/nftables';
 import { sortedByName } from './name-order.js';
 
 /**
@@ -71,7 +72,7 @@ export class TableBuilder {
   element(e: Element): Element | undefined {
     let container = this.elements.get(e.container);
     if (container === undefined) this.elements.set(e.container, (container = new Map()));
-    const key = e.key.join(' . ');
+    const key = elementKeyText(e);
     const old = container.get(key);
     if (old === undefined) container.set(key, e);
     else if ((old.value ?? []).join(' . ') !== (e.value ?? []).join(' . ')) {

@@ -5,7 +5,7 @@
  * range chain exists without endpoints too, and the verdicts are map elements, not filter rules.
  */
 import type { Chain, Element, NftSet, Rule } from '@svcrules/nftables';
-import { RuleTemplate, checkedChain, checkedNumgenRule, checkedRule, elementProblem, setProblem, uncheckedChainProblem } from '@svcrules/nftables';
+import { RuleTemplate, checkedChain, checkedElement, checkedNumgenRule, checkedRule, setProblem, uncheckedChainProblem } from '@svcrules/nftables';
 import type { CompileContext, LocalMatch } from '../context.js';
 import type { EndpointInfo } from '../endpoints.js';
 import { cidrContains, parseCIDR, parseIP } from '../ip.js';
@@ -16,7 +16,7 @@ import type { FamilyWords } from './family.js';
 
 /** Everything one service port adds, in kube-proxy's operation order. */
 export interface PortObjects {
-  /** Made by `checkedChain`, as the rules by `checkedRule` or a RuleTemplate. */
+  /** Made by `checkedChain`, as the rules by `checkedRule` or a RuleTemplate and the elements by `checkedElement`. */
   readonly chains: Chain[];
   readonly sets: NftSet[];
   readonly elements: Element[];
@@ -26,6 +26,8 @@ export interface PortObjects {
   readonly ruleChains: number[];
   /** The first chain `checkedChain` refused (that chain is not in `chains`). */
   chainProblem?: string;
+  /** The first element `checkedElement` refused (that element is not in `elements`). */
+  elementProblem?: string;
   /** The first rule `checkedRule` refused (that rule is not in `rules`). */
   ruleProblem?: string;
 }
@@ -113,8 +115,9 @@ export function servicePortObjects(plan: ServicePortPlan, ctx: CompileContext, w
     }
   };
   const element = (container: string, key: string[], value?: string, comment?: string) => {
-    if (value === undefined) out.elements.push(comment === undefined ? { container, key } : { container, key, comment });
-    else out.elements.push(comment === undefined ? { container, key, value: [value] } : { container, key, comment, value: [value] });
+    const e = checkedElement(container, key, value === undefined ? undefined : [value], comment);
+    if (typeof e !== 'string') out.elements.push(e);
+    else out.elementProblem ??= `element of ${container}: ${e}`;
   };
 
   // Each endpoint's names are used up to four times; hash them once, in allReachable's order.
@@ -220,9 +223,5 @@ export function portObjectsProblem(objects: PortObjects): string | undefined {
     const p = setProblem(s);
     if (p !== undefined) return `set ${JSON.stringify(s.name)}: ${p}`;
   }
-  for (const e of objects.elements) {
-    const p = elementProblem(e);
-    if (p !== undefined) return `element of ${e.container}: ${p}`;
-  }
-  return objects.ruleProblem;
+  return objects.elementProblem ?? objects.ruleProblem;
 }
