@@ -17,19 +17,22 @@ import { assertNft, quoteComment } from './words.js';
 
 const commentLine = (indent: string, c: string | undefined): string => (c === undefined ? '' : `${indent}comment ${quoteComment(c)}\n`);
 
-/** Lines joined a few thousand at a time, so the line strings die young (as renderDump does). */
+/**
+ * Text written in pieces, joined a few thousand at a time so the pieces die young (as renderDump
+ * does). Pieces, not lines: a line made by concatenation would be a rope for the join to walk.
+ */
 class Text {
   private readonly chunks: string[] = [];
-  private lines: string[] = [];
+  private pieces: string[] = [];
   push(s: string): void {
-    this.lines.push(s);
-    if (this.lines.length === 4096) {
-      this.chunks.push(this.lines.join(''));
-      this.lines = [];
+    this.pieces.push(s);
+    if (this.pieces.length === 16384) {
+      this.chunks.push(this.pieces.join(''));
+      this.pieces = [];
     }
   }
   done(): string {
-    this.chunks.push(this.lines.join(''));
+    this.chunks.push(this.pieces.join(''));
     return this.chunks.join('');
   }
 }
@@ -50,11 +53,13 @@ function elementText(e: Element): string {
   return p.value === undefined ? p.key + comment : `${p.key}${comment} : ${p.value}`;
 }
 
-/** A rule of a chain checked where it is declared. */
-function ruleLine(r: Rule): string {
+/** A rule of a chain checked where it is declared, as one line. */
+function writeRule(out: Text, r: Rule): void {
   const words = ruleWordsText(r);
   if (!nativeRuleChecked(r)) assertNft(nativeRuleProblem(r), 'rule', r);
-  return r.comment === undefined ? `\t\t${words}\n` : `\t\t${words} comment ${quoteComment(r.comment)}\n`;
+  out.push('\t\t');
+  out.push(words);
+  out.push(r.comment === undefined ? '\n' : ` comment ${quoteComment(r.comment)}\n`);
 }
 
 /** The ruleset as one `table` block. Throws on an unsafe object or a rule or element without its chain, set or map. */
@@ -80,10 +85,12 @@ export function renderNative(rs: NftRuleset): string {
   for (let i = 0; i < d.chains.length; i++) {
     const c = d.chains[i]!;
     assertNft(uncheckedChainProblem(c), 'chain', c);
-    out.push(`\tchain ${c.name} {\n`);
+    out.push('\tchain ');
+    out.push(c.name);
+    out.push(' {\n');
     if (c.base !== undefined) out.push(`\t\ttype ${c.base.type} hook ${c.base.hook} priority ${c.base.priority};${c.policy === undefined ? '' : ` policy ${c.policy};`}\n`);
-    out.push(commentLine('\t\t', c.comment));
-    for (const end = r + d.ruleCounts[i]!; r < end; r++) out.push(ruleLine(d.rules[r]!));
+    if (c.comment !== undefined) out.push(commentLine('\t\t', c.comment));
+    for (const end = r + d.ruleCounts[i]!; r < end; r++) writeRule(out, d.rules[r]!);
     out.push('\t}\n');
   }
   out.push('}\n');
