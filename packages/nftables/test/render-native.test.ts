@@ -171,6 +171,18 @@ describe("the renderers' checks of rules and elements in declared chains, sets a
     );
   });
 
+  /** Expects `made` to be what checkedRule made (`plain`): the same refusal, or the same rule with the same native mark; whether both are rules. */
+  function sameAsChecked(made: Rule | string, plain: Rule | string): boolean {
+    if (typeof plain === 'string') {
+      expect(made).toBe(plain);
+      return false;
+    }
+    if (typeof made === 'string') throw new Error(made);
+    expect({ ...made }).toEqual({ ...plain });
+    expect(nativeRuleChecked(made)).toBe(nativeRuleChecked(plain));
+    return true;
+  }
+
   test('a RuleTemplate filled with values makes what checkedRule makes of the filled words (the same rule, the same refusal, the same native mark)', () => {
     const fixed = fc.oneof(anyWord, fc.constantFrom('{', '}', 'type', 'policy', 'a{', '}b'));
     const value = fc.oneof(anyWord, fc.constantFrom('{', '}', 'a{', '@set', 'x}', 'ip', 'type', '1.2.3.4:80'));
@@ -182,13 +194,7 @@ describe("the renderers' checks of rules and elements in declared chains, sets a
         const words = shape.map((w) => w ?? values[v++]!);
         const made = new RuleTemplate(shape, c).fill('c', values);
         const plain = checkedRule('c', words, c);
-        if (typeof plain === 'string') {
-          expect(made).toBe(plain);
-          return;
-        }
-        if (typeof made === 'string') throw new Error(made);
-        expect({ ...made }).toEqual({ ...plain });
-        expect(nativeRuleChecked(made)).toBe(nativeRuleChecked(plain));
+        if (!sameAsChecked(made, plain) || typeof made === 'string' || typeof plain === 'string') return;
         const rs = (r: Rule): NftRuleset => ({ table: T, chains: [{ name: 'c' }], sets: [], maps: [], rules: [r], elements: [] });
         expect(renderDump(rs(made))).toBe(renderDump(rs(plain)));
         if (nativeRuleChecked(plain)) expect(renderNative(rs(made))).toBe(renderNative(rs(plain)));
@@ -213,15 +219,7 @@ describe("the renderers' checks of rules and elements in declared chains, sets a
           return typeof c === 'string' ? { name } : c;
         });
         const words = ['numgen', 'random', 'mod', String(targets.length), 'vmap', '{', ...targets.flatMap((t, i) => [...(i > 0 ? [','] : []), String(i), ':', 'goto', t.name]), '}'];
-        const made = checkedNumgenRule('c', targets);
-        const plain = checkedRule('c', words);
-        if (typeof plain === 'string') {
-          expect(made).toBe(plain);
-          return;
-        }
-        if (typeof made === 'string') throw new Error(made);
-        expect({ ...made }).toEqual({ ...plain });
-        expect(nativeRuleChecked(made)).toBe(nativeRuleChecked(plain));
+        sameAsChecked(checkedNumgenRule('c', targets), checkedRule('c', words));
       }),
       { numRuns: scaledRuns(300, 100) },
     );
