@@ -20,6 +20,8 @@ export interface BackendRun {
   /** compile + render to one string, median. */
   readonly ms: number;
   readonly runsMs: readonly number[];
+  /** compile + render, CPU time of this process (user + system, GC threads included), median: steadier than wall time on a shared machine. */
+  readonly cpuMs: number;
   /** render alone, of a ruleset compiled once, median. */
   readonly renderMs: number;
   readonly bytes: number;
@@ -49,7 +51,15 @@ const form = <R>(compileOnce: () => R, renderText: (r: R) => string): Form<unkno
 function measureForms(runs: number, forms: readonly Form<unknown>[]): BackendRun[] {
   for (const f of forms) f.renderText(f.compileOnce()); // warm-up
   const totals = forms.map((): number[] => []);
-  for (let i = 0; i < runs; i++) forms.forEach((f, j) => totals[j]!.push(timed(() => f.renderText(f.compileOnce()))[1]));
+  const cpus = forms.map((): number[] => []);
+  for (let i = 0; i < runs; i++) {
+    forms.forEach((f, j) => {
+      const c0 = process.cpuUsage();
+      totals[j]!.push(timed(() => f.renderText(f.compileOnce()))[1]);
+      const c = process.cpuUsage(c0);
+      cpus[j]!.push((c.user + c.system) / 1000);
+    });
+  }
   const compiled = forms.map((f) => f.compileOnce());
   const renders = forms.map((): number[] => []);
   const texts: string[] = forms.map(() => '');
@@ -62,7 +72,7 @@ function measureForms(runs: number, forms: readonly Form<unknown>[]): BackendRun
   }
   return forms.map((_, j) => {
     const text = texts[j]!;
-    return { ms: median(totals[j]!), runsMs: totals[j]!, renderMs: median(renders[j]!), bytes: Buffer.byteLength(text), lines: text.split('\n').length - 1 };
+    return { ms: median(totals[j]!), runsMs: totals[j]!, cpuMs: median(cpus[j]!), renderMs: median(renders[j]!), bytes: Buffer.byteLength(text), lines: text.split('\n').length - 1 };
   });
 }
 
@@ -78,7 +88,7 @@ export function measureBackends(modelFile: string, runs: number): NftBenchResult
 
 const perByte = (ms: number, bytes: number): string => ((ms * 1e6) / bytes).toFixed(1);
 
-/** The three forms as table rows: form, MB, total ms, ns/B, render ms, render ns/B, bytes and ns/B against iptables. */
+/** The three forms as table rows: form, MB, total ms, ns/B, render ms, render ns/B, bytes and ns/B against iptables, total CPU ms and its ns/B against iptables. */
 export function backendRows(r: NftBenchResult): string[][] {
   const i = r.iptables;
   const row = (name: string, b: BackendRun): string[] => [
@@ -91,11 +101,13 @@ export function backendRows(r: NftBenchResult): string[][] {
     (b.bytes / i.bytes).toFixed(2),
     ((b.ms / b.bytes) / (i.ms / i.bytes)).toFixed(2),
     ((b.renderMs / b.bytes) / (i.renderMs / i.bytes)).toFixed(2),
+    b.cpuMs.toFixed(0),
+    ((b.cpuMs / b.bytes) / (i.cpuMs / i.bytes)).toFixed(2),
   ];
   return [row('iptables', i), row('nftables Dump', r.nftables), row('nftables native', r.nftNative)];
 }
 
-export const BACKEND_HEADER = ['form', 'MB', 'total ms', 'ns/B', 'render ms', 'render ns/B', 'bytes / ipt', 'ns/B / ipt', 'render ns/B / ipt'];
+export const BACKEND_HEADER = ['form', 'MB', 'total ms', 'ns/B', 'render ms', 'render ns/B', 'bytes / ipt', 'ns/B / ipt', 'render ns/B / ipt', 'total CPU ms', 'CPU ns/B / ipt'];
 
 if (process.argv[1] !== undefined && fileURLToPath(import.meta.url) === process.argv[1]) {
   const r = measureBackends(process.argv[2]!, Number(process.argv[3] ?? 5));

@@ -168,6 +168,58 @@ export function checkedRule(chain: string, words: readonly string[], comment?: s
   return new CheckedRule(chain, words, comment, text, native);
 }
 
+/** A value filling a hole of a RuleTemplate: one rule word without `{` or `}`, so it cannot unbalance a block. */
+const HOLE_WORD = /^[\x21\x25-\x26\x28-\x3a\x3c-\x5b\x5d-\x7a\x7c\x7e]+$/;
+
+/**
+ * A rule shape whose fixed words (and comment) were checked once: `null` words are holes for the
+ * values that vary from rule to rule (addresses, ports, chain and set names). `fill` checks only
+ * the values, one short regex each, instead of the whole text of every rule: a table of 10^5
+ * endpoints makes two rules each from the same two shapes. A filled rule is native-safe exactly
+ * when the template is, since a value it accepts holds no brace. What the fast path does not
+ * take (a brace in a value, a hole first, a template `checkedRule` refuses) goes to `checkedRule`
+ * whole, so `fill` returns what `checkedRule` returns for the filled words.
+ */
+export class RuleTemplate {
+  readonly #words: readonly (string | null)[];
+  readonly #comment: string | undefined;
+  readonly #holes: readonly number[] = [];
+  /** Whether the fixed words passed `checkedRule` (with a safe word in each hole) and the first word is fixed. */
+  readonly #checked: boolean;
+  readonly #native: boolean = false;
+
+  constructor(words: readonly (string | null)[], comment?: string) {
+    this.#words = [...words];
+    this.#comment = comment;
+    const sample = words.length > 0 && words[0] !== null ? checkedRule('c', words.map((w) => w ?? 'x'), comment) : 'hole first';
+    this.#checked = typeof sample !== 'string';
+    if (typeof sample === 'string') return;
+    this.#native = CheckedRule.nativeOf(sample);
+    this.#holes = words.flatMap((w, i) => (w === null ? [i] : []));
+  }
+
+  /** `checkedRule(chain, words with values in the holes, comment)`. */
+  fill(chain: string, values: readonly string[]): Rule | string {
+    const holes = this.#holes;
+    if (!this.#checked || values.length !== holes.length) return this.#slow(chain, values);
+    const words = this.#words.slice() as string[];
+    for (let i = 0; i < holes.length; i++) {
+      const v = values[i]!;
+      if (typeof v !== 'string' || !HOLE_WORD.test(v)) return this.#slow(chain, values);
+      words[holes[i]!] = v;
+    }
+    // Joined, not concatenated: a flat string, which the renderers copy faster than a rope.
+    return new CheckedRule(chain, words, this.#comment, words.join(' '), this.#native);
+  }
+
+  #slow(chain: string, values: readonly string[]): Rule | string {
+    let v = 0;
+    const words = this.#words.map((w) => w ?? values[v++]!);
+    if (v !== values.length) throw new Error(`rule template: ${v} values expected, got ${values.length}`);
+    return checkedRule(chain, words, this.#comment);
+  }
+}
+
 /** A plain chain (no base, no comment) whose name `checkedChain` checked; the private field marks it, as for CheckedRule. */
 class CheckedChain implements Chain {
   readonly #checked = true;
@@ -175,6 +227,25 @@ class CheckedChain implements Chain {
   static is(c: Chain): boolean {
     return #checked in c;
   }
+}
+
+/**
+ * kube-proxy's endpoint dispatch `numgen random mod N vmap { 0 : goto T0 , 1 : goto T1 … }` in
+ * `chain`, as `checkedRule` makes it, checking only what varies: each target's name, which a chain
+ * `checkedChain` made needs no check of (a rule word, no brace). Any other target, or none, takes
+ * `checkedRule` whole.
+ */
+export function checkedNumgenRule(chain: string, targets: readonly Chain[]): Rule | string {
+  const words = ['numgen', 'random', 'mod', String(targets.length), 'vmap', '{'];
+  let checked = targets.length > 0;
+  for (let i = 0; i < targets.length; i++) {
+    const t = targets[i]!;
+    if (i > 0) words.push(',');
+    words.push(String(i), ':', 'goto', t.name);
+    if (!CheckedChain.is(t)) checked = false;
+  }
+  words.push('}');
+  return checked ? new CheckedRule(chain, words, undefined, words.join(' '), true) : checkedRule(chain, words);
 }
 
 /** The plain chain `name`, checked once, here (the renderers do not check it again), or the problem. */
@@ -223,4 +294,54 @@ export function elementProblem(e: Element): string | undefined {
 /** `elementProblem` except for the set or map name, which the renderers check once where it is declared. */
 export function declaredElementProblem(e: Element): string | undefined {
   return firstProblem(keyPartsProblem(e.key), valueCommentProblem(e));
+}
+
+/** An element's key and value joined by ` . ` (value undefined for a set element) and its comment, as written. */
+export interface ElementParts {
+  readonly key: string;
+  readonly value: string | undefined;
+  readonly comment: string | undefined;
+}
+
+/**
+ * An element `checkedElement` checked, with its parts joined then: like CheckedRule, the private
+ * field marks it, and the renderers write the parts as checked (a copy is a plain object, checked
+ * in full; a later change to its arrays is not written).
+ */
+class CheckedElement implements Element {
+  declare readonly comment?: string;
+  declare readonly value?: readonly string[];
+  readonly #parts: ElementParts;
+  constructor(
+    readonly container: string,
+    readonly key: readonly string[],
+    value: readonly string[] | undefined,
+    comment: string | undefined,
+  ) {
+    if (comment !== undefined) this.comment = comment;
+    if (value !== undefined) this.value = value;
+    this.#parts = { key: key.length === 1 ? key[0]! : key.join(' . '), value: value === undefined ? undefined : value.length === 1 ? value[0]! : value.join(' . '), comment };
+  }
+  static partsOf(e: Element): ElementParts | undefined {
+    return #parts in e ? (e as CheckedElement).#parts : undefined;
+  }
+}
+
+/** The element, checked once, here, as `elementProblem` checks it (the renderers do not check it again), or the problem. */
+export function checkedElement(container: string, key: readonly string[], value?: readonly string[], comment?: string): Element | string {
+  const e = new CheckedElement(container, key, value, comment);
+  return elementProblem(e) ?? e;
+}
+
+/** The parts of an element of a declared set or map: a checkedElement's as checked, any other's checked now (throws like assertNft). */
+export function declaredElementParts(e: Element): ElementParts {
+  const checked = CheckedElement.partsOf(e);
+  if (checked !== undefined) return checked;
+  assertNft(declaredElementProblem(e), 'element', e);
+  return { key: e.key.join(' . '), value: e.value?.join(' . '), comment: e.comment };
+}
+
+/** The key joined by ` . ` (unchecked): what identifies an element in its set or map. */
+export function elementKeyText(e: Element): string {
+  return CheckedElement.partsOf(e)?.key ?? e.key.join(' . ');
 }

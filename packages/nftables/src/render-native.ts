@@ -10,26 +10,29 @@
  * zero), and must not begin with a word nft reads as a chain property (`type … hook …` would hook
  * the chain; `policy`, `comment`, `flags`, `devices`), so a rule cannot change the structure.
  */
-import { declaredElementProblem, mapProblem, nativeRuleChecked, nativeRuleProblem, ruleWordsText, setProblem, tableProblem, uncheckedChainProblem } from './check.js';
+import { declaredElementParts, mapProblem, nativeRuleChecked, nativeRuleProblem, ruleWordsText, setProblem, tableProblem, uncheckedChainProblem } from './check.js';
 import type { Element, NftMap, NftRuleset, NftSet, Rule } from './ir.js';
 import { dumpOrder } from './render.js';
 import { assertNft, quoteComment } from './words.js';
 
 const commentLine = (indent: string, c: string | undefined): string => (c === undefined ? '' : `${indent}comment ${quoteComment(c)}\n`);
 
-/** Lines joined a few thousand at a time, so the line strings die young (as renderDump does). */
+/**
+ * Text written in pieces, joined a few thousand at a time so the pieces die young (as renderDump
+ * does). Pieces, not lines: a line made by concatenation would be a rope for the join to walk.
+ */
 class Text {
   private readonly chunks: string[] = [];
-  private lines: string[] = [];
+  private pieces: string[] = [];
   push(s: string): void {
-    this.lines.push(s);
-    if (this.lines.length === 4096) {
-      this.chunks.push(this.lines.join(''));
-      this.lines = [];
+    this.pieces.push(s);
+    if (this.pieces.length === 16384) {
+      this.chunks.push(this.pieces.join(''));
+      this.pieces = [];
     }
   }
   done(): string {
-    this.chunks.push(this.lines.join(''));
+    this.chunks.push(this.pieces.join(''));
     return this.chunks.join('');
   }
 }
@@ -45,17 +48,18 @@ function writeContainer(out: Text, s: NftSet | NftMap, type: string, elements: r
 
 /** An element of a set or map checked where it is declared. */
 function elementText(e: Element): string {
-  assertNft(declaredElementProblem(e), 'element', e);
-  const key = e.key.length === 1 ? e.key[0]! : e.key.join(' . ');
-  const comment = e.comment === undefined ? '' : ` comment ${quoteComment(e.comment)}`;
-  return e.value === undefined ? key + comment : `${key}${comment} : ${e.value.join(' . ')}`;
+  const p = declaredElementParts(e);
+  const comment = p.comment === undefined ? '' : ` comment ${quoteComment(p.comment)}`;
+  return p.value === undefined ? p.key + comment : `${p.key}${comment} : ${p.value}`;
 }
 
-/** A rule of a chain checked where it is declared. */
-function ruleLine(r: Rule): string {
+/** A rule of a chain checked where it is declared, as one line. */
+function writeRule(out: Text, r: Rule): void {
   const words = ruleWordsText(r);
   if (!nativeRuleChecked(r)) assertNft(nativeRuleProblem(r), 'rule', r);
-  return r.comment === undefined ? `\t\t${words}\n` : `\t\t${words} comment ${quoteComment(r.comment)}\n`;
+  out.push('\t\t');
+  out.push(words);
+  out.push(r.comment === undefined ? '\n' : ` comment ${quoteComment(r.comment)}\n`);
 }
 
 /** The ruleset as one `table` block. Throws on an unsafe object or a rule or element without its chain, set or map. */
@@ -81,10 +85,12 @@ export function renderNative(rs: NftRuleset): string {
   for (let i = 0; i < d.chains.length; i++) {
     const c = d.chains[i]!;
     assertNft(uncheckedChainProblem(c), 'chain', c);
-    out.push(`\tchain ${c.name} {\n`);
+    out.push('\tchain ');
+    out.push(c.name);
+    out.push(' {\n');
     if (c.base !== undefined) out.push(`\t\ttype ${c.base.type} hook ${c.base.hook} priority ${c.base.priority};${c.policy === undefined ? '' : ` policy ${c.policy};`}\n`);
-    out.push(commentLine('\t\t', c.comment));
-    for (const end = r + d.ruleCounts[i]!; r < end; r++) out.push(ruleLine(d.rules[r]!));
+    if (c.comment !== undefined) out.push(commentLine('\t\t', c.comment));
+    for (const end = r + d.ruleCounts[i]!; r < end; r++) writeRule(out, d.rules[r]!);
     out.push('\t}\n');
   }
   out.push('}\n');

@@ -6,7 +6,7 @@
  * the first rule or element that could name it, so `nft -f` loads a dump as it is.
  * Unsafe objects are refused with an error, never written.
  */
-import { chainProblem, declaredElementProblem, elementKeyProblem, elementProblem, mapProblem, ruleProblem, ruleWordsText, setProblem, tableProblem, tableRefProblem, uncheckedChainProblem } from './check.js';
+import { chainProblem, declaredElementParts, elementKeyProblem, elementProblem, mapProblem, ruleProblem, ruleWordsText, setProblem, tableProblem, tableRefProblem, uncheckedChainProblem } from './check.js';
 import type { Chain, Element, NftMap, NftRuleset, NftSet, Operation, Rule, Table, TableRef, Transaction } from './ir.js';
 import { tableRef } from './ir.js';
 import { assertNft, quoteComment } from './words.js';
@@ -54,8 +54,8 @@ function elementText(e: Element): string {
 
 /** An element of a set or map the renderer has checked where it declared it. */
 function declaredElementText(e: Element): string {
-  assertNft(declaredElementProblem(e), 'element', e);
-  return elementBody(e);
+  const p = declaredElementParts(e);
+  return ` ${e.container} { ${p.key}${p.comment === undefined ? '' : ` comment ${quoteComment(p.comment)}`}${p.value === undefined ? '' : ` : ${p.value}`} }`;
 }
 
 function elementBody(e: Element): string {

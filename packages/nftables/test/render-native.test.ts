@@ -7,11 +7,11 @@ import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import fc from 'fast-check';
 import { FIXTURES, caseName, findCases, scaledRuns } from '@svcrules/testkit';
-import type { NftRuleset, Rule } from '../src/ir.js';
+import type { Element, NftRuleset, Rule } from '../src/ir.js';
 import { parseDump, parseListText } from '../src/index.js';
 import { dumpOrder, renderDump } from '../src/render.js';
 import { renderNative } from '../src/render-native.js';
-import { checkedChain, checkedRule, chainProblem, declaredElementProblem, declaredRuleText, elementProblem, nativeRuleChecked, nativeRuleProblem, ruleProblem } from '../src/check.js';
+import { RuleTemplate, checkedChain, checkedElement, checkedNumgenRule, checkedRule, chainProblem, declaredElementProblem, declaredRuleText, elementProblem, nativeRuleChecked, nativeRuleProblem, ruleProblem } from '../src/check.js';
 import { comment, elementPart, ruleWord, ruleset } from './arb.js';
 
 /** The ruleset in the order renderNative writes it (and the reader reads it back). */
@@ -171,6 +171,60 @@ describe("the renderers' checks of rules and elements in declared chains, sets a
     );
   });
 
+  /** Expects `made` to be what checkedRule made (`plain`): the same refusal, or the same rule with the same native mark; whether both are rules. */
+  function sameAsChecked(made: Rule | string, plain: Rule | string): boolean {
+    if (typeof plain === 'string') {
+      expect(made).toBe(plain);
+      return false;
+    }
+    if (typeof made === 'string') throw new Error(made);
+    expect({ ...made }).toEqual({ ...plain });
+    expect(nativeRuleChecked(made)).toBe(nativeRuleChecked(plain));
+    return true;
+  }
+
+  test('a RuleTemplate filled with values makes what checkedRule makes of the filled words (the same rule, the same refusal, the same native mark)', () => {
+    const fixed = fc.oneof(anyWord, fc.constantFrom('{', '}', 'type', 'policy', 'a{', '}b'));
+    const value = fc.oneof(anyWord, fc.constantFrom('{', '}', 'a{', '@set', 'x}', 'ip', 'type', '1.2.3.4:80'));
+    fc.assert(
+      fc.property(fc.array(fc.option(fixed, { nil: null }), { maxLength: 6 }), fc.array(value, { minLength: 6, maxLength: 6 }), fc.option(fc.oneof(comment, fc.string({ maxLength: 4 })), { nil: undefined }), (shape, pool, c) => {
+        const holes = shape.filter((w) => w === null).length;
+        const values = pool.slice(0, holes);
+        let v = 0;
+        const words = shape.map((w) => w ?? values[v++]!);
+        const made = new RuleTemplate(shape, c).fill('c', values);
+        const plain = checkedRule('c', words, c);
+        if (!sameAsChecked(made, plain) || typeof made === 'string' || typeof plain === 'string') return;
+        const rs = (r: Rule): NftRuleset => ({ table: T, chains: [{ name: 'c' }], sets: [], maps: [], rules: [r], elements: [] });
+        expect(renderDump(rs(made))).toBe(renderDump(rs(plain)));
+        if (nativeRuleChecked(plain)) expect(renderNative(rs(made))).toBe(renderNative(rs(plain)));
+        else expect(() => renderNative(rs(made))).toThrow(/unsafe nft rule/);
+      }),
+      { numRuns: scaledRuns(500, 200) },
+    );
+    const t = new RuleTemplate(['ip', 'saddr', null, 'goto', null]);
+    expect(t.fill('c', ['10.0.0.1;', 'x'])).toBe(checkedRule('c', ['ip', 'saddr', '10.0.0.1;', 'goto', 'x']));
+    const closing = t.fill('c', ['}', 'x']);
+    if (typeof closing === 'string') throw new Error(closing);
+    expect(nativeRuleChecked(closing)).toBe(false);
+    expect(() => t.fill('c', ['10.0.0.1'])).toThrow(/2 values expected, got 1/);
+  });
+
+  test('checkedNumgenRule makes what checkedRule makes of the numgen vmap words, for checked and plain targets', () => {
+    const target = fc.tuple(fc.oneof(fc.constantFrom('endpoint-ABCDEFGH-ns/s/tcp/p__10.0.0.1/80', 'a', 'x;y', '{', 'a}', '', 'b c'), fc.string({ maxLength: 4 })), fc.boolean());
+    fc.assert(
+      fc.property(fc.array(target, { maxLength: 4 }), (ts) => {
+        const targets = ts.map(([name, viaCheck]) => {
+          const c = viaCheck ? checkedChain(name) : name;
+          return typeof c === 'string' ? { name } : c;
+        });
+        const words = ['numgen', 'random', 'mod', String(targets.length), 'vmap', '{', ...targets.flatMap((t, i) => [...(i > 0 ? [','] : []), String(i), ':', 'goto', t.name]), '}'];
+        sameAsChecked(checkedNumgenRule('c', targets), checkedRule('c', words));
+      }),
+      { numRuns: scaledRuns(300, 100) },
+    );
+  });
+
   test('only checkedRule and checkedChain mark an object checked: a copy or a changed copy of one is checked again by both renderers', () => {
     const chain = checkedChain('c');
     const made = checkedRule('c', ['ip', 'daddr', '10.0.0.1', 'drop']);
@@ -186,6 +240,30 @@ describe("the renderers' checks of rules and elements in declared chains, sets a
     expect(() => renderDump(rs(badChain, { ...made, chain: 'c;flush' }))).toThrow(/unsafe nft chain/);
     expect(() => renderNative(rs(badChain, { ...made, chain: 'c;flush' }))).toThrow(/unsafe nft chain/);
     expect(checkedChain('c;flush')).toBe(chainProblem({ name: 'c;flush' }));
+  });
+
+  test('checkedElement refuses what elementProblem refuses; what it makes renders as the plain element, and a later change to its key is not written', () => {
+    const part = fc.oneof(elementPart, fc.string({ maxLength: 5 }), fc.constantFrom('.', ':', 'a}', '1,2', 'goto x'));
+    fc.assert(
+      fc.property(fc.constantFrom('s', 'm', 'x;y'), fc.array(part, { maxLength: 3 }), fc.option(fc.array(part, { maxLength: 2 }), { nil: undefined }), fc.option(fc.oneof(comment, fc.string({ maxLength: 4 })), { nil: undefined }), (container, key, value, c) => {
+        const plain: Element = { container, key, ...(c === undefined ? {} : { comment: c }), ...(value === undefined ? {} : { value }) };
+        const made = checkedElement(container, key, value, c);
+        if (elementProblem(plain) !== undefined) {
+          expect(made).toBe(elementProblem(plain));
+          return;
+        }
+        if (typeof made === 'string') throw new Error(made);
+        expect({ ...made }).toEqual(plain);
+        const rs = (e: Element): NftRuleset => ({ table: T, chains: [], sets: value === undefined ? [{ name: container, type: ['ipv4_addr'] }] : [], maps: value === undefined ? [] : [{ name: container, type: ['ipv4_addr'], valueType: ['verdict'] }], rules: [], elements: [e] });
+        expect(renderDump(rs(made))).toBe(renderDump(rs(plain)));
+        expect(renderNative(rs(made))).toBe(renderNative(rs(plain)));
+        const before = renderDump(rs(made));
+        (made.key as string[])[0] = '1.2.3.4 } ; flush ruleset';
+        expect(renderDump(rs(made))).toBe(before);
+        expect(() => renderDump(rs({ ...made }))).toThrow(/unsafe nft element/);
+      }),
+      { numRuns: scaledRuns(500, 200) },
+    );
   });
 
   test('declaredElementProblem finds a problem exactly when elementProblem does (in a well-named set)', () => {

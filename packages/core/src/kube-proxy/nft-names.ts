@@ -10,9 +10,9 @@ import { sha256Base32Prefix16 } from '../sha256.js';
 /** knftables.NameLengthMax (256) - 16. */
 const MAX_BASE_LENGTH = 240;
 
-/** `HASH8-name`, cut to 237 characters + `...` when longer than 240. */
-export function nftHashAndTruncate(name: string): string {
-  const full = `${sha256Base32Prefix16(name).slice(0, 8)}-${name}`;
+/** `HASH8-name`, cut to 237 characters + `...` when longer than 240; the name may come in parts (hashed without joining them first). */
+export function nftHashAndTruncate(name: string, more = '', andMore = ''): string {
+  const full = `${sha256Base32Prefix16(name, more, andMore).slice(0, 8)}-${name}${more}${andMore}`;
   return full.length > MAX_BASE_LENGTH ? `${full.slice(0, MAX_BASE_LENGTH - 3)}...` : full;
 }
 
@@ -26,11 +26,18 @@ export function nftServicePortChainBase(namespace: string, name: string, protoco
  * (`net.JoinHostPort`). The address appears with every `:` as `.` and no brackets.
  */
 export function nftEndpointChainBase(namespace: string, name: string, protocol: string, portName: string, endpoint: string): string {
-  const colon = endpoint.lastIndexOf(':');
-  let host = endpoint.slice(0, colon);
-  if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
-  const port = endpoint.slice(colon + 1);
-  return nftHashAndTruncate(`${namespace}/${name}/${protocol}/${portName}__${host.replaceAll(':', '.')}/${port}`);
+  return nftEndpointChainBases(namespace, name, protocol, portName, [endpoint])[0]!;
+}
+
+/** `nftEndpointChainBase` of each of a service port's endpoints (the port's part of the name made once). */
+export function nftEndpointChainBases(namespace: string, name: string, protocol: string, portName: string, endpoints: readonly string[]): string[] {
+  const portPart = `${namespace}/${name}/${protocol}/${portName}__`;
+  return endpoints.map((endpoint) => {
+    const colon = endpoint.lastIndexOf(':');
+    let host = endpoint.slice(0, colon);
+    if (host.startsWith('[') && host.endsWith(']')) host = host.slice(1, -1);
+    return nftHashAndTruncate(portPart, host.includes(':') ? host.replaceAll(':', '.') : host, `/${endpoint.slice(colon + 1)}`);
+  });
 }
 
 export interface NftServiceChainNames {

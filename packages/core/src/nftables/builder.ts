@@ -1,4 +1,6 @@
 import type { Chain, Element, Family, NftMap, NftRuleset, NftSet, Rule } from '@svcrules/nftables';
+import { elementKeyText } from '@svcrules/nftables';
+import { sortedByName } from './name-order.js';
 
 /**
  * The `kube-proxy` table as one full sync leaves it, collected the way knftables' Fake stores what
@@ -6,18 +8,15 @@ import type { Chain, Element, Family, NftMap, NftRuleset, NftSet, Rule } from '@
  * whose key is already present replaces the old one in place only when its value differs
  * (`nftElementStorage.ensureElem` compares values, not comments), rules append to their chain.
  */
-/** A chain and its rules: one entry per name, so a rule finds its chain with the lookup that dedupes chains. */
-interface ChainEntry {
-  readonly chain: Chain;
-  readonly rules: Rule[];
-}
-
 export class TableBuilder {
-  private readonly chains = new Map<string, ChainEntry>();
+  /** Every chain declared, in order, duplicates included: the first of a name wins in `ruleset()`. */
+  private readonly chains: Chain[] = [];
+  /** Every rule, in the order added. */
+  private readonly rules: Rule[] = [];
+  /** Per rule: the index in `chains` of its chain, or -1 when the rule came by name (found in `ruleset()`). */
+  private ruleChain = new Int32Array(1024);
   private readonly sets = new Map<string, NftSet>();
   private readonly maps = new Map<string, NftMap>();
-  /** Rules of chains not (yet) declared, in the order added. */
-  private readonly orphanRules: Rule[] = [];
   private readonly elements = new Map<string, Map<string, Element>>();
 
   constructor(
@@ -25,19 +24,8 @@ export class TableBuilder {
     readonly name: string,
   ) {}
 
-  hasChain(name: string): boolean {
-    return this.chains.has(name);
-  }
-
   chain(chain: Chain): void {
-    if (this.chains.has(chain.name)) return;
-    const rules: Rule[] = [];
-    // Rules added before their chain (rare: none of the compiler's) move in, keeping their order.
-    if (this.orphanRules.length > 0) {
-      const rest = this.orphanRules.filter((r) => r.chain !== chain.name || (rules.push(r), false));
-      this.orphanRules.splice(0, this.orphanRules.length, ...rest);
-    }
-    this.chains.set(chain.name, { chain, rules });
+    this.chains.push(chain);
   }
 
   set(set: NftSet): void {
@@ -49,21 +37,42 @@ export class TableBuilder {
     if (!this.elements.has(map.name)) this.elements.set(map.name, new Map());
   }
 
+  /**
+   * Chains and rules of one service port: `chains` declared in order, then each of `rules` added
+   * to `chains[ruleChains[i]]` (-1: to the chain its name says). The rules' chain is known by
+   * index, so no rule is looked up by name.
+   */
+  chainsAndRules(chains: readonly Chain[], rules: readonly Rule[], ruleChains: readonly number[]): void {
+    const base = this.chains.length;
+    for (let i = 0; i < chains.length; i++) this.chains.push(chains[i]!);
+    for (let i = 0; i < rules.length; i++) this.push(rules[i]!, ruleChains[i]! < 0 ? -1 : base + ruleChains[i]!);
+  }
+
   rule(chain: string, words: readonly string[], comment?: string): void {
     this.addRule(comment === undefined ? { chain, words } : { chain, words, comment });
   }
 
+  /** A rule of the chain its name says, declared before or after it. */
   addRule(rule: Rule): void {
-    const entry = this.chains.get(rule.chain);
-    if (entry !== undefined) entry.rules.push(rule);
-    else this.orphanRules.push(rule);
+    this.push(rule, -1);
+  }
+
+  private push(rule: Rule, chainIndex: number): void {
+    const n = this.rules.length;
+    if (n === this.ruleChain.length) {
+      const bigger = new Int32Array(2 * n);
+      bigger.set(this.ruleChain);
+      this.ruleChain = bigger;
+    }
+    this.ruleChain[n] = chainIndex;
+    this.rules.push(rule);
   }
 
   /** The element now under its key, when adding `e` replaced one with a different value. */
   element(e: Element): Element | undefined {
     let container = this.elements.get(e.container);
     if (container === undefined) this.elements.set(e.container, (container = new Map()));
-    const key = e.key.join(' . ');
+    const key = elementKeyText(e);
     const old = container.get(key);
     if (old === undefined) container.set(key, e);
     else if ((old.value ?? []).join(' . ') !== (e.value ?? []).join(' . ')) {
@@ -75,35 +84,60 @@ export class TableBuilder {
 
   /**
    * The table in `Fake.Dump()`'s order, which the renderers then only check: chains, sets and maps
-   * by name, rules chain by chain and elements set by set, then map by map (each in the order added).
-   * Rules and elements of undeclared chains or containers come last, for the renderers to refuse.
+   * by name (a chain declared twice once, as first declared), rules chain by chain and elements
+   * set by set, then map by map (each in the order added). Rules and elements of undeclared chains
+   * or containers come last, in the order added, for the renderers to refuse.
    */
   ruleset(comment: string): NftRuleset {
-    const entries = sortedValues(this.chains);
-    const chains: Chain[] = new Array<Chain>(entries.length);
-    const rules: Rule[] = [];
-    for (let i = 0; i < entries.length; i++) {
-      const e = entries[i]!;
-      chains[i] = e.chain;
-      for (let j = 0; j < e.rules.length; j++) rules.push(e.rules[j]!);
+    const declared = this.chains;
+    const order = sortedByName(declared.map((_, i) => i), (i) => declared[i]!.name);
+    // Each declared chain's place among the chains kept; a repeated name shares its first's place.
+    const place = new Int32Array(declared.length);
+    const chains: Chain[] = [];
+    for (const i of order) {
+      const c = declared[i]!;
+      if (chains.length > 0 && chains[chains.length - 1]!.name === c.name) place[i] = chains.length - 1;
+      else {
+        place[i] = chains.length;
+        chains.push(c);
+      }
     }
-    for (const r of this.orphanRules) rules.push(r);
-    const sets = sortedValues(this.sets);
-    const maps = sortedValues(this.maps);
+    // A counting sort of the rules by their chain's place (stable: each chain's rules stay in the order added).
+    const rules = this.rules;
+    const placeOf = new Int32Array(rules.length);
+    const starts = new Int32Array(chains.length + 2);
+    for (let r = 0; r < rules.length; r++) {
+      const ci = this.ruleChain[r]!;
+      const p = ci >= 0 ? place[ci]! : placeByName(chains, rules[r]!.chain);
+      placeOf[r] = p;
+      starts[p + 1]!++;
+    }
+    for (let p = 1; p < starts.length; p++) starts[p]! += starts[p - 1]!;
+    const ordered = new Array<Rule>(rules.length);
+    for (let r = 0; r < rules.length; r++) ordered[starts[placeOf[r]!]!++] = rules[r]!;
+    const sets = sortedByName([...this.sets.values()], (x) => x.name);
+    const maps = sortedByName([...this.maps.values()], (x) => x.name);
     return {
       table: { family: this.family, name: this.name, comment },
       chains,
       sets,
       maps,
-      rules,
+      rules: ordered,
       elements: elementsInOrder([...sets, ...maps], this.elements),
     };
   }
 }
 
-/** The values by key in code-unit order (`Array.prototype.sort`'s default, as `<` compares). */
-function sortedValues<T>(m: ReadonlyMap<string, T>): T[] {
-  return [...m.keys()].sort().map((k) => m.get(k)!);
+/** The index of the chain named `name` in `chains` (sorted by name), or `chains.length` when none is. */
+function placeByName(chains: readonly Chain[], name: string): number {
+  let lo = 0;
+  let hi = chains.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (chains[mid]!.name < name) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < chains.length && chains[lo]!.name === name ? lo : chains.length;
 }
 
 /** The elements of each container in `order`, then those of containers not in it. */

@@ -17,7 +17,7 @@ import type { ProxyModel } from '../proxy-model.js';
 import { TableBuilder } from './builder.js';
 import { familyWords } from './family.js';
 import { addFixedObjects, nftNodePortIPs } from './fixed.js';
-import { portObjectsProblem, servicePortObjects } from './service.js';
+import { portObjectsProblem, portTemplates, servicePortObjects } from './service.js';
 
 export interface NFTablesCompileOptions extends CompileOptions {
   /**
@@ -63,6 +63,7 @@ export function renderNFTables(model: ProxyModel, options: NFTablesCompileOption
   }
   const t = new TableBuilder(w.family, TABLE);
   addFixedObjects(t, ctx, w);
+  const shapes = portTemplates(ctx, w);
 
   const baseOwner = new Map<string, string>();
   let servicePorts = 0;
@@ -76,7 +77,7 @@ export function renderNFTables(model: ProxyModel, options: NFTablesCompileOption
       diagnostics.push({ code: 'chain-hash-collision', severity: 'error', object, ...origin, message: `${plan.info.name} and ${owner} name the same chains ${base}` });
     }
     baseOwner.set(base, plan.info.name);
-    const objects = servicePortObjects(plan, ctx, w);
+    const objects = servicePortObjects(plan, ctx, w, shapes, base);
     const problem = portObjectsProblem(objects);
     if (problem !== undefined) {
       // The snapshot loader refuses such input; a snapshot built by other code may still hold it.
@@ -84,7 +85,7 @@ export function renderNFTables(model: ProxyModel, options: NFTablesCompileOption
       continue;
     }
     servicePorts++;
-    for (const c of objects.chains) t.chain(c);
+    t.chainsAndRules(objects.chains, objects.rules, objects.ruleChains);
     for (const e of objects.elements) {
       const replaced = t.element(e);
       if (replaced !== undefined) {
@@ -98,10 +99,10 @@ export function renderNFTables(model: ProxyModel, options: NFTablesCompileOption
       }
     }
     for (const s of objects.sets) t.set(s);
-    for (const r of objects.rules) t.addRule(r);
   }
+  // One already declared keeps its first declaration (the builder keeps the first of a name).
   for (const name of options.existingChains ?? []) {
-    if (isNftServiceChain(name) && !t.hasChain(name) && chainProblem({ name }) === undefined) t.chain({ name });
+    if (isNftServiceChain(name) && chainProblem({ name }) === undefined) t.chain({ name });
   }
 
   const ruleset = t.ruleset('rules for kube-proxy');

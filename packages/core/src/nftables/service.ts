@@ -5,25 +5,29 @@
  * range chain exists without endpoints too, and the verdicts are map elements, not filter rules.
  */
 import type { Chain, Element, NftSet, Rule } from '@svcrules/nftables';
-import { checkedChain, checkedRule, elementProblem, setProblem, uncheckedChainProblem } from '@svcrules/nftables';
+import { RuleTemplate, checkedChain, checkedElement, checkedNumgenRule, checkedRule, setProblem, uncheckedChainProblem } from '@svcrules/nftables';
 import type { CompileContext, LocalMatch } from '../context.js';
 import type { EndpointInfo } from '../endpoints.js';
 import { cidrContains, parseCIDR, parseIP } from '../ip.js';
-import { nftEndpointChainBase, nftEndpointNames, nftServiceChainNames, nftServicePortChainBase } from '../kube-proxy/nft-names.js';
+import { nftEndpointChainBases, nftEndpointNames, nftServiceChainNames, nftServicePortChainBase } from '../kube-proxy/nft-names.js';
 import type { NftEndpointNames } from '../kube-proxy/nft-names.js';
 import type { ServicePortPlan } from '../service-plan.js';
 import type { FamilyWords } from './family.js';
 
 /** Everything one service port adds, in kube-proxy's operation order. */
 export interface PortObjects {
-  /** Made by `checkedChain`, as the rules by `checkedRule`. */
+  /** Made by `checkedChain`, as the rules by `checkedRule` or a RuleTemplate and the elements by `checkedElement`. */
   readonly chains: Chain[];
   readonly sets: NftSet[];
   readonly elements: Element[];
-  /** Made by `checkedRule`: their words are checked here, once, and not again by the renderers. */
+  /** Checked here, once, and not again by the renderers. */
   readonly rules: Rule[];
+  /** Per rule, the index of its chain in `chains`, or -1 for a chain this port does not declare. */
+  readonly ruleChains: number[];
   /** The first chain `checkedChain` refused (that chain is not in `chains`). */
   chainProblem?: string;
+  /** The first element `checkedElement` refused (that element is not in `elements`). */
+  elementProblem?: string;
   /** The first rule `checkedRule` refused (that rule is not in `rules`). */
   ruleProblem?: string;
 }
@@ -52,45 +56,86 @@ function firewallSources(plan: ServicePortPlan, nodeIP: string | null): string[]
   return sources;
 }
 
-export function servicePortObjects(plan: ServicePortPlan, ctx: CompileContext, w: FamilyWords): PortObjects {
+/** The shapes of the rules every service port makes, checked once per sync (`null`: a value of the port or endpoint). */
+export interface PortTemplates {
+  readonly endpointMasq: RuleTemplate;
+  readonly endpointDnat: RuleTemplate;
+  readonly affinityUpdate: RuleTemplate;
+  readonly affinityGoto: RuleTemplate;
+  readonly clusterMasq: RuleTemplate | undefined;
+  readonly externalMasq: RuleTemplate;
+  readonly podShortCircuit: RuleTemplate | undefined;
+  readonly localMasq: RuleTemplate;
+  readonly localShortCircuit: RuleTemplate;
+  readonly gotoPolicy: RuleTemplate;
+}
+
+export function portTemplates(ctx: CompileContext, w: FamilyWords): PortTemplates {
+  const detector = ctx.localDetector;
+  const t = (words: (string | null)[], comment?: string) => new RuleTemplate(words, comment);
+  let clusterMasq: RuleTemplate | undefined;
+  if (ctx.masqueradeAll) clusterMasq = t([w.ip, 'daddr', null, ...MASQ]);
+  else if (detector) clusterMasq = t([w.ip, 'daddr', null, ...localMatch(detector.match, true), ...MASQ]);
+  return {
+    endpointMasq: t([w.ip, 'saddr', null, ...MASQ]),
+    endpointDnat: t(['meta', 'l4proto', null, 'dnat', 'to', null]),
+    affinityUpdate: t(['update', null, '{', w.ip, 'saddr', '}']),
+    affinityGoto: t([w.ip, 'saddr', null, 'goto', null]),
+    clusterMasq,
+    externalMasq: t(MASQ),
+    podShortCircuit: detector ? t([...localMatch(detector.match, false), 'goto', null], 'short-circuit pod traffic') : undefined,
+    localMasq: t(['fib', 'saddr', 'type', 'local', ...MASQ], 'masquerade local traffic'),
+    localShortCircuit: t(['fib', 'saddr', 'type', 'local', 'goto', null], 'short-circuit local traffic'),
+    gotoPolicy: t(['goto', null]),
+  };
+}
+
+/** `base`: the port's `nftServicePortChainBase`, when the caller has it. */
+export function servicePortObjects(plan: ServicePortPlan, ctx: CompileContext, w: FamilyWords, shapes: PortTemplates = portTemplates(ctx, w), base?: string): PortObjects {
   const { info, endpoints } = plan;
   const { service, port } = info;
   const proto = info.protocol;
-  const base = nftServicePortChainBase(service.namespace, service.name, proto, port.name);
+  base ??= nftServicePortChainBase(service.namespace, service.name, proto, port.name);
   const names = nftServiceChainNames(base);
-  // Each endpoint's names are used up to four times; hash them once.
-  const epNameCache = new Map<EndpointInfo, NftEndpointNames>();
-  const epNames = (ep: EndpointInfo): NftEndpointNames => {
-    let n = epNameCache.get(ep);
-    if (n === undefined) epNameCache.set(ep, (n = nftEndpointNames(nftEndpointChainBase(service.namespace, service.name, proto, port.name, ep.endpoint))));
-    return n;
-  };
-  const out: PortObjects = { chains: [], sets: [], elements: [], rules: [] };
-  const chain = (name: string) => {
+  const out: PortObjects = { chains: [], sets: [], elements: [], rules: [], ruleChains: [] };
+  /** The index of the chain just declared, or -1 when checkedChain refused it. */
+  const chain = (name: string): number => {
     const c = checkedChain(name);
-    if (typeof c !== 'string') out.chains.push(c);
-    else out.chainProblem ??= `chain ${JSON.stringify(name)}: ${c}`;
+    if (typeof c === 'string') {
+      out.chainProblem ??= `chain ${JSON.stringify(name)}: ${c}`;
+      return -1;
+    }
+    return out.chains.push(c) - 1;
   };
-  const rule = (c: string, words: string[], comment?: string) => {
-    const r = checkedRule(c, words, comment);
-    if (typeof r !== 'string') out.rules.push(r);
-    else out.ruleProblem ??= `rule in ${JSON.stringify(c)}: ${r}`;
+  const keep = (into: number, c: string, r: Rule | string) => {
+    if (typeof r === 'string') out.ruleProblem ??= `rule in ${JSON.stringify(c)}: ${r}`;
+    else {
+      out.rules.push(r);
+      out.ruleChains.push(into);
+    }
   };
-  const element = (container: string, key: string[], value?: string, comment?: string) =>
-    out.elements.push({ container, key, ...(comment !== undefined ? { comment } : {}), ...(value !== undefined ? { value: [value] } : {}) });
+  const element = (container: string, key: string[], value?: string, comment?: string) => {
+    const e = checkedElement(container, key, value === undefined ? undefined : [value], comment);
+    if (typeof e !== 'string') out.elements.push(e);
+    else out.elementProblem ??= `element of ${container}: ${e}`;
+  };
+
+  // Each endpoint's names are used up to four times; hash them once, in allReachable's order.
+  const reachable = endpoints.allReachable;
+  const epNames = nftEndpointChainBases(service.namespace, service.name, proto, port.name, reachable.map((ep) => ep.endpoint)).map(nftEndpointNames);
+  const epRules = reachable.map((ep, i) => chain(epNames[i]!.chain));
+  const serviceRules = plan.usesClusterPolicyChain ? chain(names.service) : -1;
+  const localRules = plan.usesLocalPolicyChain ? chain(names.local) : -1;
+  const externalRules = plan.usesExternalTrafficChain ? chain(names.external) : -1;
 
   const internalTrafficChain = info.internalPolicyLocal ? names.local : names.service;
+  const internalRules = info.internalPolicyLocal ? localRules : serviceRules;
   const externalPolicyChain = info.externalPolicyLocal ? names.local : names.service;
   // kube-proxy's internalVerdict and externalVerdict: reject without any endpoint, else (no local one) drop.
   const verdict = plan.hasEndpoints ? 'drop' : 'goto reject-chain';
   // Unlike iptables mode, the source-range chain does not depend on endpoints (proxier.go).
   const usesFWChain = info.loadBalancerVIPs.length > 0 && info.sourceRanges.length > 0;
   const servicePort = String(port.port);
-
-  for (const ep of endpoints.allReachable) chain(epNames(ep).chain);
-  if (plan.usesClusterPolicyChain) chain(names.service);
-  if (plan.usesLocalPolicyChain) chain(names.local);
-  if (plan.usesExternalTrafficChain) chain(names.external);
 
   element('cluster-ips', [info.clusterIP]);
   if (plan.hasInternalEndpoints) element('service-ips', [info.clusterIP, proto, servicePort], `goto ${internalTrafficChain}`);
@@ -99,7 +144,7 @@ export function servicePortObjects(plan: ServicePortPlan, ctx: CompileContext, w
     if (plan.hasEndpoints) element('service-ips', [ip, proto, servicePort], `goto ${names.external}`);
     if (!plan.hasExternalEndpoints) element('no-endpoint-services', [ip, proto, servicePort], verdict, info.name);
   }
-  if (usesFWChain) chain(names.firewall);
+  const firewallRules = usesFWChain ? chain(names.firewall) : -1;
   for (const ip of info.loadBalancerVIPs) {
     if (plan.hasEndpoints) element('service-ips', [ip, proto, servicePort], `goto ${names.external}`);
     if (usesFWChain) element('firewall-ips', [ip, proto, servicePort], `goto ${names.firewall}`);
@@ -111,44 +156,58 @@ export function servicePortObjects(plan: ServicePortPlan, ctx: CompileContext, w
     if (!plan.hasExternalEndpoints) element('no-endpoint-nodeports', [proto, np], verdict, info.name);
   }
 
-  const detector = ctx.localDetector;
-  if (plan.hasInternalEndpoints) {
-    if (ctx.masqueradeAll) rule(internalTrafficChain, [w.ip, 'daddr', info.clusterIP, ...MASQ]);
-    else if (detector) rule(internalTrafficChain, [w.ip, 'daddr', info.clusterIP, ...localMatch(detector.match, true), ...MASQ]);
-  }
+  if (plan.hasInternalEndpoints && shapes.clusterMasq) keep(internalRules, internalTrafficChain, shapes.clusterMasq.fill(internalTrafficChain, [info.clusterIP]));
   if (plan.usesExternalTrafficChain) {
-    if (!info.externalPolicyLocal) rule(names.external, MASQ);
+    const ext = names.external;
+    if (!info.externalPolicyLocal) keep(externalRules, ext, shapes.externalMasq.fill(ext, []));
     else {
-      if (detector) rule(names.external, [...localMatch(detector.match, false), 'goto', names.service], 'short-circuit pod traffic');
-      rule(names.external, ['fib', 'saddr', 'type', 'local', ...MASQ], 'masquerade local traffic');
-      rule(names.external, ['fib', 'saddr', 'type', 'local', 'goto', names.service], 'short-circuit local traffic');
+      if (shapes.podShortCircuit) keep(externalRules, ext, shapes.podShortCircuit.fill(ext, [names.service]));
+      keep(externalRules, ext, shapes.localMasq.fill(ext, []));
+      keep(externalRules, ext, shapes.localShortCircuit.fill(ext, [names.service]));
     }
-    if (plan.hasExternalEndpoints) rule(names.external, ['goto', externalPolicyChain]);
+    if (plan.hasExternalEndpoints) keep(externalRules, ext, shapes.gotoPolicy.fill(ext, [externalPolicyChain]));
   }
-  if (usesFWChain) rule(names.firewall, [w.ip, 'saddr', '!=', '{', ...firewallSources(plan, ctx.nodeIP), '}', 'drop']);
+  if (usesFWChain) keep(firewallRules, names.firewall, checkedRule(names.firewall, [w.ip, 'saddr', '!=', '{', ...firewallSources(plan, ctx.nodeIP), '}', 'drop']));
 
   if (info.sessionAffinity) {
-    for (const ep of endpoints.allReachable) {
-      out.sets.push({ name: epNames(ep).affinitySet, type: [w.addrType], flags: ['dynamic', 'timeout'], timeout: info.stickyMaxAgeSeconds });
-    }
+    for (const n of epNames) out.sets.push({ name: n.affinitySet, type: [w.addrType], flags: ['dynamic', 'timeout'], timeout: info.stickyMaxAgeSeconds });
   }
-  const toEndpoints = (c: string, eps: readonly EndpointInfo[]) => {
-    if (info.sessionAffinity) for (const ep of eps) rule(c, [w.ip, 'saddr', `@${epNames(ep).affinitySet}`, 'goto', epNames(ep).chain]);
-    const words = ['numgen', 'random', 'mod', String(eps.length), 'vmap', '{'];
-    eps.forEach((ep, i) => {
-      if (i > 0) words.push(',');
-      words.push(`${i}`, ':', 'goto', epNames(ep).chain);
-    });
-    words.push('}');
-    rule(c, words);
+  // cluster and local are allReachable itself or (usually) its subsets: eps[i]'s index in it, or -1.
+  let indexOf: Map<string, number> | undefined;
+  const reachableAt = (eps: readonly EndpointInfo[], i: number): number => {
+    if (eps === reachable) return i;
+    indexOf ??= new Map(reachable.map((ep, j) => [ep.endpoint, j]));
+    return indexOf.get(eps[i]!.endpoint) ?? -1;
   };
-  if (plan.usesClusterPolicyChain) toEndpoints(names.service, endpoints.cluster);
-  if (plan.usesLocalPolicyChain) toEndpoints(names.local, endpoints.local);
-  for (const ep of endpoints.allReachable) {
-    const n = epNames(ep);
-    rule(n.chain, [w.ip, 'saddr', ep.ip, ...MASQ]);
-    if (info.sessionAffinity) rule(n.chain, ['update', `@${n.affinitySet}`, '{', w.ip, 'saddr', '}']);
-    rule(n.chain, ['meta', 'l4proto', proto, 'dnat', 'to', ep.endpoint]);
+  const namesAt = (eps: readonly EndpointInfo[], i: number): NftEndpointNames => {
+    const j = reachableAt(eps, i);
+    return j >= 0 ? epNames[j]! : nftEndpointNames(nftEndpointChainBases(service.namespace, service.name, proto, port.name, [eps[i]!.endpoint])[0]!);
+  };
+  const toEndpoints = (c: string, into: number, eps: readonly EndpointInfo[]) => {
+    if (info.sessionAffinity) {
+      for (let i = 0; i < eps.length; i++) {
+        const n = namesAt(eps, i);
+        keep(into, c, shapes.affinityGoto.fill(c, [`@${n.affinitySet}`, n.chain]));
+      }
+    }
+    const targets = new Array<Chain>(eps.length);
+    for (let i = 0; i < eps.length; i++) {
+      // The endpoint's declared chain (checked once), or a plain one checkedNumgenRule checks.
+      const j = reachableAt(eps, i);
+      const at = j >= 0 ? epRules[j]! : -1;
+      targets[i] = at >= 0 ? out.chains[at]! : { name: namesAt(eps, i).chain };
+    }
+    keep(into, c, checkedNumgenRule(c, targets));
+  };
+  if (plan.usesClusterPolicyChain) toEndpoints(names.service, serviceRules, endpoints.cluster);
+  if (plan.usesLocalPolicyChain) toEndpoints(names.local, localRules, endpoints.local);
+  for (let i = 0; i < reachable.length; i++) {
+    const ep = reachable[i]!;
+    const n = epNames[i]!;
+    const into = epRules[i]!;
+    keep(into, n.chain, shapes.endpointMasq.fill(n.chain, [ep.ip]));
+    if (info.sessionAffinity) keep(into, n.chain, shapes.affinityUpdate.fill(n.chain, [`@${n.affinitySet}`]));
+    keep(into, n.chain, shapes.endpointDnat.fill(n.chain, [proto, ep.endpoint]));
   }
   return out;
 }
@@ -164,9 +223,5 @@ export function portObjectsProblem(objects: PortObjects): string | undefined {
     const p = setProblem(s);
     if (p !== undefined) return `set ${JSON.stringify(s.name)}: ${p}`;
   }
-  for (const e of objects.elements) {
-    const p = elementProblem(e);
-    if (p !== undefined) return `element of ${e.container}: ${p}`;
-  }
-  return objects.ruleProblem;
+  return objects.elementProblem ?? objects.ruleProblem;
 }
