@@ -192,6 +192,47 @@ describe('ownership, failures, dry runs', () => {
     expect(tableText(host)).toBe(canon(withStale(next, applied.staleChainsFlushed)));
   });
 
+  test('a first sync onto a host without the table runs in stages; no base chain has a rule before the last', async () => {
+    const { host, applier } = setup();
+    const rs = kubeProxyShapedRuleset({ services: 3, endpoints: 2 });
+    const baseChains = new Set(rs.chains.filter((c) => c.base !== undefined).map((c) => c.name));
+    const r = await applier.apply(rs);
+    expect(r.mode).toBe('full');
+    expect(host.transactions).toHaveLength(3);
+    const [declare, fill, hookUp] = host.transactions.map((t) => t.split('\n').filter(Boolean));
+    expect(declare!.every((l) => /^add (table|chain|set|map) /.test(l))).toBe(true);
+    expect(fill!.every((l) => l.startsWith('add rule ') && !baseChains.has(l.split(' ')[4]!))).toBe(true);
+    expect(hookUp!.every((l) => l.startsWith('add element ') || baseChains.has(l.split(' ')[4]!))).toBe(true);
+    // Service chains (one anonymous vmap each) come first in their transaction.
+    expect(fill![0]).toMatch(/^add rule ip kube-proxy service-/);
+    // Together they are the transaction a single full sync would run, without the table's delete.
+    expect(r.transaction.split('\n').filter(Boolean).sort()).toEqual(host.transactions.join('').split('\n').filter(Boolean).sort());
+    expect(tableText(host)).toBe(canon(rs));
+    // With the table there (ours), a full sync is one transaction that replaces it.
+    const again = await applier.apply(rs, { full: true });
+    expect(host.transactions).toHaveLength(4);
+    expect(again.transaction).toMatch(/^add table ip kube-proxy\ndelete table ip kube-proxy\n/);
+    expect(tableText(host)).toBe(canon(rs));
+  });
+
+  test('a staged first sync that fails half-way leaves unreachable leftovers of ours, replaced by the next full sync', async () => {
+    const inner = new FakeNftHost();
+    let runs = 0;
+    const host = Object.assign(Object.create(inner) as FakeNftHost, {
+      run: (text: string, o?: { check?: boolean }) => (++runs === 2 ? Promise.reject(new NftTransactionError('nft -f -', 1, 'injected', '', 'injected')) : inner.run(text, o)),
+    });
+    const applier = createNftApplier({ host, family: 'ipv4' });
+    const rs = kubeProxyShapedRuleset({ services: 2, endpoints: 2 });
+    await expect(applier.apply(rs)).rejects.toThrow(/injected/);
+    const left = inner.table('ip', 'kube-proxy')!;
+    expect(left.rules).toEqual([]);
+    expect(left.sets.map((s) => s.name)).toContain(SVCRULES_NFT_CANARY);
+    const r = await applier.apply(rs);
+    expect(r).toMatchObject({ mode: 'full', reason: expect.stringMatching(/previous apply failed/) });
+    expect(r.transaction).toMatch(/^add table ip kube-proxy\ndelete table ip kube-proxy\n/);
+    expect(tableText(inner)).toBe(canon(rs));
+  });
+
   test('only the kube-proxy table of its own family', async () => {
     const { applier } = setup();
     await expect(applier.apply({ ...small, table: { family: 'ip6', name: 'kube-proxy' } })).rejects.toThrow(/loads table ip kube-proxy/);

@@ -28,7 +28,7 @@ import type { HostIdentity } from '../state.js';
 import { nftUdpServiceMap } from './conntrack.js';
 import { diffNft, diffRecord, type NftObjectDiff } from './diff.js';
 import { nftFamily, type NftHost } from './host.js';
-import { fullSyncOperations, group, objectsApplied, partialSyncOperations, recordApplied, recordOf, staleAfter, staleDeletionOperations, type Applied, type Grouped, type NftRecord } from './plan.js';
+import { fullSyncOperations, group, objectsApplied, partialSyncOperations, recordApplied, recordOf, stagedLoadOperations, staleAfter, staleDeletionOperations, type Applied, type Grouped, type NftRecord } from './plan.js';
 import { keyedDigest, type NftAppliedState, type NftStateRead } from './state.js';
 
 export const KUBE_PROXY_NFT_TABLE = 'kube-proxy';
@@ -167,12 +167,15 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
       if (plan?.fullReason !== undefined) reason = plan.fullReason;
       const nextToken = `svcrules:${random(8)}`;
       let ops: Operation[];
+      // A full sync onto a host without the table loads it in stages (plan.ts stagedLoadOperations).
+      let stages: Operation[][] | undefined;
       if (reason !== undefined) {
-        if (!options.force) {
-          const listed = await host.listSet(family, KUBE_PROXY_NFT_TABLE, SVCRULES_NFT_CANARY);
-          if ('missing' in listed && listed.missing === 'set') throw new NftTableOwnedError(family);
-        }
-        ops = [...fullSyncOperations(g), { verb: 'add', kind: 'set', table: t, set: canarySet }, { verb: 'add', kind: 'element', table: t, element: canaryElement(nextToken) }];
+        const listed = await host.listSet(family, KUBE_PROXY_NFT_TABLE, SVCRULES_NFT_CANARY);
+        if (!options.force && 'missing' in listed && listed.missing === 'set') throw new NftTableOwnedError(family);
+        const canary: Operation[] = [{ verb: 'add', kind: 'set', table: t, set: canarySet }];
+        const tokenOp: Operation[] = [{ verb: 'add', kind: 'element', table: t, element: canaryElement(nextToken) }];
+        if ('missing' in listed && listed.missing === 'table' && !opts.dryRun) stages = stagedLoadOperations(g, canary, tokenOp);
+        ops = stages ? stages.flat() : [...fullSyncOperations(g), ...canary, ...tokenOp];
       } else {
         ops = [...plan!.operations];
         if (ops.length > 0) ops.push({ verb: 'flush', kind: 'set', table: t, name: SVCRULES_NFT_CANARY }, { verb: 'add', kind: 'element', table: t, element: canaryElement(nextToken) });
@@ -187,7 +190,8 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
         if (transaction) await host.run(transaction, { check: true });
         return { ...base, applied: false, staleChainsFlushed: [], conntrack: [], state: undefined };
       }
-      if (transaction) await host.run(transaction);
+      if (stages) for (const stage of stages) await host.run(renderTransaction({ operations: stage }));
+      else if (transaction) await host.run(transaction);
       stale = plan === undefined ? new Map() : staleAfter(stale, g, plan, now);
       last = { g };
       udp = desiredUdp;

@@ -237,6 +237,34 @@ export function fullSyncOperations(g: Grouped): Operation[] {
   return ops;
 }
 
+/**
+ * A full sync onto a host without the table, in three transactions instead of one. The kernel
+ * (nf_tables_api.c `__nft_set_trans_bind`) walks every entry of the open transaction each time a
+ * rule binds an anonymous set, and each service chain's `numgen random mod N vmap { … }` is one:
+ * with the 30k chain declarations of 10k Services in the same transaction that walk is most of the
+ * first sync (measured in packages/bench/src/nft-apply-bench.ts). So: (1) the table, its chains
+ * (empty) and its sets and maps (empty); (2) the rules of the regular chains; (3) the base chains'
+ * rules and every element. Until (3) commits no base chain has a rule, so no packet reaches
+ * anything of (1) or (2): for traffic the table still appears at once. After a failure in (2) or
+ * (3) the table holds unreachable leftovers, and the next full sync replaces it in one transaction.
+ * `extra` (the canary) is declared in (1) so that leftovers are still recognised as ours.
+ */
+export function stagedLoadOperations(g: Grouped, declare: readonly Operation[] = [], hookUp: readonly Operation[] = []): Operation[][] {
+  const rs = g.rs;
+  const t = tableRef(rs.table);
+  const decls: Operation[] = [{ verb: 'add', kind: 'table', table: rs.table }];
+  for (const chain of rs.chains) decls.push({ verb: 'add', kind: 'chain', table: t, chain });
+  for (const set of rs.sets) decls.push({ verb: 'add', kind: 'set', table: t, set });
+  for (const map of rs.maps) decls.push({ verb: 'add', kind: 'map', table: t, map });
+  const fill: Operation[] = [];
+  const last: Operation[] = [];
+  const rules = rulesInLoadOrder(g);
+  // Service chains first: each binds an anonymous set, so the fewer entries before it the better.
+  for (const rule of [...rules.service, ...rules.fixed, ...rules.endpoint]) (g.chains.get(rule.chain)!.base === undefined ? fill : last).push({ verb: 'add', kind: 'rule', table: t, rule });
+  for (const element of rs.elements) last.push({ verb: 'add', kind: 'element', table: t, element });
+  return [[...decls, ...declare], fill, [...last, ...hookUp]].filter((ops) => ops.length > 0);
+}
+
 export interface PartialPlan {
   /** Why a partial sync cannot express the change (then do a full sync), or undefined. */
   readonly fullReason: string | undefined;
