@@ -1,10 +1,10 @@
 /**
  * The nftables applier in an ip6 table on the real kernel: a node namespace and a pod namespace
  * joined by a veth pair, the pod holding the endpoint addresses and answering with the address it
- * was reached at. The compiled ip6 `kube-proxy` table is applied (a staged first sync), partially
- * synced (an endpoint moves, then the Service loses its endpoints), and after each step TCP
- * connections from the node to the v6 ClusterIP reach exactly the endpoints compiled; the ip
- * family's tables stay as they were.
+ * was reached at. The compiled ip6 `kube-proxy` table is applied (a staged first sync, forced at
+ * this size by `stagedLoadAbove: 0`), partially synced (an endpoint moves, then the Service loses
+ * its endpoints), and after each step TCP connections from the node to the v6 ClusterIP reach
+ * exactly the endpoints compiled; the ip family's tables stay as they were.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { compileNFTables, type Snapshot } from '@svcrules/core';
@@ -81,10 +81,11 @@ kernel.describe('nftables applier, ip6 table, on the real kernel', () => {
     // Before any table: nothing answers at the ClusterIP (the pod does not hold it).
     expect(reached(node, 1)).not.toContain(CLUSTER_IP);
     const clock = { now: 1_000_000 };
-    const applier = createNftApplier({ host: createExecNftHost({ netns: node }), family: 'ipv6', clock: () => clock.now });
+    const applier = createNftApplier({ host: createExecNftHost({ netns: node }), family: 'ipv6', clock: () => clock.now, stagedLoadAbove: 0 });
 
     const first = await applier.apply(ip6Table(snap(EPS.slice(0, 2))));
     expect(first.mode).toBe('full');
+    expect(first.transaction).not.toMatch(/^delete table/m);
     expect(mustRunIn(node, 'nft', ['list', 'table', 'ip6', 'kube-proxy'])).toContain(`ip6 daddr . meta l4proto . th dport vmap @service-ips`);
     expect(reached(node, 16)).toEqual(EPS.slice(0, 2));
 

@@ -194,7 +194,7 @@ describe('ownership, failures, dry runs', () => {
   });
 
   test('a first sync onto a host without the table runs in stages; no base chain has a rule before the last', async () => {
-    const { host, applier } = setup();
+    const { host, applier } = setup({ stagedLoadAbove: 2 });
     const rs = kubeProxyShapedRuleset({ services: 3, endpoints: 2 });
     const baseChains = new Set(rs.chains.filter((c) => c.base !== undefined).map((c) => c.name));
     const r = await applier.apply(rs);
@@ -210,6 +210,10 @@ describe('ownership, failures, dry runs', () => {
     // Together they are the transaction a single full sync would run, without the table's delete.
     expect(r.transaction.split('\n').filter(Boolean).sort()).toEqual(host.transactions.join('').split('\n').filter(Boolean).sort());
     expect(tableText(host)).toBe(canon(rs));
+    // At or below stagedLoadAbove service chains, one transaction.
+    const small = setup({ stagedLoadAbove: 3 });
+    await small.applier.apply(rs);
+    expect(small.host.transactions).toHaveLength(1);
     // With the table there (ours), a full sync is one transaction that replaces it.
     const again = await applier.apply(rs, { full: true });
     expect(host.transactions).toHaveLength(5);
@@ -231,7 +235,7 @@ describe('ownership, failures, dry runs', () => {
     const host = Object.assign(Object.create(inner) as FakeNftHost, {
       run: (text: string, o?: { check?: boolean }) => (++runs === 2 ? Promise.reject(new NftTransactionError('nft -f -', 1, 'injected', '', 'injected')) : inner.run(text, o)),
     });
-    const applier = createNftApplier({ host, family: 'ipv4' });
+    const applier = createNftApplier({ host, family: 'ipv4', stagedLoadAbove: 0 });
     const rs = kubeProxyShapedRuleset({ services: 2, endpoints: 2 });
     await expect(applier.apply(rs)).rejects.toThrow(/injected/);
     const left = inner.table('ip', 'kube-proxy')!;

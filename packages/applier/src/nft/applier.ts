@@ -28,7 +28,7 @@ import type { HostIdentity } from '../state.js';
 import { nftUdpServiceMap } from './conntrack.js';
 import { diffNft, diffRecord, type NftObjectDiff } from './diff.js';
 import { nftFamily, type NftHost } from './host.js';
-import { fullSyncOperations, group, objectsApplied, partialSyncOperations, recordApplied, recordOf, stagedLoadOperations, staleAfter, staleDeletionOperations, type Applied, type Grouped, type NftRecord } from './plan.js';
+import { fullSyncOperations, group, objectsApplied, partialSyncOperations, recordApplied, recordOf, SERVICE_CHAINS_PER_TRANSACTION, serviceChainCount, stagedLoadOperations, staleAfter, staleDeletionOperations, type Applied, type Grouped, type NftRecord } from './plan.js';
 import { keyedDigest, type NftAppliedState, type NftStateRead } from './state.js';
 
 export const KUBE_PROXY_NFT_TABLE = 'kube-proxy';
@@ -61,6 +61,12 @@ export interface NftApplierOptions {
   readonly conntrack?: (flows: readonly StaleUdpFlow[]) => Promise<ConntrackCleanup[]>;
   /** Keep the record between processes: start from a saved state, return the state to save. */
   readonly state?: { readonly identity: HostIdentity; readonly saved: NftStateRead };
+  /**
+   * A full sync onto a host without the table is loaded in stages (plan.ts stagedLoadOperations)
+   * when the table has more service chains than this; default SERVICE_CHAINS_PER_TRANSACTION
+   * (below it the extra nft runs cost more than they save).
+   */
+  readonly stagedLoadAbove?: number;
   /** Random hex digits (`bytes` bytes) for tokens and the digest seed; default node:crypto. */
   readonly random?: (bytes: number) => string;
 }
@@ -107,6 +113,7 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
   const family = nftFamily(options.family);
   const clock = options.clock ?? Date.now;
   const delay = options.staleChainDelayMs ?? 1000;
+  const stagedAbove = options.stagedLoadAbove ?? SERVICE_CHAINS_PER_TRANSACTION;
   const random = options.random ?? ((n: number) => randomBytes(n).toString('hex'));
   const st = options.state;
   const saved = st?.saved.state;
@@ -174,7 +181,7 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
         if (!options.force && 'missing' in listed && listed.missing === 'set') throw new NftTableOwnedError(family);
         const canary: Operation[] = [{ verb: 'add', kind: 'set', table: t, set: canarySet }];
         const tokenOp: Operation[] = [{ verb: 'add', kind: 'element', table: t, element: canaryElement(nextToken) }];
-        if ('missing' in listed && listed.missing === 'table' && !opts.dryRun) stages = stagedLoadOperations(g, canary, tokenOp);
+        if ('missing' in listed && listed.missing === 'table' && !opts.dryRun && serviceChainCount(g) > stagedAbove) stages = stagedLoadOperations(g, canary, tokenOp);
         ops = stages ? stages.flat() : [...fullSyncOperations(g), ...canary, ...tokenOp];
       } else {
         ops = [...plan!.operations];

@@ -207,6 +207,13 @@ export function recordApplied(record: NftRecord, fp: Fingerprint): Applied {
 const isEndpointChain = (name: string) => name.startsWith('endpoint-');
 const isServiceChain = (name: string) => name.includes('/');
 
+/** Chains of Services and their endpoints (kube-proxy's names with a `/`), not counting endpoint chains. */
+export function serviceChainCount(g: Grouped): number {
+  let n = 0;
+  for (const name of g.chains.keys()) if (isServiceChain(name) && !isEndpointChain(name)) n++;
+  return n;
+}
+
 /**
  * Rules of the fixed chains first, then every element, then the service chains' rules and the
  * endpoint chains' last: a jump or map element added while its target is still empty makes the
