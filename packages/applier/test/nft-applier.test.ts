@@ -201,6 +201,7 @@ describe('ownership, failures, dry runs', () => {
     expect(r.mode).toBe('full');
     // Declarations; the service chains' rules; the other regular chains' rules; base chains' rules and elements.
     expect(host.transactions).toHaveLength(4);
+    expect(r.transactions).toBe(4);
     const [declare, services, fill, hookUp] = host.transactions.map((t) => t.split('\n').filter(Boolean));
     const chainOf = (l: string) => l.split(' ')[4]!;
     expect(declare!.every((l) => /^add (table|chain|set|map) /.test(l))).toBe(true);
@@ -214,6 +215,7 @@ describe('ownership, failures, dry runs', () => {
     const small = setup({ stagedLoadAbove: 3 });
     await small.applier.apply(rs);
     expect(small.host.transactions).toHaveLength(1);
+    expect((await small.applier.apply(rs)).transactions).toBe(0);
     // With the table there (ours), a full sync is one transaction that replaces it.
     const again = await applier.apply(rs, { full: true });
     expect(host.transactions).toHaveLength(5);

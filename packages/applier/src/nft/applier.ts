@@ -83,9 +83,11 @@ export interface NftApplyResult {
   readonly mode: 'full' | 'partial';
   /** Why the sync was full (undefined for partial). */
   readonly reason: string | undefined;
-  /** The main transaction as `nft -f` text; `''` when nothing differed (then nft did not run). */
+  /** The main transaction as `nft -f` text; `''` when nothing differed (then nft did not run). A staged first sync: its stages in order. */
   readonly transaction: string;
   readonly operations: number;
+  /** How many `nft -f` runs that text took: 0 (nothing to change), 1, or the stages of a staged first sync. */
+  readonly transactions: number;
   /** Whether the transaction ran (false for dry runs and no-ops). */
   readonly applied: boolean;
   /** Stale chains deleted by the separate transaction that ran first. */
@@ -192,7 +194,7 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
       // Without a record a full sync cannot know what the table held: no conntrack cleanup then.
       const staleFlows = last === undefined ? [] : staleUdpFlows(udp, desiredUdp);
       const mode = reason === undefined ? 'partial' : 'full';
-      const base = { family: options.family, mode, reason, transaction, operations: ops.length, staleChainsDeleted, staleUdpFlows: staleFlows } as const;
+      const base = { family: options.family, mode, reason, transaction, operations: ops.length, transactions: stages?.length ?? (transaction ? 1 : 0), staleChainsDeleted, staleUdpFlows: staleFlows } as const;
       if (opts.dryRun) {
         if (transaction) await host.run(transaction, { check: true });
         return { ...base, applied: false, staleChainsFlushed: [], conntrack: [], state: undefined };
