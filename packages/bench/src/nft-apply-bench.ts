@@ -32,6 +32,10 @@ export interface NftApplyBenchResult {
   readonly listSetMs: number;
   /** `nft list chain` of one chain: nft fetches every set with its elements first. */
   readonly listChainMs: number;
+  /** The opt-in unrolled shape (createNftApplier unrollEndpointMaps): full sync, and one Service changed (one run). */
+  readonly unrolledFullMs: number;
+  readonly unrolledPartialMs: number;
+  readonly unrolledPartialNftMs: number;
   /** kube-proxy's shape (add + flush every chain, then rules and elements) into an empty namespace. */
   readonly kubeProxyShapeMs: number;
   readonly kubeProxyShapeTimedOut: boolean;
@@ -218,6 +222,16 @@ export async function measureNftApply(o: { services: number; endpoints: number; 
     const [, listChainMs] = await timedAsync(() => inNetns(spawnRunner, ns)('nft', ['list', 'chain', 'ip', 'kube-proxy', 'nat-prerouting']));
     return { fullMs, fullNftMs, partialMs: median(runs), partialNftMs: median(nft), partialRunsMs: runs, partialOperations, oneRuleMs, listSetMs, listChainMs, floors };
   });
+  const unrolled = await inFreshNetns(async (ns) => {
+    const { host, spent } = timedHost(createExecNftHost({ netns: ns }));
+    const applier = createNftApplier({ host, family: 'ipv4', unrollEndpointMaps: true });
+    const [, unrolledFullMs] = await timedAsync(() => applier.apply(desired));
+    const next = kubeProxyShapedRuleset({ services: o.services, endpoints: o.endpoints, changed: Math.floor(o.services / 2), generation: 1 });
+    spent.ms = 0;
+    const [r, unrolledPartialMs] = await timedAsync(() => applier.apply(next));
+    if (r.mode !== 'partial') throw new Error(`expected a partial sync, got ${r.mode} (${r.reason})`);
+    return { unrolledFullMs, unrolledPartialMs, unrolledPartialNftMs: spent.ms };
+  });
   const kp = await inFreshNetns((ns) => nftLoad(ns, kubeProxyShapedTransaction(desired), o.kubeProxyTimeoutMs));
   const parts = await partCosts(desired, o.kubeProxyTimeoutMs);
   const shapes = await shapeCosts(desired, o.kubeProxyTimeoutMs);
@@ -228,6 +242,7 @@ export async function measureNftApply(o: { services: number; endpoints: number; 
     rules: desired.rules.length,
     elements: desired.elements.length,
     ...ours,
+    ...unrolled,
     kubeProxyShapeMs: kp.ms,
     kubeProxyShapeTimedOut: kp.timedOut,
     parts,

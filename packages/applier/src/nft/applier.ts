@@ -29,6 +29,7 @@ import { nftUdpServiceMap } from './conntrack.js';
 import { diffNft, diffRecord, type NftObjectDiff } from './diff.js';
 import { nftFamily, type NftHost } from './host.js';
 import { fullSyncOperations, group, objectsApplied, partialSyncOperations, recordApplied, recordOf, SERVICE_CHAINS_PER_TRANSACTION, serviceChainCount, stagedLoadOperations, staleAfter, staleDeletionOperations, type Applied, type Grouped, type NftRecord } from './plan.js';
+import { unrollEndpointMaps } from './shape.js';
 import { keyedDigest, type NftAppliedState, type NftStateRead } from './state.js';
 
 export const KUBE_PROXY_NFT_TABLE = 'kube-proxy';
@@ -67,6 +68,11 @@ export interface NftApplierOptions {
    * (below it the extra nft runs cost more than they save).
    */
   readonly stagedLoadAbove?: number;
+  /**
+   * Opt-in, not kube-proxy's table: load each service chain's `numgen random mod N vmap { … }` as
+   * N rules (shape.ts unrollEndpointMaps), which the kernel adds several times faster at 10k Services.
+   */
+  readonly unrollEndpointMaps?: boolean;
   /** Random hex digits (`bytes` bytes) for tokens and the digest seed; default node:crypto. */
   readonly random?: (bytes: number) => string;
 }
@@ -149,7 +155,10 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
     return undefined;
   }
 
-  async function apply(desired: NftRuleset, opts: NftApplyOptions = {}): Promise<NftApplyResult> {
+  const shaped = (rs: NftRuleset) => (options.unrollEndpointMaps ? unrollEndpointMaps(rs) : rs);
+
+  async function apply(wanted: NftRuleset, opts: NftApplyOptions = {}): Promise<NftApplyResult> {
+    const desired = shaped(wanted);
     check(desired);
     const now = clock();
     const g = group(desired);
@@ -225,7 +234,8 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
 
   return {
     apply,
-    diff(desired) {
+    diff(wanted) {
+      const desired = shaped(wanted);
       check(desired);
       if (last === undefined || 'g' in last) return diffNft(last?.g.rs, desired);
       return diffRecord(applied()!, desired);
