@@ -65,7 +65,7 @@ export interface NftApplierOptions {
   /**
    * A full sync onto a host without the table is loaded in stages (plan.ts stagedLoadOperations)
    * when the table has more service chains than this; default SERVICE_CHAINS_PER_TRANSACTION
-   * (below it the extra nft runs cost more than they save).
+   * (below it the extra nft runs cost more than they save), never with `unrollEndpointMaps`.
    */
   readonly stagedLoadAbove?: number;
   /**
@@ -121,7 +121,8 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
   const family = nftFamily(options.family);
   const clock = options.clock ?? Date.now;
   const delay = options.staleChainDelayMs ?? 1000;
-  const stagedAbove = options.stagedLoadAbove ?? SERVICE_CHAINS_PER_TRANSACTION;
+  // Staging pays for itself only against anonymous sets, which the unrolled shape does not have.
+  const stagedAbove = options.stagedLoadAbove ?? (options.unrollEndpointMaps ? Infinity : SERVICE_CHAINS_PER_TRANSACTION);
   const random = options.random ?? ((n: number) => randomBytes(n).toString('hex'));
   const st = options.state;
   const saved = st?.saved.state;
