@@ -3,7 +3,9 @@
  * kube-proxy's nftables proxier keeps it (pkg/proxy/nftables/proxier.go): the table is ours alone
  * and nothing outside it is touched.
  *
- * - A full sync is one `nft -f` transaction that replaces the table (plan.ts). It happens on the
+ * - A full sync is one `nft -f` transaction that replaces the table (plan.ts); onto a host without
+ *   the table and above `stagedLoadAbove` service chains, a few transactions that expose nothing
+ *   to packets before the last (plan.ts stagedLoadOperations). It happens on the
  *   first apply, after a failure, when our canary says the table is not as we left it, when the
  *   change cannot be expressed partially (a base chain or a set's type changed), on request, and
  *   optionally on an interval (off by default: a full sync re-creates the affinity sets, so it

@@ -1,6 +1,6 @@
 /**
  * The transactions of the nftables applier, pure: a full sync that replaces the table in one
- * transaction, and a partial sync like kube-proxy's (pkg/proxy/nftables/proxier.go syncProxyRules,
+ * transaction (or loads it in stages onto a host without it), and a partial sync like kube-proxy's (pkg/proxy/nftables/proxier.go syncProxyRules,
  * PR #126013) that writes only what differs from the record of the last apply: new chains, changed
  * chains (flush and re-add their rules), new and removed sets and maps, and element adds and deletes.
  * A chain no longer wanted is flushed now and deleted by a later transaction, at least a second
