@@ -3,7 +3,8 @@
  * TestSyncProxyRulesRepeated states and a 3 → 1 → 0 → 2 Service sequence land exactly (what
  * `nft -j list table` shows is the model, stale chains included), with a foreign iptables rule and a
  * foreign nft table untouched at every step; a re-apply runs nothing; a transaction nft refuses
- * leaves the previous table; a kube-proxy table is refused unless forced.
+ * leaves the previous table; a kube-proxy table is refused unless forced; packets after each step,
+ * in kube-proxy's table and in the opt-in unrolled shape loaded in stages.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -125,16 +126,22 @@ kernel.describe('nftables applier on the real kernel', () => {
       expect(mustRunIn(ns, 'nft', ['list', 'table', 'ip6', 'kube-proxy'])).toContain('chain mine');
     }, 'nfta'));
 
-  test('3 → 1 → 0 → 2 Services: after each step the kernel sends a client to exactly the Services loaded', async () => {
+  test.each([
+    ["kube-proxy's table", {}],
+    ['the opt-in unrolled shape, staged', { unrollEndpointMaps: true, stagedLoadAbove: 0 }],
+  ] as const)('3 → 1 → 0 → 2 Services, %s: after each step the kernel sends a client to exactly the Services loaded', async (_, shape) => {
     // The generator's Service i has cluster IP 172.30.0.i and endpoints 10.0.i.1, 10.0.i.2 on port 80.
     const pods = [0, 1, 2].flatMap((i) => [1, 2].map((j) => ({ name: `svc${i}-ep${j}`, ip: `10.0.${i}.${j}`, tcpPorts: [80] })));
     const cluster = await NetnsCluster.create({ pods });
     try {
       const clock = { now: 1_000_000 };
-      const applier = createNftApplier({ host: createExecNftHost({ netns: cluster.node }), family: 'ipv4', clock: () => clock.now });
+      const applier = createNftApplier({ host: createExecNftHost({ netns: cluster.node }), family: 'ipv4', clock: () => clock.now, ...shape });
       for (const services of [3, 1, 0, 2]) {
         clock.now += 1500;
         await applier.apply(kubeProxyShapedRuleset({ services, endpoints: 2 }));
+        const listing = mustRunIn(cluster.node, 'nft', ['list', 'table', 'ip', 'kube-proxy']);
+        if (services > 0) expect(listing.includes('numgen random mod 2 vmap {')).toBe(!('unrollEndpointMaps' in shape));
+        if (services > 0) expect(listing.includes('numgen random mod 2 0 goto endpoint-')).toBe('unrollEndpointMaps' in shape);
         for (const i of [0, 1, 2]) {
           const got = podsOf(await cluster.probe(cluster.client, { proto: 'tcp', host: `172.30.0.${i}`, port: 80, count: i < services ? 12 : 1, timeoutMs: 700 }));
           expect({ services, service: i, pods: got }).toEqual({ services, service: i, pods: i < services ? [`svc${i}-ep1`, `svc${i}-ep2`] : [] });

@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import type { NftRuleset } from '@svcrules/nftables';
+import type { NftRuleset, Operation } from '@svcrules/nftables';
 import { compileNFTables } from '@svcrules/core';
 import { endpoints, service, slice, snapshot } from './helpers.js';
 import { parseDump, renderDump } from '@svcrules/nftables';
@@ -27,6 +27,7 @@ import {
   type NftApplier,
   type Runner,
 } from '../src/index.js';
+import { fullSyncOperations, group, SERVICE_CHAINS_PER_TRANSACTION, stagedLoadOperations } from '../src/nft/plan.js';
 
 const REPEATED = join(FIXTURES, 'compile-nft/upstream/TestSyncProxyRulesRepeated');
 const expected = (n: number) => parseDump(readFileSync(join(REPEATED, `expected-${String(n).padStart(2, '0')}.nft`), 'utf8'));
@@ -190,6 +191,62 @@ describe('ownership, failures, dry runs', () => {
     expect(withoutToken(applied.transaction)).toBe(withoutToken(dry.transaction));
     expect(applied.staleChainsFlushed).toHaveLength(1);
     expect(tableText(host)).toBe(canon(withStale(next, applied.staleChainsFlushed)));
+  });
+
+  test('a first sync onto a host without the table runs in stages; no base chain has a rule before the last', async () => {
+    const { host, applier } = setup({ stagedLoadAbove: 2 });
+    const rs = kubeProxyShapedRuleset({ services: 3, endpoints: 2 });
+    const baseChains = new Set(rs.chains.filter((c) => c.base !== undefined).map((c) => c.name));
+    const r = await applier.apply(rs);
+    expect(r.mode).toBe('full');
+    // Declarations; the service chains' rules; the other regular chains' rules; base chains' rules and elements.
+    expect(host.transactions).toHaveLength(4);
+    expect(r.transactions).toBe(4);
+    const [declare, services, fill, hookUp] = host.transactions.map((t) => t.split('\n').filter(Boolean));
+    const chainOf = (l: string) => l.split(' ')[4]!;
+    expect(declare!.every((l) => /^add (table|chain|set|map) /.test(l))).toBe(true);
+    expect(services!.every((l) => l.startsWith('add rule ip kube-proxy service-'))).toBe(true);
+    expect(fill!.every((l) => l.startsWith('add rule ') && !baseChains.has(chainOf(l)))).toBe(true);
+    expect(hookUp!.every((l) => l.startsWith('add element ') || baseChains.has(chainOf(l)))).toBe(true);
+    // Together they are the transaction a single full sync would run, without the table's delete.
+    expect(r.transaction.split('\n').filter(Boolean).sort()).toEqual(host.transactions.join('').split('\n').filter(Boolean).sort());
+    expect(tableText(host)).toBe(canon(rs));
+    // At or below stagedLoadAbove service chains, one transaction.
+    const small = setup({ stagedLoadAbove: 3 });
+    await small.applier.apply(rs);
+    expect(small.host.transactions).toHaveLength(1);
+    expect((await small.applier.apply(rs)).transactions).toBe(0);
+    // With the table there (ours), a full sync is one transaction that replaces it.
+    const again = await applier.apply(rs, { full: true });
+    expect(host.transactions).toHaveLength(5);
+    expect(again.transaction).toMatch(/^add table ip kube-proxy\ndelete table ip kube-proxy\n/);
+    expect(tableText(host)).toBe(canon(rs));
+  });
+
+  test('a staged first sync puts at most SERVICE_CHAINS_PER_TRANSACTION service chains in a transaction, each chain whole', () => {
+    const rs = kubeProxyShapedRuleset({ services: 2 * SERVICE_CHAINS_PER_TRANSACTION + 1, endpoints: 1 });
+    const stages = stagedLoadOperations(group(rs));
+    const serviceChains = (ops: readonly Operation[]) => new Set(ops.flatMap((o) => (o.kind === 'rule' && o.verb === 'add' && o.rule.chain.startsWith('service-') && o.rule.chain.includes('/') ? [o.rule.chain] : [])));
+    expect(stages.map((ops) => serviceChains(ops).size)).toEqual([0, SERVICE_CHAINS_PER_TRANSACTION, SERVICE_CHAINS_PER_TRANSACTION, 1, 0, 0]);
+    expect(stages.flat()).toHaveLength(fullSyncOperations(group(rs)).length - 2);
+  });
+
+  test('a staged first sync that fails half-way leaves unreachable leftovers of ours, replaced by the next full sync', async () => {
+    const inner = new FakeNftHost();
+    let runs = 0;
+    const host = Object.assign(Object.create(inner) as FakeNftHost, {
+      run: (text: string, o?: { check?: boolean }) => (++runs === 2 ? Promise.reject(new NftTransactionError('nft -f -', 1, 'injected', '', 'injected')) : inner.run(text, o)),
+    });
+    const applier = createNftApplier({ host, family: 'ipv4', stagedLoadAbove: 0 });
+    const rs = kubeProxyShapedRuleset({ services: 2, endpoints: 2 });
+    await expect(applier.apply(rs)).rejects.toThrow(/injected/);
+    const left = inner.table('ip', 'kube-proxy')!;
+    expect(left.rules).toEqual([]);
+    expect(left.sets.map((s) => s.name)).toContain(SVCRULES_NFT_CANARY);
+    const r = await applier.apply(rs);
+    expect(r).toMatchObject({ mode: 'full', reason: expect.stringMatching(/previous apply failed/) });
+    expect(r.transaction).toMatch(/^add table ip kube-proxy\ndelete table ip kube-proxy\n/);
+    expect(tableText(inner)).toBe(canon(rs));
   });
 
   test('only the kube-proxy table of its own family', async () => {

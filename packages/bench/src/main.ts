@@ -505,6 +505,7 @@ function nftReport(rows: readonly (NftApplyBenchResult | { size: string; skipped
   const split = done.map(
     (r) => `${name(r)}, the table loaded part by part (one transaction each, in this order): ` + r.parts.map((p) => `${p.part} ${ms(p.ms)}`).join('; '),
   );
+  for (const r of done) split.push(`${name(r)}, nft on the loaded table: ` + r.floors.map((f) => `${f.what} ${ms(f.ms)}`).join('; '), `${name(r)}, one transaction into an empty namespace: ` + r.shapes.map((x) => `${x.shape} ${ms(x.ms)}`).join('; '), `${name(r)}, opt-in unrolled shape through the library: full sync ${ms(r.unrolledFullMs)}, one Service ${ms(r.unrolledPartialMs)} (nft ${ms(r.unrolledPartialNftMs)})`);
   const published = "kube-proxy's published figures: first sync of 10k Services × 2 endpoints 3 min 14 s (kubernetes PR #130119); 5k Services / 250k endpoints: minutes per sync (issue #135639).";
   return [parts, ...split, published].join('\n') + '\n';
 }

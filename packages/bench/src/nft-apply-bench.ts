@@ -4,7 +4,8 @@
  * the library, against the same table loaded the way kube-proxy's transaction is shaped (every
  * chain added and flushed, then its rules), plus what each part of the table costs nft.
  */
-import { createExecNftHost, createNftApplier, inNetns, spawnRunner, type NftHost } from '@svcrules/applier';
+import { pathToFileURL } from 'node:url';
+import { createExecNftHost, createNftApplier, fullSyncOperations, group, inNetns, spawnRunner, type NftHost } from '@svcrules/applier';
 import type { Chain, Element, NftRuleset, Operation, Rule } from '@svcrules/nftables';
 import { renderTransaction, tableRef } from '@svcrules/nftables';
 import { createNetns, deleteNetns, kubeProxyShapedRuleset } from '@svcrules/testkit';
@@ -31,11 +32,19 @@ export interface NftApplyBenchResult {
   readonly listSetMs: number;
   /** `nft list chain` of one chain: nft fetches every set with its elements first. */
   readonly listChainMs: number;
+  /** The opt-in unrolled shape (createNftApplier unrollEndpointMaps): full sync, and one Service changed (one run). */
+  readonly unrolledFullMs: number;
+  readonly unrolledPartialMs: number;
+  readonly unrolledPartialNftMs: number;
   /** kube-proxy's shape (add + flush every chain, then rules and elements) into an empty namespace. */
   readonly kubeProxyShapeMs: number;
   readonly kubeProxyShapeTimedOut: boolean;
   /** The same table loaded part by part into one namespace, each part its own transaction, ms. */
   readonly parts: readonly { readonly part: string; readonly ms: number }[];
+  /** Small transactions on the loaded table: what nft costs before it changes anything, ms. */
+  readonly floors: readonly { readonly what: string; readonly ms: number }[];
+  /** The same Services loaded in one transaction into an empty namespace, other shapes of the table, ms. */
+  readonly shapes: readonly { readonly shape: string; readonly ms: number }[];
 }
 
 /** A host that adds up the time spent waiting for nft. */
@@ -133,6 +142,60 @@ async function partCosts(rs: NftRuleset, timeoutMs: number): Promise<{ part: str
   });
 }
 
+/**
+ * Other transactions of the same Services, each loaded in one `nft -f` into an empty namespace:
+ * ours as one transaction (the full sync before the staged first load), and two table shapes
+ * svcrules does not build, to show what the anonymous `numgen random mod N vmap { … }` sets cost:
+ * a named verdict map per service chain, and no set at all (one `numgen random mod K == 0 goto`
+ * rule per endpoint, K counting down, as iptables mode's probabilities do).
+ */
+async function shapeCosts(rs: NftRuleset, timeoutMs: number): Promise<{ shape: string; ms: number }[]> {
+  const t = tableRef(rs.table);
+  const add = (rule: Rule): Operation => ({ verb: 'add', kind: 'rule', table: t, rule });
+  const anon = /^numgen random mod (\d+) vmap \{ (.*) \}$/;
+  const decls: Operation[] = [{ verb: 'add', kind: 'table', table: rs.table }, ...rs.sets.map((set): Operation => ({ verb: 'add', kind: 'set', table: t, set })), ...rs.maps.map((map): Operation => ({ verb: 'add', kind: 'map', table: t, map })), ...rs.chains.map((chain): Operation => ({ verb: 'add', kind: 'chain', table: t, chain }))];
+  const elements = rs.elements.map((element): Operation => ({ verb: 'add', kind: 'element', table: t, element }));
+  const named: Operation[] = [];
+  const mapDecls: string[] = [];
+  const unrolled: Operation[] = [];
+  for (const rule of rs.rules) {
+    const m = anon.exec(rule.words.join(' '));
+    if (!m) {
+      named.push(add(rule));
+      unrolled.push(add(rule));
+      continue;
+    }
+    const name = `endpoints-${mapDecls.length}`;
+    const n = Number(m[1]);
+    const targets = m[2]!.split(' , ').map((e) => e.split(' : ')[1]!);
+    mapDecls.push(`add map ${t.family} ${t.name} ${name} { typeof numgen random mod ${n} : verdict ; }\n`);
+    named.push(...targets.map((v, i): Operation => ({ verb: 'add', kind: 'element', table: t, element: { container: name, key: [String(i)], value: [v] } })), add({ chain: rule.chain, words: ['numgen', 'random', 'mod', String(n), 'vmap', `@${name}`] }));
+    targets.forEach((v, i) => unrolled.push(add({ chain: rule.chain, words: i === n - 1 ? v.split(' ') : ['numgen', 'random', 'mod', String(n - i), '==', '0', ...v.split(' ')] })));
+  }
+  const load = (operations: Operation[], before = '') => inFreshNetns(async (ns) => (await nftLoad(ns, renderTransaction({ operations: decls }) + before + renderTransaction({ operations }), timeoutMs)).ms);
+  return [
+    { shape: "ours as one transaction (kube-proxy's table)", ms: await inFreshNetns(async (ns) => (await nftLoad(ns, renderTransaction({ operations: fullSyncOperations(group(rs)) }), timeoutMs)).ms) },
+    { shape: 'a named verdict map per service chain (not built)', ms: await load([...elements, ...named], mapDecls.join('')) },
+    { shape: 'no sets: one numgen rule per endpoint (not built)', ms: await load([...elements, ...unrolled]) },
+  ];
+}
+
+/** Small transactions on the loaded table `ns`: nft 1.0.6 fills its cache per command kind first. */
+async function floorCosts(ns: string): Promise<{ what: string; ms: number }[]> {
+  const exec = createExecNftHost({ netns: ns });
+  const cases: [string, string, boolean?][] = [
+    ['empty transaction', ''],
+    ['add chain (lists the tables)', 'add chain ip kube-proxy svcrules-bench-chain\n'],
+    ['flush set (lists the sets)', 'flush set ip kube-proxy svcrules-canary\n'],
+    ['add element (lists chains and sets)', 'add element ip kube-proxy cluster-ips { 172.31.255.1 }\n'],
+    ['add rule (lists chains and sets)', 'add rule ip kube-proxy nat-output return\n'],
+    ['add rule, nft -c', 'add rule ip kube-proxy nat-output return\n', true],
+  ];
+  const out: { what: string; ms: number }[] = [];
+  for (const [what, text, check] of cases) out.push({ what, ms: (await timedAsync(() => exec.run(text, { check: check ?? false })))[1] });
+  return out;
+}
+
 export async function measureNftApply(o: { services: number; endpoints: number; partialRuns: number; kubeProxyTimeoutMs: number }): Promise<NftApplyBenchResult> {
   const desired = kubeProxyShapedRuleset({ services: o.services, endpoints: o.endpoints });
   const ours = await inFreshNetns(async (ns) => {
@@ -153,13 +216,25 @@ export async function measureNftApply(o: { services: number; endpoints: number; 
       partialOperations = r.operations;
     }
     const exec = createExecNftHost({ netns: ns });
+    const floors = await floorCosts(ns);
     const [, oneRuleMs] = await timedAsync(() => exec.run('add rule ip kube-proxy nat-output return\n'));
     const [, listSetMs] = await timedAsync(() => exec.listSet('ip', 'kube-proxy', 'svcrules-canary'));
     const [, listChainMs] = await timedAsync(() => inNetns(spawnRunner, ns)('nft', ['list', 'chain', 'ip', 'kube-proxy', 'nat-prerouting']));
-    return { fullMs, fullNftMs, partialMs: median(runs), partialNftMs: median(nft), partialRunsMs: runs, partialOperations, oneRuleMs, listSetMs, listChainMs };
+    return { fullMs, fullNftMs, partialMs: median(runs), partialNftMs: median(nft), partialRunsMs: runs, partialOperations, oneRuleMs, listSetMs, listChainMs, floors };
+  });
+  const unrolled = await inFreshNetns(async (ns) => {
+    const { host, spent } = timedHost(createExecNftHost({ netns: ns }));
+    const applier = createNftApplier({ host, family: 'ipv4', unrollEndpointMaps: true });
+    const [, unrolledFullMs] = await timedAsync(() => applier.apply(desired));
+    const next = kubeProxyShapedRuleset({ services: o.services, endpoints: o.endpoints, changed: Math.floor(o.services / 2), generation: 1 });
+    spent.ms = 0;
+    const [r, unrolledPartialMs] = await timedAsync(() => applier.apply(next));
+    if (r.mode !== 'partial') throw new Error(`expected a partial sync, got ${r.mode} (${r.reason})`);
+    return { unrolledFullMs, unrolledPartialMs, unrolledPartialNftMs: spent.ms };
   });
   const kp = await inFreshNetns((ns) => nftLoad(ns, kubeProxyShapedTransaction(desired), o.kubeProxyTimeoutMs));
   const parts = await partCosts(desired, o.kubeProxyTimeoutMs);
+  const shapes = await shapeCosts(desired, o.kubeProxyTimeoutMs);
   return {
     services: o.services,
     endpoints: o.endpoints,
@@ -167,8 +242,22 @@ export async function measureNftApply(o: { services: number; endpoints: number; 
     rules: desired.rules.length,
     elements: desired.elements.length,
     ...ours,
+    ...unrolled,
     kubeProxyShapeMs: kp.ms,
     kubeProxyShapeTimedOut: kp.timedOut,
     parts,
+    shapes,
   };
+}
+
+// Alone: node packages/bench/dist/nft-apply-bench.js [services] [endpoints] [partial runs] (as root).
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const [services = 10000, endpoints = 2, partialRuns = 5] = process.argv.slice(2).map(Number);
+  measureNftApply({ services, endpoints, partialRuns, kubeProxyTimeoutMs: 120_000 }).then(
+    (r) => process.stdout.write(JSON.stringify(r, null, 2) + '\n'),
+    (e: unknown) => {
+      process.stderr.write(`nft-apply-bench: ${e instanceof Error ? e.message : String(e)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -3,7 +3,9 @@
  * kube-proxy's nftables proxier keeps it (pkg/proxy/nftables/proxier.go): the table is ours alone
  * and nothing outside it is touched.
  *
- * - A full sync is one `nft -f` transaction that replaces the table (plan.ts). It happens on the
+ * - A full sync is one `nft -f` transaction that replaces the table (plan.ts); onto a host without
+ *   the table and above `stagedLoadAbove` service chains, a few transactions that expose nothing
+ *   to packets before the last (plan.ts stagedLoadOperations). It happens on the
  *   first apply, after a failure, when our canary says the table is not as we left it, when the
  *   change cannot be expressed partially (a base chain or a set's type changed), on request, and
  *   optionally on an interval (off by default: a full sync re-creates the affinity sets, so it
@@ -28,7 +30,8 @@ import type { HostIdentity } from '../state.js';
 import { nftUdpServiceMap } from './conntrack.js';
 import { diffNft, diffRecord, type NftObjectDiff } from './diff.js';
 import { nftFamily, type NftHost } from './host.js';
-import { fullSyncOperations, group, objectsApplied, partialSyncOperations, recordApplied, recordOf, staleAfter, staleDeletionOperations, type Applied, type Grouped, type NftRecord } from './plan.js';
+import { fullSyncOperations, group, objectsApplied, partialSyncOperations, recordApplied, recordOf, SERVICE_CHAINS_PER_TRANSACTION, serviceChainCount, stagedLoadOperations, staleAfter, staleDeletionOperations, type Applied, type Grouped, type NftRecord } from './plan.js';
+import { unrollEndpointMaps } from './shape.js';
 import { keyedDigest, type NftAppliedState, type NftStateRead } from './state.js';
 
 export const KUBE_PROXY_NFT_TABLE = 'kube-proxy';
@@ -61,6 +64,17 @@ export interface NftApplierOptions {
   readonly conntrack?: (flows: readonly StaleUdpFlow[]) => Promise<ConntrackCleanup[]>;
   /** Keep the record between processes: start from a saved state, return the state to save. */
   readonly state?: { readonly identity: HostIdentity; readonly saved: NftStateRead };
+  /**
+   * A full sync onto a host without the table is loaded in stages (plan.ts stagedLoadOperations)
+   * when the table has more service chains than this; default SERVICE_CHAINS_PER_TRANSACTION
+   * (below it the extra nft runs cost more than they save), never with `unrollEndpointMaps`.
+   */
+  readonly stagedLoadAbove?: number;
+  /**
+   * Opt-in, not kube-proxy's table: load each service chain's `numgen random mod N vmap { … }` as
+   * N rules (shape.ts unrollEndpointMaps), which the kernel adds several times faster at 10k Services.
+   */
+  readonly unrollEndpointMaps?: boolean;
   /** Random hex digits (`bytes` bytes) for tokens and the digest seed; default node:crypto. */
   readonly random?: (bytes: number) => string;
 }
@@ -77,9 +91,11 @@ export interface NftApplyResult {
   readonly mode: 'full' | 'partial';
   /** Why the sync was full (undefined for partial). */
   readonly reason: string | undefined;
-  /** The main transaction as `nft -f` text; `''` when nothing differed (then nft did not run). */
+  /** The main transaction as `nft -f` text; `''` when nothing differed (then nft did not run). A staged first sync: its stages in order. */
   readonly transaction: string;
   readonly operations: number;
+  /** How many `nft -f` runs that text took: 0 (nothing to change), 1, or the stages of a staged first sync. */
+  readonly transactions: number;
   /** Whether the transaction ran (false for dry runs and no-ops). */
   readonly applied: boolean;
   /** Stale chains deleted by the separate transaction that ran first. */
@@ -107,6 +123,8 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
   const family = nftFamily(options.family);
   const clock = options.clock ?? Date.now;
   const delay = options.staleChainDelayMs ?? 1000;
+  // Staging pays for itself only against anonymous sets, which the unrolled shape does not have.
+  const stagedAbove = options.stagedLoadAbove ?? (options.unrollEndpointMaps ? Infinity : SERVICE_CHAINS_PER_TRANSACTION);
   const random = options.random ?? ((n: number) => randomBytes(n).toString('hex'));
   const st = options.state;
   const saved = st?.saved.state;
@@ -140,7 +158,10 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
     return undefined;
   }
 
-  async function apply(desired: NftRuleset, opts: NftApplyOptions = {}): Promise<NftApplyResult> {
+  const shaped = (rs: NftRuleset) => (options.unrollEndpointMaps ? unrollEndpointMaps(rs) : rs);
+
+  async function apply(wanted: NftRuleset, opts: NftApplyOptions = {}): Promise<NftApplyResult> {
+    const desired = shaped(wanted);
     check(desired);
     const now = clock();
     const g = group(desired);
@@ -167,12 +188,15 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
       if (plan?.fullReason !== undefined) reason = plan.fullReason;
       const nextToken = `svcrules:${random(8)}`;
       let ops: Operation[];
+      // A full sync onto a host without the table loads it in stages (plan.ts stagedLoadOperations).
+      let stages: Operation[][] | undefined;
       if (reason !== undefined) {
-        if (!options.force) {
-          const listed = await host.listSet(family, KUBE_PROXY_NFT_TABLE, SVCRULES_NFT_CANARY);
-          if ('missing' in listed && listed.missing === 'set') throw new NftTableOwnedError(family);
-        }
-        ops = [...fullSyncOperations(g), { verb: 'add', kind: 'set', table: t, set: canarySet }, { verb: 'add', kind: 'element', table: t, element: canaryElement(nextToken) }];
+        const listed = await host.listSet(family, KUBE_PROXY_NFT_TABLE, SVCRULES_NFT_CANARY);
+        if (!options.force && 'missing' in listed && listed.missing === 'set') throw new NftTableOwnedError(family);
+        const canary: Operation[] = [{ verb: 'add', kind: 'set', table: t, set: canarySet }];
+        const tokenOp: Operation[] = [{ verb: 'add', kind: 'element', table: t, element: canaryElement(nextToken) }];
+        if ('missing' in listed && listed.missing === 'table' && !opts.dryRun && serviceChainCount(g) > stagedAbove) stages = stagedLoadOperations(g, canary, tokenOp);
+        ops = stages ? stages.flat() : [...fullSyncOperations(g), ...canary, ...tokenOp];
       } else {
         ops = [...plan!.operations];
         if (ops.length > 0) ops.push({ verb: 'flush', kind: 'set', table: t, name: SVCRULES_NFT_CANARY }, { verb: 'add', kind: 'element', table: t, element: canaryElement(nextToken) });
@@ -182,12 +206,13 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
       // Without a record a full sync cannot know what the table held: no conntrack cleanup then.
       const staleFlows = last === undefined ? [] : staleUdpFlows(udp, desiredUdp);
       const mode = reason === undefined ? 'partial' : 'full';
-      const base = { family: options.family, mode, reason, transaction, operations: ops.length, staleChainsDeleted, staleUdpFlows: staleFlows } as const;
+      const base = { family: options.family, mode, reason, transaction, operations: ops.length, transactions: stages?.length ?? (transaction ? 1 : 0), staleChainsDeleted, staleUdpFlows: staleFlows } as const;
       if (opts.dryRun) {
         if (transaction) await host.run(transaction, { check: true });
         return { ...base, applied: false, staleChainsFlushed: [], conntrack: [], state: undefined };
       }
-      if (transaction) await host.run(transaction);
+      if (stages) for (const stage of stages) await host.run(renderTransaction({ operations: stage }));
+      else if (transaction) await host.run(transaction);
       stale = plan === undefined ? new Map() : staleAfter(stale, g, plan, now);
       last = { g };
       udp = desiredUdp;
@@ -212,7 +237,8 @@ export function createNftApplier(options: NftApplierOptions): NftApplier {
 
   return {
     apply,
-    diff(desired) {
+    diff(wanted) {
+      const desired = shaped(wanted);
       check(desired);
       if (last === undefined || 'g' in last) return diffNft(last?.g.rs, desired);
       return diffRecord(applied()!, desired);

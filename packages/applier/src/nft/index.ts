@@ -5,3 +5,4 @@ export * from './conntrack.js';
 export * from './diff.js';
 export * from './state.js';
 export * from './applier.js';
+export * from './shape.js';

@@ -1,6 +1,6 @@
 /**
  * The transactions of the nftables applier, pure: a full sync that replaces the table in one
- * transaction, and a partial sync like kube-proxy's (pkg/proxy/nftables/proxier.go syncProxyRules,
+ * transaction (or loads it in stages onto a host without it), and a partial sync like kube-proxy's (pkg/proxy/nftables/proxier.go syncProxyRules,
  * PR #126013) that writes only what differs from the record of the last apply: new chains, changed
  * chains (flush and re-add their rules), new and removed sets and maps, and element adds and deletes.
  * A chain no longer wanted is flushed now and deleted by a later transaction, at least a second
@@ -207,6 +207,13 @@ export function recordApplied(record: NftRecord, fp: Fingerprint): Applied {
 const isEndpointChain = (name: string) => name.startsWith('endpoint-');
 const isServiceChain = (name: string) => name.includes('/');
 
+/** Chains of Services and their endpoints (kube-proxy's names with a `/`), not counting endpoint chains. */
+export function serviceChainCount(g: Grouped): number {
+  let n = 0;
+  for (const name of g.chains.keys()) if (isServiceChain(name) && !isEndpointChain(name)) n++;
+  return n;
+}
+
 /**
  * Rules of the fixed chains first, then every element, then the service chains' rules and the
  * endpoint chains' last: a jump or map element added while its target is still empty makes the
@@ -236,6 +243,47 @@ export function fullSyncOperations(g: Grouped): Operation[] {
   for (const rule of [...rules.service, ...rules.endpoint]) ops.push({ verb: 'add', kind: 'rule', table: t, rule });
   return ops;
 }
+
+/**
+ * A full sync onto a host without the table, in three transactions instead of one. The kernel
+ * (nf_tables_api.c `__nft_set_trans_bind`) walks every entry of the open transaction each time a
+ * rule binds an anonymous set, and each service chain's `numgen random mod N vmap { … }` is one:
+ * with the 30k chain declarations of 10k Services in the same transaction that walk is most of the
+ * first sync (measured in packages/bench/src/nft-apply-bench.ts). So: (1) the table, its chains
+ * (empty) and its sets and maps (empty); (2) the service chains' rules, a few thousand chains per
+ * transaction, then the other regular chains' rules; (3) the base chains' rules and every element.
+ * Until (3) commits no base chain has a rule, so no packet reaches anything of (1) or (2): for
+ * traffic the table still appears at once. After a failure before (3) commits the table holds
+ * unreachable leftovers, and the next full sync replaces it in one transaction.
+ * `extra` (the canary) is declared in (1) so that leftovers are still recognised as ours.
+ */
+export function stagedLoadOperations(g: Grouped, declare: readonly Operation[] = [], hookUp: readonly Operation[] = []): Operation[][] {
+  const rs = g.rs;
+  const t = tableRef(rs.table);
+  const decls: Operation[] = [{ verb: 'add', kind: 'table', table: rs.table }];
+  for (const chain of rs.chains) decls.push({ verb: 'add', kind: 'chain', table: t, chain });
+  for (const set of rs.sets) decls.push({ verb: 'add', kind: 'set', table: t, set });
+  for (const map of rs.maps) decls.push({ verb: 'add', kind: 'map', table: t, map });
+  const rules = rulesInLoadOrder(g);
+  // The service chains' rules in batches of SERVICE_CHAINS_PER_TRANSACTION chains, first: each
+  // binds an anonymous set, so the fewer entries before it in its transaction the better.
+  const batches: Operation[][] = [];
+  let chain: string | undefined;
+  let chains = 0;
+  for (const rule of rules.service) {
+    if (rule.chain !== chain && chains++ % SERVICE_CHAINS_PER_TRANSACTION === 0) batches.push([]);
+    chain = rule.chain;
+    batches[batches.length - 1]!.push({ verb: 'add', kind: 'rule', table: t, rule });
+  }
+  const fill: Operation[] = [];
+  const last: Operation[] = [];
+  for (const rule of [...rules.fixed, ...rules.endpoint]) (g.chains.get(rule.chain)!.base === undefined ? fill : last).push({ verb: 'add', kind: 'rule', table: t, rule });
+  for (const element of rs.elements) last.push({ verb: 'add', kind: 'element', table: t, element });
+  return [[...decls, ...declare], ...batches, fill, [...last, ...hookUp]].filter((ops) => ops.length > 0);
+}
+
+/** Measured at 10k Services: 5 batches of 2000 cost 17 % less than one (packages/bench/README.md, Round 4). */
+export const SERVICE_CHAINS_PER_TRANSACTION = 2000;
 
 export interface PartialPlan {
   /** Why a partial sync cannot express the change (then do a full sync), or undefined. */
