@@ -28,6 +28,7 @@ import { chainExists, type Family, type Netfilter } from './netfilter.js';
 import { replacementTables } from './replace.js';
 import type { StateRead } from './state-file.js';
 import { currentFromState, Digests, type AppliedState, type HostIdentity } from './state.js';
+import { SealedChains } from './sealed-chains.js';
 
 export interface ApplierOptions {
   readonly netfilter: Netfilter;
@@ -322,8 +323,9 @@ function scopedCurrent(current: PlanCurrent, recorded: ApplyScope['recorded']): 
   return { tables: () => recorded.keys(), chains: (t) => recorded.get(t) ?? [], matches: (t, chain, rules) => current.matches(t, chain, rules) };
 }
 
-/** The record's chain digests with the scoped chains replaced by the desired ones. */
-function mergeChains(base: AppliedState['chains'], recorded: ApplyScope['recorded'], desired: ReadonlyMap<TableName, ReadonlyMap<string, string>>): Map<TableName, Map<string, string>> {
+/** The record's chain digests with the scoped chains replaced by the desired ones (a state file's: edited as text). */
+function mergeChains(base: AppliedState['chains'], recorded: ApplyScope['recorded'], desired: ReadonlyMap<TableName, ReadonlyMap<string, string>>): AppliedState['chains'] {
+  if (base instanceof SealedChains) return base.edited(recorded, desired);
   const out = new Map<TableName, Map<string, string>>();
   for (const [t, m] of base) out.set(t, new Map(m));
   for (const [t, chains] of recorded) for (const c of chains) out.get(t)?.delete(c);

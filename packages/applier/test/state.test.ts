@@ -44,7 +44,7 @@ describe('the state file format', () => {
     const r = await stateful(nf, undefined).apply(v1);
     const s = r.state!;
     const back = parseState(serializeState(s));
-    expect(back.chains).toEqual(s.chains);
+    expect(new Map(back.chains)).toEqual(s.chains);
     expect(back.tokens).toEqual(s.tokens);
     expect(Object.keys(back.tokens).sort()).toEqual(['filter', 'nat']);
     expect(back.fullSyncAt).toBe(s.fullSyncAt);

@@ -16,7 +16,7 @@ import type { CompileOptions, RecordedCompile, ServiceOutput, Snapshot } from '@
 import { compileRecorded } from '@svcrules/core';
 import type { AppendCommand, Ruleset, TableName } from '@svcrules/iptables';
 import { chainDecl, chainsOf } from '@svcrules/iptables';
-import { digestBytes, digestRules, seedOf, serviceRecord, serviceRecordText, type AppliedState, type ApplyScope, type InputObject, type InputRecord, type Seed, type ServiceRecord } from '@svcrules/applier';
+import { digestBytes, digestRules, recordedDigest, seedOf, serviceRecord, serviceRecordText, type AppliedState, type ApplyScope, type InputObject, type InputRecord, type Seed, type ServiceRecord } from '@svcrules/applier';
 import { loadSnapshot, type LoadResult } from '@svcrules/snapshot';
 import type { InputFlags } from './compile-input.js';
 import type { CliIO } from './io.js';
@@ -391,12 +391,11 @@ export function scopedChange(bytes: Uint8Array | undefined, saved: AppliedState 
   const oldChains = new Set<string>();
   for (const r of old.values()) for (const ch of r.chains) oldChains.add(ch);
   const frontends: AppendCommand[] = [];
-  const owned = saved.chains.get('nat');
   for (const k of changed) {
     const now = compiled.services.get(k);
     const top = topDigest(now, seed);
     if (top !== (old.get(k)?.top ?? NO_TOP)) return { reason: `the top-level rules of ${k} change` };
-    for (const ch of now?.natChains ?? []) if (owned?.has(ch) && !oldChains.has(ch)) return { reason: `${ch} of ${k} belongs to another Service` };
+    for (const ch of now?.natChains ?? []) if (!oldChains.has(ch) && recordedDigest(saved.chains, 'nat', ch) !== undefined) return { reason: `${ch} of ${k} belongs to another Service` };
     if (now) {
       records.set(k, serviceRecordText({ endpoints: now.endpoints, top, chains: now.natChains }));
       for (const r of now.natTop) frontends.push(r);

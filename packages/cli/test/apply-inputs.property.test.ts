@@ -152,7 +152,7 @@ describe('apply --state with the input record', () => {
           const mine = parseState(saved);
           const theirs = parseState(full.text);
           expect(mine.seed).toBe(theirs.seed);
-          expect(mine.chains).toEqual(theirs.chains);
+          expect(new Map(mine.chains)).toEqual(new Map(theirs.chains));
           expect(mine.inputs).toEqual(theirs.inputs);
           expect([...mine.udp].sort()).toEqual([...theirs.udp].sort());
           // The next run from this state with the same input changes nothing.
