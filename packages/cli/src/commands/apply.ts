@@ -43,7 +43,12 @@ export function registerApply(program: Command, io: CliIO): void {
     .option('--state <file>', `where to keep what was applied, so the next apply is a partial sync (default ${DEFAULT_STATE_DIR}/host.FAMILY.state or netns-NAME.FAMILY.state, .nft.state in nftables mode; with --family both, FILE.ipv4 and FILE.ipv6)`)
     .option('--no-state', 'keep no state: every apply reads the host and does a full sync')
     .addOption(
-      new Option('--top-level-chains <when>', "rewrite the top-level KUBE chains in every payload that touches their table (always: kube-proxy's partial sync), or only when they differ").choices(['always', 'when-changed']).default('always'),
+      new Option(
+        '--top-level-chains <when>',
+        "rewrite the top-level KUBE chains in every payload that touches their table (always: kube-proxy's partial sync), or only when they differ (with a state file and one JSON list as input, then only the Services whose objects changed are loaded and compiled)",
+      )
+        .choices(['always', 'when-changed'])
+        .default('always'),
     );
   addHostFlags(cmd).action(async (files: string[], flags: HostFlags & { dryRun?: boolean; explainHost?: boolean; force?: boolean; conntrack: boolean; replaceTables?: boolean; state?: string | false; topLevelChains: 'always' | 'when-changed'; mode: ProxyMode }) => {
     const families = familiesOf(flags);
