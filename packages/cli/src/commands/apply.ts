@@ -65,7 +65,8 @@ export function registerApply(program: Command, io: CliIO): void {
       return;
     }
     // Read once; loaded whole only when some family must compile every Service.
-    const bytes = files.length === 1 && files[0] !== '-' && flags.state !== false && !flags.dryRun ? await readBytes(io, files[0]!) : undefined;
+    const recorded = files.length === 1 && files[0] !== '-' && flags.state !== false && !flags.dryRun && flags.topLevelChains === 'when-changed';
+    const bytes = recorded ? await readBytes(io, files[0]!) : undefined;
     let loaded: LoadResult | undefined;
     const loadAll = async () => {
       if (!loaded) {
@@ -106,7 +107,7 @@ export function registerApply(program: Command, io: CliIO): void {
             inputs = change.inputs;
             if (flags.verbose) io.stderr(`${family}: ${plural(change.compiled, 'Service', 'Services')} compiled (changed since the state was saved); the rest as recorded\n`);
           }
-        } else if (state.options.saved.state) note(io, flags, `${family}: compiling every Service: ${change.reason}`);
+        } else if (state.options.saved.state?.inputs) note(io, flags, `${family}: compiling every Service: ${change.reason}`);
       }
       if (!r) {
         const load = await loadAll();
@@ -114,7 +115,8 @@ export function registerApply(program: Command, io: CliIO): void {
         printDiagnostics(io, compiled.result.diagnostics);
         if (compiled.result.diagnostics.some((d) => d.severity === 'error')) throw new ExitError(1);
         r = await hostCall(() => applier.apply(compiled.result.ruleset, { dryRun: flags.dryRun === true })).catch(failed);
-        if (r.state) inputs = recordInputs(bytes, load, compiled, context, r.state.seed);
+        // Recorded for --top-level-chains when-changed only: the other mode compiles every Service anyway.
+        if (r.state && flags.topLevelChains === 'when-changed') inputs = recordInputs(bytes, load, compiled, context, r.state.seed);
       }
       const result = r;
       if (!flags.dryRun) {
