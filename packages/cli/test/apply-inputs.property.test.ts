@@ -69,7 +69,7 @@ function objects(svcs: readonly Svc[], extra: { nodeZone?: string }): Json[] {
 const listText = (items: Json[]) => JSON.stringify({ apiVersion: 'v1', kind: 'List', metadata: { resourceVersion: '' }, items }, null, 2) + '\n';
 
 /** One process of `svcrules apply --state --top-level-chains when-changed`, as commands/apply.ts runs it. */
-async function applyOnce(nf: FakeNetfilter, savedText: string | undefined, bytes: Uint8Array, random: (n: number) => string): Promise<{ text: string; scoped: boolean; reason?: string }> {
+async function applyOnce(nf: FakeNetfilter, savedText: string | undefined, bytes: Uint8Array, random: (n: number) => string): Promise<{ text: string; scoped: boolean; reason?: string | undefined }> {
   const saved = savedText === undefined ? undefined : parseState(savedText);
   const applier = createApplier({ netfilter: nf, family: 'ipv4', topLevelChains: 'when-changed', state: { identity: ID, saved: saved ? { state: saved } : { reason: 'first apply' }, random } });
   const change = scopedChange(bytes, saved, CONTEXT, 'in.json');
