@@ -17,7 +17,7 @@
  * next apply full.
  */
 import { randomBytes } from 'node:crypto';
-import type { Plan, PlanCurrent, PlanPolicy, Ruleset, Table, TableName } from '@svcrules/iptables';
+import type { AppendCommand, Plan, PlanCurrent, PlanPolicy, Ruleset, Table, TableName } from '@svcrules/iptables';
 import { append, chainDecl, chainsOf, currentFromChains, plan, render } from '@svcrules/iptables';
 import { CANARY_TABLES, KUBE_PROXY_CANARY, KUBE_PROXY_POLICY, SVCRULES_CANARY, canaryToken, canaryTokenIn, isCanaryToken } from '@svcrules/core';
 import { staleUdpFlows, udpServiceMap, type ConntrackCleanup, type StaleUdpFlow, type UdpServiceMap } from './conntrack.js';
@@ -28,6 +28,7 @@ import { chainExists, type Family, type Netfilter } from './netfilter.js';
 import { replacementTables } from './replace.js';
 import type { StateRead } from './state-file.js';
 import { currentFromState, Digests, type AppliedState, type HostIdentity } from './state.js';
+import { SealedChains } from './sealed-chains.js';
 
 export interface ApplierOptions {
   readonly netfilter: Netfilter;
@@ -81,6 +82,27 @@ export interface ApplyOptions {
   readonly full?: boolean;
   /** Change nothing: plan against the host, check the payload (`iptables-restore --test`), report. */
   readonly dryRun?: boolean;
+  /**
+   * The desired ruleset is not complete but the chains of some Services (a stateful Applier's
+   * partial sync from a persisted input record): only `recorded` chains may change or go, every
+   * other chain stays as the record says. When a full sync is due instead, `apply` throws
+   * ScopeRefusedError (nothing done): the caller compiles everything.
+   */
+  readonly scope?: ApplyScope;
+}
+
+export interface ApplyScope {
+  /** The chains the scoped Services had, as recorded: those not desired any more are deleted. */
+  readonly recorded: ReadonlyMap<TableName, readonly string[]>;
+  /** Their rules in the top-level chains (unchanged, by the caller's check): for the UDP frontends. */
+  readonly frontends: readonly AppendCommand[];
+}
+
+/** A scoped apply when a full sync is due (ApplyOptions.scope): `reason` says why. */
+export class ScopeRefusedError extends Error {
+  constructor(readonly reason: string) {
+    super(`a full sync is due: ${reason}`);
+  }
 }
 
 export interface ApplyResult {
@@ -134,6 +156,8 @@ export function createApplier(options: ApplierOptions): Applier {
   const saved = st?.saved.state;
   const digests = st ? new Digests(saved?.seed ?? random(16)) : undefined;
   let tokens: Partial<Record<TableName, string>> = saved ? { ...saved.tokens } : {};
+  /** The chain digests the host holds as of the last apply (stateful Appliers): what a scoped apply updates. */
+  let lastChains: AppliedState['chains'] | undefined = saved?.chains;
   if (saved) {
     record = { current: currentFromState(saved, digests!), udp: () => saved.udp };
     fullReason = undefined;
@@ -196,6 +220,7 @@ export function createApplier(options: ApplierOptions): Applier {
       await refuseIfKubeProxy(['nat']);
       reason = await canaryProblem();
     }
+    if (opts.scope && (reason !== undefined || !st || !lastChains)) throw new ScopeRefusedError(reason ?? 'the Applier keeps no state');
     try {
       let current: PlanCurrent;
       let before: () => UdpServiceMap;
@@ -212,6 +237,10 @@ export function createApplier(options: ApplierOptions): Applier {
         current = host;
         const hostRuleset = host.ruleset;
         before = () => udpServiceMap(hostRuleset);
+      } else if (opts.scope) {
+        current = scopedCurrent(record!.current, opts.scope.recorded);
+        const all = record!.udp();
+        before = () => all;
       } else {
         current = record!.current;
         before = record!.udp;
@@ -232,21 +261,23 @@ export function createApplier(options: ApplierOptions): Applier {
         }
       }
       const noflush = load === 'noflush';
-      const desiredUdp = udpServiceMap(desiredChains);
+      const desiredUdp = opts.scope ? mergeUdp(before(), udpServiceMap(withFrontends(desiredChains, opts.scope.frontends))) : udpServiceMap(desiredChains);
       const stale = staleUdpFlows(before(), desiredUdp);
       if (opts.dryRun) {
         if (payload) await nf.restore(family, payload, { noflush, counters: true, test: true });
         return { family, mode: 'full', reason, payload, restored: false, load, plan: p, hooks: undefined, conntrack: [], staleUdpFlows: stale, state: undefined };
       }
       if (payload) await nf.restore(family, payload, { noflush, counters: true });
-      record = { current: currentFromChains(desiredChains), udp: () => desiredUdp };
       tokens = nextTokens;
       fullReason = undefined;
       if (reason !== undefined) lastFullSync = now;
-      const state: AppliedState | undefined =
-        st && digests
-          ? { identity: st.identity, seed: digests.seedHex, tokens, fullSyncAt: lastFullSync, chains: digests.all(desiredChains), udp: desiredUdp }
-          : undefined;
+      let state: AppliedState | undefined;
+      if (st && digests) {
+        const chains = opts.scope ? mergeChains(lastChains!, opts.scope.recorded, digests.all(desiredChains)) : digests.all(desiredChains);
+        state = { identity: st.identity, seed: digests.seedHex, tokens, fullSyncAt: lastFullSync, chains, udp: desiredUdp };
+        lastChains = chains;
+        record = { current: currentFromState(state, digests), udp: () => desiredUdp };
+      } else record = { current: currentFromChains(desiredChains), udp: () => desiredUdp };
       const cleaned = payload && stale.length > 0 && options.conntrack ? await options.conntrack(stale) : [];
       return {
         family,
@@ -265,6 +296,7 @@ export function createApplier(options: ApplierOptions): Applier {
       // A dry run changes nothing, so the record stays valid.
       if (!opts.dryRun) {
         record = undefined;
+        lastChains = undefined;
         tokens = {};
         fullReason = `the previous apply failed (${e instanceof Error ? e.message.split('\n')[0] : String(e)})`;
       }
@@ -276,6 +308,7 @@ export function createApplier(options: ApplierOptions): Applier {
     apply,
     invalidate(reason: string) {
       record = undefined;
+      lastChains = undefined;
       tokens = {};
       fullReason = reason;
     },
@@ -283,4 +316,37 @@ export function createApplier(options: ApplierOptions): Applier {
       return fullReason;
     },
   };
+}
+
+/** The record seen through a scope: only the scoped chains exist (the rest is neither compared nor deleted). */
+function scopedCurrent(current: PlanCurrent, recorded: ApplyScope['recorded']): PlanCurrent {
+  return { tables: () => recorded.keys(), chains: (t) => recorded.get(t) ?? [], matches: (t, chain, rules) => current.matches(t, chain, rules) };
+}
+
+/** The record's chain digests with the scoped chains replaced by the desired ones (a state file's: edited as text). */
+function mergeChains(base: AppliedState['chains'], recorded: ApplyScope['recorded'], desired: ReadonlyMap<TableName, ReadonlyMap<string, string>>): AppliedState['chains'] {
+  if (base instanceof SealedChains) return base.edited(recorded, desired);
+  const out = new Map<TableName, Map<string, string>>();
+  for (const [t, m] of base) out.set(t, new Map(m));
+  for (const [t, chains] of recorded) for (const c of chains) out.get(t)?.delete(c);
+  for (const [t, m] of desired) {
+    let to = out.get(t);
+    if (!to) out.set(t, (to = new Map()));
+    for (const [c, d] of m) to.set(c, d);
+  }
+  return out;
+}
+
+/** The scoped chains plus the top-level rules that lead to them (grouped by chain), for udpServiceMap. */
+function withFrontends(chains: ReadonlyMap<TableName, ReadonlyMap<string, readonly AppendCommand[]>>, frontends: readonly AppendCommand[]): Map<TableName, Map<string, readonly AppendCommand[]>> {
+  const nat = new Map<string, readonly AppendCommand[]>(chains.get('nat') ?? []);
+  for (const r of frontends) nat.set(r.chain, [...(nat.get(r.chain) ?? []), r]);
+  return new Map([['nat', nat]]);
+}
+
+/** The whole UDP map after a scoped apply: the scoped frontends' entries replaced. */
+function mergeUdp(before: UdpServiceMap, scoped: UdpServiceMap): UdpServiceMap {
+  const out = new Map(before);
+  for (const [k, v] of scoped) out.set(k, v);
+  return out;
 }

@@ -13,5 +13,6 @@ export * from './applier.js';
 export * from './cleanup.js';
 export { replacementTables } from './replace.js';
 export * from './state.js';
+export { recordedDigest, SealedChains } from './sealed-chains.js';
 export * from './state-file.js';
 export * from './nft/index.js';

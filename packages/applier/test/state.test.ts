@@ -44,7 +44,7 @@ describe('the state file format', () => {
     const r = await stateful(nf, undefined).apply(v1);
     const s = r.state!;
     const back = parseState(serializeState(s));
-    expect(back.chains).toEqual(s.chains);
+    expect(new Map(back.chains)).toEqual(s.chains);
     expect(back.tokens).toEqual(s.tokens);
     expect(Object.keys(back.tokens).sort()).toEqual(['filter', 'nat']);
     expect(back.fullSyncAt).toBe(s.fullSyncAt);
@@ -72,7 +72,7 @@ describe('the state file format', () => {
     expect(err(text.slice(0, i) + 'X' + text.slice(i + 1))).toBe('checksum mismatch');
     expect(err('')).toBe('not a svcrules state file');
     expect(err('{"json": true}\n')).toBe('not a svcrules state file');
-    expect(err(text.replace(/^svcrules-state 1/, 'svcrules-state 2'))).toBe('format 2, this svcrules writes format 1');
+    expect(err(text.replace(/^svcrules-state 2/, 'svcrules-state 1'))).toBe('format 1, this svcrules writes format 2');
   });
 
   test('identity: family, machine, boot, namespace and iptables each make a state foreign', () => {

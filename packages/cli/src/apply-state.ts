@@ -10,7 +10,9 @@ import {
   readStateFile,
   removeStateFile,
   writeStateFile,
+  type AppliedState,
   type ApplierStateOptions,
+  type InputRecord,
   type ApplyResult,
   type Family,
   type HostFacts,
@@ -46,10 +48,21 @@ export async function openState(path: string | undefined, flags: StateFlags, fac
   return { options: { identity, saved: await readStateFile(path, identity) }, saveTo: path };
 }
 
-/** After an apply: save what the host now holds (nothing to save after a no-op partial sync). */
-export async function saveState(path: string | undefined, r: ApplyResult): Promise<void> {
-  if (path === undefined || r.state === undefined || (r.mode === 'partial' && !r.restored)) return;
-  await writeStateFile(path, r.state);
+/**
+ * After an apply: save what the host now holds and what it was compiled from. Nothing to save
+ * after a no-op partial sync, unless the record of the input changed (an object changed without
+ * changing a rule).
+ */
+export async function saveState(path: string | undefined, r: ApplyResult, inputs?: InputRecord, before?: AppliedState): Promise<void> {
+  if (path === undefined || r.state === undefined) return;
+  if (r.mode === 'partial' && !r.restored && (inputs === undefined || sameInputs(inputs, before?.inputs))) return;
+  await writeStateFile(path, { ...r.state, inputs });
+}
+
+function sameInputs(a: InputRecord, b: InputRecord | undefined): boolean {
+  if (!b || a.context !== b.context || a.objects.size !== b.objects.size || a.endpoints !== b.endpoints) return false;
+  for (const d of a.objects.keys()) if (!b.objects.has(d)) return false;
+  return true;
 }
 
 /** After a failed apply the host may hold anything: the next run must not trust the file. */

@@ -58,7 +58,7 @@ d('svcrules apply --state', () => {
   });
 
   test('corrupt: a full sync naming the damage; the file is rewritten', async () => {
-    writeFileSync(file, 'svcrules-state 1\n{not json');
+    writeFileSync(file, 'svcrules-state 2\n{not json');
     const r = await apply(ns, 2);
     expect(r.out).toMatch(new RegExp(`^ipv4: full sync \\(state file ${file} is corrupt: truncated \\(no end line\\)\\); `));
     expect(await save(ns)).toBe(await fullSyncOf(2));

@@ -20,4 +20,5 @@ export { probability } from './probability.js';
 export * from './endpointslice-controller.js';
 export { endpointLabel, explainTrace, type ExplainContext, type TraceExplanation } from './explain.js';
 export * from './incremental.js';
+export { compileRecorded, type RecordedCompile, type ServiceOutput } from './incremental/persist.js';
 export * from './migrate/index.js';

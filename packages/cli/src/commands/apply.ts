@@ -1,13 +1,17 @@
 import { Command, Option } from 'commander';
-import { createApplier, DEFAULT_STATE_DIR, deleteStaleUdpFlows, describeFlow, ensureNfacctCounters, explainHost, type ApplyResult } from '@svcrules/applier';
+import { createApplier, DEFAULT_STATE_DIR, deleteStaleUdpFlows, describeFlow, ensureNfacctCounters, explainHost, ScopeRefusedError, type ApplyResult, type InputRecord } from '@svcrules/applier';
+import { compileRecorded } from '@svcrules/core';
 import type { CliIO } from '../io.js';
-import { loadInputs } from '../compile-input.js';
+import { ExitError } from '../errors.js';
+import { loadInputs, note, plural, printDiagnostics, readSnapshot, snapshotOptionsFrom } from '../compile-input.js';
+import { readBytes, recordInputs, scopedChange, type InputContext } from '../apply-inputs.js';
+import type { LoadResult } from '@svcrules/snapshot';
 import { refuseEmpty } from '../report.js';
 import { forgetState, openState, saveState, statePathFor } from '../apply-state.js';
 import type { ProxyMode } from './compile-nft.js';
 import { applyNft } from './apply-nft.js';
 import { checkNetns, refuseIptablesFlags } from '../nft-host-run.js';
-import { addHostFlags, compileForHost, familiesOf, hostCall, openHostFor, warnKept, type HostFlags } from '../host-run.js';
+import { addHostFlags, familiesOf, hostCall, openHostFor, warnKept, type HostFlags } from '../host-run.js';
 
 function summary(r: ApplyResult): string {
   const parts: string[] = [];
@@ -39,7 +43,12 @@ export function registerApply(program: Command, io: CliIO): void {
     .option('--state <file>', `where to keep what was applied, so the next apply is a partial sync (default ${DEFAULT_STATE_DIR}/host.FAMILY.state or netns-NAME.FAMILY.state, .nft.state in nftables mode; with --family both, FILE.ipv4 and FILE.ipv6)`)
     .option('--no-state', 'keep no state: every apply reads the host and does a full sync')
     .addOption(
-      new Option('--top-level-chains <when>', "rewrite the top-level KUBE chains in every payload that touches their table (always: kube-proxy's partial sync), or only when they differ").choices(['always', 'when-changed']).default('always'),
+      new Option(
+        '--top-level-chains <when>',
+        "rewrite the top-level KUBE chains in every payload that touches their table (always: kube-proxy's partial sync), or only when they differ (with a state file and one JSON list as input, then only the Services whose objects changed are loaded and compiled)",
+      )
+        .choices(['always', 'when-changed'])
+        .default('always'),
     );
   addHostFlags(cmd).action(async (files: string[], flags: HostFlags & { dryRun?: boolean; explainHost?: boolean; force?: boolean; conntrack: boolean; replaceTables?: boolean; state?: string | false; topLevelChains: 'always' | 'when-changed'; mode: ProxyMode }) => {
     const families = familiesOf(flags);
@@ -55,13 +64,24 @@ export function registerApply(program: Command, io: CliIO): void {
       for (const family of families) io.stdout(explainHost((await openHostFor(io, flags, family)).facts));
       return;
     }
-    const snapshot = await loadInputs(io, files, flags);
-    refuseEmpty(snapshot, flags.allowEmpty);
+    // Read once; loaded whole only when some family must compile every Service.
+    const recorded = files.length === 1 && files[0] !== '-' && flags.state !== false && !flags.dryRun && flags.topLevelChains === 'when-changed';
+    const bytes = recorded ? await readBytes(io, files[0]!) : undefined;
+    let loaded: LoadResult | undefined;
+    const loadAll = async () => {
+      if (!loaded) {
+        loaded = await readSnapshot(io, files, flags);
+        if (!flags.verbose && loaded.ignored.length > 0) note(io, flags, `${plural(loaded.ignored.length, 'object was', 'objects were')} ignored (--verbose says why)`);
+        refuseEmpty(loaded.snapshot, flags.allowEmpty);
+      }
+      return loaded;
+    };
+    if (bytes === undefined) await loadAll();
     for (const family of families) {
       const host = await openHostFor(io, flags, family);
-      const ruleset = compileForHost(io, snapshot, flags, host);
       const statePath = statePathFor(io, flags, family, families.length > 1);
       const state = await openState(statePath, flags, host.facts);
+      const context: InputContext = { family, options: { ...host.compileOptions, ...snapshotOptionsFrom(flags) }, flags };
       const applier = createApplier({
         state: state.options,
         netfilter: host.netfilter,
@@ -72,16 +92,39 @@ export function registerApply(program: Command, io: CliIO): void {
         ...(host.compileOptions.nfacct && !flags.dryRun ? { beforeFullSync: async () => void (await ensureNfacctCounters({ runner: host.runner })) } : {}),
         ...(flags.conntrack && host.facts.conntrackTool ? { conntrack: (flows) => deleteStaleUdpFlows(flows, { family, runner: host.runner }) } : {}),
       });
-      const r = await hostCall(() => applier.apply(ruleset, { dryRun: flags.dryRun === true })).catch(async (e: unknown) => {
+      const failed = async (e: unknown): Promise<never> => {
         if (!flags.dryRun) await forgetState(statePath);
         throw e;
-      });
+      };
+      // The changed Services alone when the state's record of the input allows it (apply-inputs.ts).
+      let r: ApplyResult | undefined;
+      let inputs: InputRecord | undefined;
+      if (state.saveTo !== undefined && flags.topLevelChains === 'when-changed') {
+        const change = scopedChange(bytes, state.options.saved.state, context, files[0] ?? '-');
+        if ('scope' in change) {
+          r = await hostCall(() => applier.apply(change.desired, { scope: change.scope })).catch((e: unknown) => (e instanceof ScopeRefusedError ? undefined : failed(e)));
+          if (r) {
+            inputs = change.inputs;
+            if (flags.verbose) io.stderr(`${family}: ${plural(change.compiled, 'Service', 'Services')} compiled (changed since the state was saved); the rest as recorded\n`);
+          }
+        } else if (state.options.saved.state?.inputs) note(io, flags, `${family}: compiling every Service: ${change.reason}`);
+      }
+      if (!r) {
+        const load = await loadAll();
+        const compiled = compileRecorded(load.snapshot, context.options);
+        printDiagnostics(io, compiled.result.diagnostics);
+        if (compiled.result.diagnostics.some((d) => d.severity === 'error')) throw new ExitError(1);
+        r = await hostCall(() => applier.apply(compiled.result.ruleset, { dryRun: flags.dryRun === true })).catch(failed);
+        // Recorded for --top-level-chains when-changed only: the other mode compiles every Service anyway.
+        if (r.state && flags.topLevelChains === 'when-changed') inputs = recordInputs(bytes, load, compiled, context, r.state.seed);
+      }
+      const result = r;
       if (!flags.dryRun) {
-        await saveState(state.saveTo, r).catch((e: unknown) => {
+        await saveState(state.saveTo, result, inputs, state.options.saved.state).catch((e: unknown) => {
           io.stderr(`svcrules: warning: could not save the state to ${statePath}: ${e instanceof Error ? e.message : String(e)}; the next apply will be a full sync\n`);
         });
       }
-      warnKept(io, family, r.plan.kept);
+      warnKept(io, family, result.plan.kept);
       if (flags.dryRun) {
         if (families.length > 1) io.stdout(`# ${family}\n`);
         io.stdout(r.payload);
