@@ -4,6 +4,7 @@ import { TOP_LEVEL_FILTER, TOP_LEVEL_NAT } from '../iptables/fixed-rules.js';
 import type { ServicePortRules } from '../iptables/service-rules.js';
 import { portKey } from '../endpoints.js';
 import type { PortPiece, ServiceEntry } from './compiled-state.js';
+import { sameRule, sameRules } from './same-rule.js';
 
 /**
  * How two versions of a Service's compiled rules differ: whether their nat chains are equal, which
@@ -14,13 +15,6 @@ import type { PortPiece, ServiceEntry } from './compiled-state.js';
 /** The Service's nat chains, in order. */
 export function* chainsOf(e: ServiceEntry | undefined): Generator<string> {
   for (const p of e?.ports ?? []) yield* p.rules.natChains;
-}
-
-function sameArgs(a: readonly string[], b: readonly string[]): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**
@@ -37,7 +31,7 @@ export function sameChains(a: ServiceEntry | undefined, b: ServiceEntry | undefi
     sameFlat(
       (a?.ports ?? []).map((p) => [p.rules.natRules, p.rules.topEnd] as const),
       (b?.ports ?? []).map((p) => [p.rules.natRules, p.rules.topEnd] as const),
-      (x, y) => x === y || (x.chain === y.chain && sameArgs(x.args, y.args)),
+      sameRule,
     );
 }
 
@@ -214,15 +208,6 @@ function topRules(e: ServiceEntry | undefined, table: 'filter' | 'nat', chain: s
   return out;
 }
 
-function sameRule(x: AppendCommand, y: AppendCommand): boolean {
-  return x === y || (x.chain === y.chain && sameArgs(x.args, y.args));
-}
-
-function sameRules(a: readonly AppendCommand[], b: readonly AppendCommand[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !sameArgs(a[i]!.args, b[i]!.args)) return false;
-  return true;
-}
 
 /** `table/chain` of each top-level chain in which a Service's rules differ between `before` and `entryOf`. */
 export function changedTopChains(before: ReadonlyMap<string, ServiceEntry | undefined>, entryOf: (key: string) => ServiceEntry | undefined): Set<string> {
