@@ -186,19 +186,26 @@ function alignedDiff(ra: ServicePortRules, rb: ServicePortRules, removed: string
   const headA = new Set(sa.slice(0, ra.sepChainStart));
   const chains: string[] = [];
   // The runs of the chains written, then sorted: their rules in b's order.
-  const written: number[][] = [];
+  const written: [number, number][] = [];
   for (const [ch, runs] of hb) {
     const was = ha.get(ch);
     if (was !== undefined && headA.has(ch) && sameRuns(ra.natRules, was, rb.natRules, runs)) continue;
     chains.push(ch);
     for (let k = 0; k < runs.length; k += 2) written.push([runs[k]!, runs[k + 1]!]);
   }
-  written.sort((x, y) => x[0]! - y[0]!);
+  written.sort((x, y) => x[0] - y[0]);
   for (const ch of headA) if (!hb.has(ch)) removed.push(ch);
   for (const ch of sepRemoved) removed.push(ch);
   for (const ch of sepChains) chains.push(ch);
-  const parts = written.map(([from, to]) => rb.natRules.slice(from, to));
-  return { chains, rules: parts.length === 0 ? sepRules : ([] as AppendCommand[]).concat(...parts, sepRules) };
+  if (written.length === 0) return { chains, rules: sepRules };
+  // One copy of the written runs (a 100k-rule ladder among them), not a slice of each then a concat.
+  let total = sepRules.length;
+  for (const [from, to] of written) total += to - from;
+  const rules = new Array<AppendCommand>(total);
+  let k = 0;
+  for (const [from, to] of written) for (let i = from; i < to; i++) rules[k++] = rb.natRules[i]!;
+  for (const r of sepRules) rules[k++] = r;
+  return { chains, rules };
 }
 
 /** A Service's rules in one top-level chain, in order. */

@@ -138,7 +138,10 @@ export function assembleMinimal(ctx: CompileContext, ports: readonly RenderedPor
     const w = writes.get(port);
     if (w) {
       for (const ch of w.chains) natChains.push(chainDecl(ch));
-      for (const r of w.rules) natCommands.push(r);
+      // Grown once, then written by index: a written ladder is 100k rules.
+      let k = natCommands.length;
+      natCommands.length += w.rules.length;
+      for (const r of w.rules) natCommands[k++] = r;
     }
   }
   deleteStale(stale, natChains, natCommands);
