@@ -23,6 +23,27 @@ export class RenderedPort {
   get chainDecls(): readonly ChainDecl[] {
     return (this.decls ??= this.rules.natChains.map(this.rules.vetted ? vettedChainDecl : chainDecl));
   }
+  /**
+   * Takes the declarations of the SEP chains these rules reused from `prev` (service-rules.ts
+   * RuleReuse), when `prev` made its declarations (a payload wanted them): a one-endpoint change of
+   * a 100k-endpoint port then declares one new chain, not 100k.
+   */
+  reuseDecls(prev: RenderedPort): void {
+    const r = this.rules;
+    const p = prev.rules;
+    const at = r.reuse?.reusedAt;
+    const was = prev.decls;
+    if (!was || !at || r.reuse?.from !== p || r.vetted !== p.vetted || r.natChains.length !== r.sepChainStart + at.length) return;
+    const make = r.vetted ? vettedChainDecl : chainDecl;
+    const decls = new Array<ChainDecl>(r.natChains.length);
+    for (let i = 0; i < r.sepChainStart; i++) decls[i] = make(r.natChains[i]!);
+    for (let i = 0; i < at.length; i++) {
+      const k = r.sepChainStart + i;
+      const j = p.sepChainStart + at[i]!;
+      decls[k] = at[i]! >= 0 && p.natChains[j] === r.natChains[k] ? was[j]! : make(r.natChains[k]!);
+    }
+    this.decls = decls;
+  }
 }
 
 /** `:CHAIN` + `-X CHAIN` for each stale chain (declaring flushes it, so it can be deleted). */
@@ -91,18 +112,40 @@ export function topLevelRules(ports: readonly RenderedPort[]): TopLevelRules {
  */
 export function assemblePartial(ctx: CompileContext, ports: readonly RenderedPort[], top: TopLevelRules, changed: readonly number[], stale: readonly string[]): Ruleset {
   const filter = filterPrologue(ctx);
-  const natChains: ChainDecl[] = NAT_FIXED_CHAINS.map(chainDecl);
-  let natCommands: Command[] = natPrologue(ctx);
+  const prologue = natPrologue(ctx);
+  const tail = nodePortsTail(ctx);
+  // Both lists sized once and written by index: a changed giant port is 300k rules and 100k chains.
+  let rules = prologue.length + top.nat.length + stale.length + tail.length;
+  let chains = NAT_FIXED_CHAINS.length + stale.length;
+  for (const i of changed) {
+    rules += ports[i]!.rules.natRules.length - (top.natOffsets[i + 1]! - top.natOffsets[i]!);
+    chains += ports[i]!.rules.natChains.length;
+  }
+  const natCommands = new Array<Command>(rules);
+  const natChains = new Array<ChainDecl>(chains);
+  let r = 0;
+  let c = 0;
+  const copy = (src: readonly Command[], from: number, to: number) => {
+    for (let k = from; k < to; k++) natCommands[r++] = src[k]!;
+  };
+  for (const ch of NAT_FIXED_CHAINS) natChains[c++] = chainDecl(ch);
+  copy(prologue, 0, prologue.length);
   let from = 0;
   for (const i of changed) {
     const port = ports[i]!;
-    natCommands = natCommands.concat(top.nat.slice(from, top.natOffsets[i]!), port.rules.natRules);
+    copy(top.nat, from, top.natOffsets[i]!);
+    copy(port.rules.natRules, 0, port.rules.natRules.length);
     from = top.natOffsets[i + 1]!;
-    for (const d of port.chainDecls) natChains.push(d);
+    for (const d of port.chainDecls) natChains[c++] = d;
   }
-  natCommands = natCommands.concat(top.nat.slice(from));
-  deleteStale(stale, natChains, natCommands);
-  for (const r of nodePortsTail(ctx)) natCommands.push(r);
+  copy(top.nat, from, top.nat.length);
+  // As deleteStale: `:CHAIN` + `-X CHAIN`.
+  for (const ch of stale) {
+    natChains[c++] = chainDecl(ch);
+    natCommands[r++] = { kind: 'delete', chain: ch };
+  }
+  copy(tail, 0, tail.length);
+  if (r !== rules || c !== chains) throw new Error(`assemblePartial: ${r} of ${rules} rules, ${c} of ${chains} chains written`);
   return {
     tables: [
       { name: 'filter', chains: filter.chains.map(chainDecl), commands: ([] as Command[]).concat(filter.head, top.filter, filter.tail) },
