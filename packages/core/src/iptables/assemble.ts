@@ -15,34 +15,41 @@ import { KUBE_SERVICES } from '../kube-proxy/index.js';
 /** One service port's rules, with their chain declarations made once, when a ruleset needs them. */
 export class RenderedPort {
   private decls: readonly ChainDecl[] | undefined;
+  /** The previous version's declarations this one may take (see reuseDecls), until asked for. */
+  private reused: { readonly decls: readonly ChainDecl[]; readonly names: readonly string[]; readonly sepChainStart: number; readonly at: Int32Array } | undefined;
   constructor(readonly rules: ServicePortRules) {}
   /** The port's nat rules in the top-level chains (KUBE-SERVICES, KUBE-NODEPORTS): they come first. */
   get natTop(): readonly AppendCommand[] {
     return this.rules.natRules.slice(0, this.rules.topEnd);
   }
   get chainDecls(): readonly ChainDecl[] {
-    return (this.decls ??= this.rules.natChains.map(this.rules.vetted ? vettedChainDecl : chainDecl));
-  }
-  /**
-   * Takes the declarations of the SEP chains these rules reused from `prev` (service-rules.ts
-   * RuleReuse), when `prev` made its declarations (a payload wanted them): a one-endpoint change of
-   * a 100k-endpoint port then declares one new chain, not 100k.
-   */
-  reuseDecls(prev: RenderedPort): void {
+    if (this.decls) return this.decls;
     const r = this.rules;
-    const p = prev.rules;
-    const at = r.reuse?.reusedAt;
-    const was = prev.decls;
-    if (!was || !at || r.reuse?.from !== p || r.vetted !== p.vetted || r.natChains.length !== r.sepChainStart + at.length) return;
     const make = r.vetted ? vettedChainDecl : chainDecl;
+    const reused = this.reused;
+    this.reused = undefined;
+    if (!reused) return (this.decls = r.natChains.map(make));
+    const { decls: was, names, sepChainStart, at } = reused;
     const decls = new Array<ChainDecl>(r.natChains.length);
     for (let i = 0; i < r.sepChainStart; i++) decls[i] = make(r.natChains[i]!);
     for (let i = 0; i < at.length; i++) {
       const k = r.sepChainStart + i;
-      const j = p.sepChainStart + at[i]!;
-      decls[k] = at[i]! >= 0 && p.natChains[j] === r.natChains[k] ? was[j]! : make(r.natChains[k]!);
+      const j = sepChainStart + at[i]!;
+      decls[k] = at[i]! >= 0 && names[j] === r.natChains[k] ? was[j]! : make(r.natChains[k]!);
     }
-    this.decls = decls;
+    return (this.decls = decls);
+  }
+  /**
+   * Lets this port take the declarations of the SEP chains its rules reused from `prev`
+   * (service-rules.ts RuleReuse) once asked for them, if `prev` had made its own: a one-endpoint
+   * change of a 100k-endpoint port then declares one new chain, not 100k. Only made declarations
+   * are held (not `prev`'s rules), and a version whose declarations were never made passes none on.
+   */
+  reuseDecls(prev: RenderedPort): void {
+    const r = this.rules;
+    const at = r.reuse?.reusedAt;
+    if (!prev.decls || !at || r.reuse?.from !== prev.rules || r.vetted !== prev.rules.vetted || r.natChains.length !== r.sepChainStart + at.length) return;
+    this.reused = { decls: prev.decls, names: prev.rules.natChains, sepChainStart: prev.rules.sepChainStart, at };
   }
 }
 
