@@ -138,6 +138,19 @@ export interface CategorizedEndpoints {
   readonly hasAny: boolean;
 }
 
+/**
+ * `endpoints.filter(keep)`, as a plain copy when every endpoint is kept (the common case: a copy
+ * is one allocation, a filter of 100k endpoints grows its result again and again).
+ */
+function filterAll(endpoints: readonly EndpointInfo[], keep: (ep: EndpointInfo) => boolean): EndpointInfo[] {
+  let i = 0;
+  while (i < endpoints.length && keep(endpoints[i]!)) i++;
+  if (i === endpoints.length) return endpoints.slice();
+  const out = endpoints.slice(0, i);
+  for (i++; i < endpoints.length; i++) if (keep(endpoints[i]!)) out.push(endpoints[i]!);
+  return out;
+}
+
 /** topology.go `CategorizeEndpoints`, including the serving-terminating fallbacks. */
 export function categorizeEndpoints(
   endpoints: readonly EndpointInfo[],
@@ -151,7 +164,7 @@ export function categorizeEndpoints(
   let mode: TopologyMode = '';
   if (svc.usesClusterEndpoints) {
     mode = topologyModeFromHints(endpoints, nodeName, zone);
-    cluster = endpoints.filter((ep) => ep.ready && availableForTopology(ep, mode, nodeName, zone));
+    cluster = filterAll(endpoints, (ep) => ep.ready && availableForTopology(ep, mode, nodeName, zone));
     if (cluster.length === 0) cluster = endpoints.filter((ep) => ep.serving && ep.terminating);
     hasAny = cluster.length > 0;
   }

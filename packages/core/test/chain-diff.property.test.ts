@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { scaledRuns } from '@svcrules/testkit';
 import { buildContext } from '../src/context.js';
 import { buildEndpointsMap } from '../src/endpoints.js';
+import { isVetted } from '@svcrules/iptables';
 import { chainDiff } from '../src/incremental/chain-diff.js';
 import { PortPiece, planService, renderService } from '../src/incremental/compiled-state.js';
 import type { ServiceEntry } from '../src/incremental/compiled-state.js';
@@ -50,6 +51,31 @@ describe('chain diff: the recorded alignment and the walk agree', () => {
         expect(aligned).toEqual(walked);
         // Used once, then let go.
         expect(b.ports[0]!.rules.reuse?.from).toBeUndefined();
+      }),
+      { numRuns: scaledRuns(200, 50) },
+    );
+  });
+
+  it('a new version takes the declarations of the SEP chains it reused, and only when the old one made them', () => {
+    fc.assert(
+      fc.property(ipsArb, ipsArb, fc.boolean(), fc.boolean(), fc.boolean(), (before, after, affinity, large, declared) => {
+        const a = entry(before, affinity, large);
+        const oldDecls = declared ? a.ports[0]?.chainDecls : undefined;
+        const b = entry(after, affinity, large, a);
+        const port = b.ports[0];
+        if (!port) return;
+        const decls = port.chainDecls;
+        // The same declarations a fresh port makes: the port's chains, in order, vetted alike.
+        expect(decls.map((d) => [d.name, isVetted(d)])).toEqual(port.rules.natChains.map((n) => [n, port.rules.vetted]));
+        const olds = new Map((oldDecls ?? []).map((d) => [d.name, d]));
+        const sep = port.rules.sepChainStart;
+        decls.forEach((d, i) => {
+          const old = olds.get(d.name);
+          // Shared exactly for the reused SEP chains of a version that had declared its chains.
+          if (i >= sep && old) expect(d).toBe(old);
+          else if (old) expect(d).not.toBe(old);
+        });
+        if (!declared && a.ports[0]) expect(decls.some((d) => a.ports[0]!.chainDecls.includes(d))).toBe(false);
       }),
       { numRuns: scaledRuns(200, 50) },
     );

@@ -4,6 +4,7 @@ import { TOP_LEVEL_FILTER, TOP_LEVEL_NAT } from '../iptables/fixed-rules.js';
 import type { ServicePortRules } from '../iptables/service-rules.js';
 import { portKey } from '../endpoints.js';
 import type { PortPiece, ServiceEntry } from './compiled-state.js';
+import { sameRule, sameRules } from './same-rule.js';
 
 /**
  * How two versions of a Service's compiled rules differ: whether their nat chains are equal, which
@@ -14,13 +15,6 @@ import type { PortPiece, ServiceEntry } from './compiled-state.js';
 /** The Service's nat chains, in order. */
 export function* chainsOf(e: ServiceEntry | undefined): Generator<string> {
   for (const p of e?.ports ?? []) yield* p.rules.natChains;
-}
-
-function sameArgs(a: readonly string[], b: readonly string[]): boolean {
-  if (a === b) return true;
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**
@@ -37,7 +31,7 @@ export function sameChains(a: ServiceEntry | undefined, b: ServiceEntry | undefi
     sameFlat(
       (a?.ports ?? []).map((p) => [p.rules.natRules, p.rules.topEnd] as const),
       (b?.ports ?? []).map((p) => [p.rules.natRules, p.rules.topEnd] as const),
-      (x, y) => x === y || (x.chain === y.chain && sameArgs(x.args, y.args)),
+      sameRule,
     );
 }
 
@@ -192,19 +186,26 @@ function alignedDiff(ra: ServicePortRules, rb: ServicePortRules, removed: string
   const headA = new Set(sa.slice(0, ra.sepChainStart));
   const chains: string[] = [];
   // The runs of the chains written, then sorted: their rules in b's order.
-  const written: number[][] = [];
+  const written: [number, number][] = [];
   for (const [ch, runs] of hb) {
     const was = ha.get(ch);
     if (was !== undefined && headA.has(ch) && sameRuns(ra.natRules, was, rb.natRules, runs)) continue;
     chains.push(ch);
     for (let k = 0; k < runs.length; k += 2) written.push([runs[k]!, runs[k + 1]!]);
   }
-  written.sort((x, y) => x[0]! - y[0]!);
+  written.sort((x, y) => x[0] - y[0]);
   for (const ch of headA) if (!hb.has(ch)) removed.push(ch);
   for (const ch of sepRemoved) removed.push(ch);
   for (const ch of sepChains) chains.push(ch);
-  const parts = written.map(([from, to]) => rb.natRules.slice(from, to));
-  return { chains, rules: parts.length === 0 ? sepRules : ([] as AppendCommand[]).concat(...parts, sepRules) };
+  if (written.length === 0) return { chains, rules: sepRules };
+  // One copy of the written runs (a 100k-rule ladder among them), not a slice of each then a concat.
+  let total = sepRules.length;
+  for (const [from, to] of written) total += to - from;
+  const rules = new Array<AppendCommand>(total);
+  let k = 0;
+  for (const [from, to] of written) for (let i = from; i < to; i++) rules[k++] = rb.natRules[i]!;
+  for (const r of sepRules) rules[k++] = r;
+  return { chains, rules };
 }
 
 /** A Service's rules in one top-level chain, in order. */
@@ -214,15 +215,6 @@ function topRules(e: ServiceEntry | undefined, table: 'filter' | 'nat', chain: s
   return out;
 }
 
-function sameRule(x: AppendCommand, y: AppendCommand): boolean {
-  return x === y || (x.chain === y.chain && sameArgs(x.args, y.args));
-}
-
-function sameRules(a: readonly AppendCommand[], b: readonly AppendCommand[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i] && !sameArgs(a[i]!.args, b[i]!.args)) return false;
-  return true;
-}
 
 /** `table/chain` of each top-level chain in which a Service's rules differ between `before` and `entryOf`. */
 export function changedTopChains(before: ReadonlyMap<string, ServiceEntry | undefined>, entryOf: (key: string) => ServiceEntry | undefined): Set<string> {

@@ -65,8 +65,10 @@ function samePort(e: ServiceEntry | undefined, info: ServicePortInfo): PortPiece
  */
 export function renderService(p: PlannedService, ctx: CompileContext, largeClusterMode: boolean, old?: ServiceEntry): ServiceEntry {
   const ports = p.plans.map((plan, i) => {
-    const prev = samePort(old, plan.info)?.rules;
-    return new PortPiece(p.key, plan, serviceRules(plan, ctx, largeClusterMode, prev, true), p.counts[i]!);
+    const prev = samePort(old, plan.info);
+    const piece = new PortPiece(p.key, plan, serviceRules(plan, ctx, largeClusterMode, prev?.rules, true), p.counts[i]!);
+    if (prev) piece.reuseDecls(prev);
+    return piece;
   });
   return { key: p.key, ports, endpointsMap: p.endpointsMap, endpoints: p.endpoints };
 }

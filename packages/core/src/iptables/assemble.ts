@@ -15,13 +15,41 @@ import { KUBE_SERVICES } from '../kube-proxy/index.js';
 /** One service port's rules, with their chain declarations made once, when a ruleset needs them. */
 export class RenderedPort {
   private decls: readonly ChainDecl[] | undefined;
+  /** The previous version's declarations this one may take (see reuseDecls), until asked for. */
+  private reused: { readonly decls: readonly ChainDecl[]; readonly names: readonly string[]; readonly sepChainStart: number; readonly at: Int32Array } | undefined;
   constructor(readonly rules: ServicePortRules) {}
   /** The port's nat rules in the top-level chains (KUBE-SERVICES, KUBE-NODEPORTS): they come first. */
   get natTop(): readonly AppendCommand[] {
     return this.rules.natRules.slice(0, this.rules.topEnd);
   }
   get chainDecls(): readonly ChainDecl[] {
-    return (this.decls ??= this.rules.natChains.map(this.rules.vetted ? vettedChainDecl : chainDecl));
+    if (this.decls) return this.decls;
+    const r = this.rules;
+    const make = r.vetted ? vettedChainDecl : chainDecl;
+    const reused = this.reused;
+    this.reused = undefined;
+    if (!reused) return (this.decls = r.natChains.map(make));
+    const { decls: was, names, sepChainStart, at } = reused;
+    const decls = new Array<ChainDecl>(r.natChains.length);
+    for (let i = 0; i < r.sepChainStart; i++) decls[i] = make(r.natChains[i]!);
+    for (let i = 0; i < at.length; i++) {
+      const k = r.sepChainStart + i;
+      const j = sepChainStart + at[i]!;
+      decls[k] = at[i]! >= 0 && names[j] === r.natChains[k] ? was[j]! : make(r.natChains[k]!);
+    }
+    return (this.decls = decls);
+  }
+  /**
+   * Lets this port take the declarations of the SEP chains its rules reused from `prev`
+   * (service-rules.ts RuleReuse) once asked for them, if `prev` had made its own: a one-endpoint
+   * change of a 100k-endpoint port then declares one new chain, not 100k. Only made declarations
+   * are held (not `prev`'s rules), and a version whose declarations were never made passes none on.
+   */
+  reuseDecls(prev: RenderedPort): void {
+    const r = this.rules;
+    const at = r.reuse?.reusedAt;
+    if (!prev.decls || !at || r.reuse?.from !== prev.rules || r.vetted !== prev.rules.vetted || r.natChains.length !== r.sepChainStart + at.length) return;
+    this.reused = { decls: prev.decls, names: prev.rules.natChains, sepChainStart: prev.rules.sepChainStart, at };
   }
 }
 
@@ -91,18 +119,40 @@ export function topLevelRules(ports: readonly RenderedPort[]): TopLevelRules {
  */
 export function assemblePartial(ctx: CompileContext, ports: readonly RenderedPort[], top: TopLevelRules, changed: readonly number[], stale: readonly string[]): Ruleset {
   const filter = filterPrologue(ctx);
-  const natChains: ChainDecl[] = NAT_FIXED_CHAINS.map(chainDecl);
-  let natCommands: Command[] = natPrologue(ctx);
+  const prologue = natPrologue(ctx);
+  const tail = nodePortsTail(ctx);
+  // Both lists sized once and written by index: a changed giant port is 300k rules and 100k chains.
+  let rules = prologue.length + top.nat.length + stale.length + tail.length;
+  let chains = NAT_FIXED_CHAINS.length + stale.length;
+  for (const i of changed) {
+    rules += ports[i]!.rules.natRules.length - (top.natOffsets[i + 1]! - top.natOffsets[i]!);
+    chains += ports[i]!.rules.natChains.length;
+  }
+  const natCommands = new Array<Command>(rules);
+  const natChains = new Array<ChainDecl>(chains);
+  let r = 0;
+  let c = 0;
+  const copy = (src: readonly Command[], from: number, to: number) => {
+    for (let k = from; k < to; k++) natCommands[r++] = src[k]!;
+  };
+  for (const ch of NAT_FIXED_CHAINS) natChains[c++] = chainDecl(ch);
+  copy(prologue, 0, prologue.length);
   let from = 0;
   for (const i of changed) {
     const port = ports[i]!;
-    natCommands = natCommands.concat(top.nat.slice(from, top.natOffsets[i]!), port.rules.natRules);
+    copy(top.nat, from, top.natOffsets[i]!);
+    copy(port.rules.natRules, 0, port.rules.natRules.length);
     from = top.natOffsets[i + 1]!;
-    for (const d of port.chainDecls) natChains.push(d);
+    for (const d of port.chainDecls) natChains[c++] = d;
   }
-  natCommands = natCommands.concat(top.nat.slice(from));
-  deleteStale(stale, natChains, natCommands);
-  for (const r of nodePortsTail(ctx)) natCommands.push(r);
+  copy(top.nat, from, top.nat.length);
+  // As deleteStale: `:CHAIN` + `-X CHAIN`.
+  for (const ch of stale) {
+    natChains[c++] = chainDecl(ch);
+    natCommands[r++] = { kind: 'delete', chain: ch };
+  }
+  copy(tail, 0, tail.length);
+  if (r !== rules || c !== chains) throw new Error(`assemblePartial: ${r} of ${rules} rules, ${c} of ${chains} chains written`);
   return {
     tables: [
       { name: 'filter', chains: filter.chains.map(chainDecl), commands: ([] as Command[]).concat(filter.head, top.filter, filter.tail) },
@@ -138,7 +188,10 @@ export function assembleMinimal(ctx: CompileContext, ports: readonly RenderedPor
     const w = writes.get(port);
     if (w) {
       for (const ch of w.chains) natChains.push(chainDecl(ch));
-      for (const r of w.rules) natCommands.push(r);
+      // Grown once, then written by index: a written ladder is 100k rules.
+      let k = natCommands.length;
+      natCommands.length += w.rules.length;
+      for (const r of w.rules) natCommands[k++] = r;
     }
   }
   deleteStale(stale, natChains, natCommands);

@@ -263,25 +263,40 @@ export function serviceRules(plan: ServicePortPlan, ctx: CompileContext, largeCl
   }
 
   // "Generate the per-endpoint chains" (kube-proxy-rules 6.11, 7.1)
-  out.sepStart = out.natRules.length;
-  out.sepChainStart = out.natChains.length;
+  const sepStart = (out.sepStart = reserve(out.natRules, 2 * reachable.length));
+  const sepChainStart = (out.sepChainStart = reserve(out.natChains, reachable.length));
   const dnatTemplate = info.sessionAffinity ? (largeClusterMode ? SEP_DNAT_AFFINITY_BARE : SEP_DNAT_AFFINITY) : largeClusterMode ? SEP_DNAT_BARE : SEP_DNAT;
+  const rules = out.natRules;
   for (let i = 0; i < reachable.length; i++) {
     const ep = reachable[i]!;
     const sep = seps[i]!;
-    out.natChains.push(sep);
+    out.natChains[sepChainStart + i] = sep;
     const j = reusedAt?.[i] ?? -1;
+    const at = sepStart + 2 * i;
     if (j >= 0) {
       // Same endpoint, same inputs: the previous port's two rules, as they are.
       const base = prev!.sepStart + 2 * j;
-      out.natRules.push(prev!.natRules[base]!, prev!.natRules[base + 1]!);
+      rules[at] = prev!.natRules[base]!;
+      rules[at + 1] = prev!.natRules[base + 1]!;
       continue;
     }
-    out.natRules.push(templ(sep, largeClusterMode ? SEP_MASQ_BARE : SEP_MASQ, name, ep.ip), templ(sep, dnatTemplate, name, p, ep.endpoint, sep));
+    rules[at] = templ(sep, largeClusterMode ? SEP_MASQ_BARE : SEP_MASQ, name, ep.ip);
+    rules[at + 1] = templ(sep, dnatTemplate, name, p, ep.endpoint, sep);
   }
   if (old) old.from = old.reusedAt = undefined;
   if (keep) out.reuse = { key, endpoints, seps, ladders: ladders!, from: old ? prev : undefined, reusedAt };
   return out;
+}
+
+/**
+ * Grows `a` by `count` slots and returns where they start; the caller fills every one. Setting the
+ * length once and writing by index is ~4x cheaper than `count` pushes at 100k-endpoint sizes (no
+ * repeated backing-store growth and copies, which land in the GC's marking).
+ */
+function reserve<T>(a: T[], count: number): number {
+  const start = a.length;
+  a.length = start + count;
+  return start;
 }
 
 /**
@@ -324,8 +339,9 @@ function policyChainRules(
 ): void {
   const { name } = plan.info;
   const n = endpoints.length;
-  const start = out.natRules.length;
   const affinity = plan.info.sessionAffinity;
+  const rules = out.natRules;
+  const start = reserve(rules, affinity ? 2 * n : n);
   // A rule depends on its endpoint, its SEP and (the ladder) n - i: with the same n, rule i of the
   // old ladder is reusable when its endpoint and SEP are the same.
   const same = old !== undefined && old.endpoints.length === n ? (i: number) => old.endpoints[i] === endpoints[i]!.endpoint && old.seps[i] === seps[i] : undefined;
@@ -333,22 +349,16 @@ function policyChainRules(
     const seconds = String(plan.info.stickyMaxAgeSeconds);
     const template = largeClusterMode ? AFFINITY_BARE : AFFINITY;
     for (let i = 0; i < n; i++) {
-      if (same?.(i)) {
-        out.natRules.push(prev!.natRules[old!.start + i]!);
-        continue;
-      }
-      out.natRules.push(rule(chain, template, name, endpoints[i]!.endpoint, seconds, seps[i]!));
+      rules[start + i] = same?.(i) ? prev!.natRules[old!.start + i]! : rule(chain, template, name, endpoints[i]!.endpoint, seconds, seps[i]!);
     }
   }
   const ladderAt = affinity ? n : 0;
+  const step = largeClusterMode ? STEP_BARE : STEP;
   for (let i = 0; i < n; i++) {
-    if (same?.(i)) {
-      out.natRules.push(prev!.natRules[old!.start + ladderAt + i]!);
-      continue;
-    }
-    const ep = endpoints[i]!.endpoint;
-    if (i < n - 1) out.natRules.push(rule(chain, largeClusterMode ? STEP_BARE : STEP, name, ep, probability(n - i), seps[i]!));
-    else out.natRules.push(rule(chain, largeClusterMode ? LAST_BARE : LAST, name, ep, '', seps[i]!));
+    const at = start + ladderAt + i;
+    if (same?.(i)) rules[at] = prev!.natRules[old!.start + ladderAt + i]!;
+    else if (i < n - 1) rules[at] = rule(chain, step, name, endpoints[i]!.endpoint, probability(n - i), seps[i]!);
+    else rules[at] = rule(chain, largeClusterMode ? LAST_BARE : LAST, name, endpoints[i]!.endpoint, '', seps[i]!);
   }
   keep?.set(chain, { endpoints: keys ?? endpoints.map((ep) => ep.endpoint), seps, start });
 }
