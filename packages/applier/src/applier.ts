@@ -180,8 +180,10 @@ export function createApplier(options: ApplierOptions): Applier {
 
   /** Why the host is not what the record says, judging by our canaries (undefined: it is). */
   async function canaryProblem(): Promise<string | undefined> {
-    for (const t of CANARY_TABLES) {
-      const r = await nf.run(family, ['-t', t, '-S', SVCRULES_CANARY, '1']);
+    // Both tables read at once (two processes waited for together); judged in table order.
+    const read = await Promise.all(CANARY_TABLES.map((t) => nf.run(family, ['-t', t, '-S', SVCRULES_CANARY, '1'])));
+    for (const [i, t] of CANARY_TABLES.entries()) {
+      const r = read[i]!;
       if (r.code !== 0) return `the ${t} table was flushed (${SVCRULES_CANARY} is gone)`;
       if (!st) continue;
       const found = canaryTokenIn(r.stdout);
