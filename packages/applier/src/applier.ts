@@ -35,6 +35,11 @@ export interface ApplierOptions {
   readonly family: Family;
   /** Apply even when kube-proxy's KUBE-PROXY-CANARY chain exists. */
   readonly force?: boolean;
+  /**
+   * Tables the caller has just found without KUBE-PROXY-CANARY (openHost's probe, `HostFacts`): the
+   * first apply does not ask again (one process less for a CLI run); later applies always ask.
+   */
+  readonly kubeProxyAbsent?: readonly TableName[];
   /** Install kube-proxy's jump rules on full syncs (default true). */
   readonly hooks?: boolean;
   /** How iptables-save prints a desired rule (for comparing with the host on full syncs). */
@@ -164,17 +169,21 @@ export function createApplier(options: ApplierOptions): Applier {
     lastFullSync = saved.fullSyncAt;
   } else if (st) fullReason = st.saved.reason;
 
-  async function refuseIfKubeProxy(tables: readonly TableName[]): Promise<void> {
+  /** The caller's fresh answer, used by the first apply only (see `kubeProxyAbsent`). */
+  let knownAbsent: ReadonlySet<TableName> = new Set(options.kubeProxyAbsent ?? []);
+  async function refuseIfKubeProxy(tables: readonly TableName[], absent: ReadonlySet<TableName>): Promise<void> {
     if (options.force) return;
     const found: TableName[] = [];
-    for (const t of tables) if (await chainExists(nf, family, t, KUBE_PROXY_CANARY)) found.push(t);
+    for (const t of tables) if (!absent.has(t) && (await chainExists(nf, family, t, KUBE_PROXY_CANARY))) found.push(t);
     if (found.length > 0) throw new KubeProxyPresentError(family, found);
   }
 
   /** Why the host is not what the record says, judging by our canaries (undefined: it is). */
   async function canaryProblem(): Promise<string | undefined> {
-    for (const t of CANARY_TABLES) {
-      const r = await nf.run(family, ['-t', t, '-S', SVCRULES_CANARY, '1']);
+    // Both tables read at once (two processes waited for together); judged in table order.
+    const read = await Promise.all(CANARY_TABLES.map((t) => nf.run(family, ['-t', t, '-S', SVCRULES_CANARY, '1'])));
+    for (const [i, t] of CANARY_TABLES.entries()) {
+      const r = read[i]!;
       if (r.code !== 0) return `the ${t} table was flushed (${SVCRULES_CANARY} is gone)`;
       if (!st) continue;
       const found = canaryTokenIn(r.stdout);
@@ -214,10 +223,12 @@ export function createApplier(options: ApplierOptions): Applier {
 
   async function apply(desired: Ruleset, opts: ApplyOptions = {}): Promise<ApplyResult> {
     const now = clock();
+    const absentAtOpen = knownAbsent;
+    knownAbsent = new Set();
     let reason = fullReason ?? (opts.full ? 'requested' : opts.dryRun ? 'dry run reads the host' : now - lastFullSync >= interval ? 'periodic full sync' : undefined);
     if (reason === undefined) {
       // Partial path: two or three targeted reads, never the whole table.
-      await refuseIfKubeProxy(['nat']);
+      await refuseIfKubeProxy(['nat'], absentAtOpen);
       reason = await canaryProblem();
     }
     if (opts.scope && (reason !== undefined || !st || !lastChains)) throw new ScopeRefusedError(reason ?? 'the Applier keeps no state');
@@ -227,7 +238,7 @@ export function createApplier(options: ApplierOptions): Applier {
       let host: HostView | undefined;
       let hooks: HookReport | undefined;
       if (reason !== undefined) {
-        await refuseIfKubeProxy(['nat', 'filter']);
+        await refuseIfKubeProxy(['nat', 'filter'], absentAtOpen);
         if (!opts.dryRun) {
           if (options.beforeFullSync) await options.beforeFullSync();
           if (options.hooks ?? true) hooks = await ensureHooks(nf, family);

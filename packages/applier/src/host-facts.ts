@@ -99,19 +99,26 @@ export async function probeHost(o: ProbeOptions): Promise<HostFacts> {
  * probeHost because openHost needs the version first: it decides the wait flags of `o.netfilter`.
  */
 export async function probeFacts(run: Runner, o: { family: Family; netns?: string; netfilter: Netfilter }, iptables: IptablesVersion | undefined): Promise<HostFacts> {
-  const nfacctTool = await hasCommand(run, 'nfacct', ['version']);
-  const nfacctCounters = { ct_state_invalid_dropped_pkts: false, localhost_nps_accepted_pkts: false };
-  if (nfacctTool) for (const c of NFACCT_COUNTERS) nfacctCounters[c] = await nfacctHas(run, c);
-  let tcpBeLiberal: boolean | undefined;
-  try {
-    const r = await run('cat', ['/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal']);
-    if (r.code === 0 && /^\s*\d+\s*$/.test(r.stdout)) tcpBeLiberal = Number(r.stdout.trim()) !== 0;
-  } catch (e) {
-    if (!(e instanceof CommandNotFoundError)) throw e;
-  }
-  const conntrackTool = await hasCommand(run, 'conntrack', ['--version']);
-  const kubeProxyCanary: TableName[] = [];
-  if (iptables) for (const t of CANARY_TABLES) if (await chainExists(o.netfilter, o.family, t, KUBE_PROXY_CANARY)) kubeProxyCanary.push(t);
+  // The probes are independent: run at once, a CLI apply waits for the slowest, not for the sum.
+  const nfacct = (async () => {
+    const tool = await hasCommand(run, 'nfacct', ['version']);
+    const counters = { ct_state_invalid_dropped_pkts: false, localhost_nps_accepted_pkts: false };
+    if (tool) await Promise.all(NFACCT_COUNTERS.map(async (c) => void (counters[c] = await nfacctHas(run, c))));
+    return { tool, counters };
+  })();
+  const liberal = (async () => {
+    try {
+      const r = await run('cat', ['/proc/sys/net/netfilter/nf_conntrack_tcp_be_liberal']);
+      if (r.code === 0 && /^\s*\d+\s*$/.test(r.stdout)) return Number(r.stdout.trim()) !== 0;
+    } catch (e) {
+      if (!(e instanceof CommandNotFoundError)) throw e;
+    }
+    return undefined;
+  })();
+  const conntrack = hasCommand(run, 'conntrack', ['--version']);
+  const canaries = iptables ? Promise.all(CANARY_TABLES.map((t) => chainExists(o.netfilter, o.family, t, KUBE_PROXY_CANARY))) : Promise.resolve([]);
+  const [{ tool: nfacctTool, counters: nfacctCounters }, tcpBeLiberal, conntrackTool, found] = await Promise.all([nfacct, liberal, conntrack, canaries]);
+  const kubeProxyCanary = CANARY_TABLES.filter((_, i) => found[i] === true);
   return {
     family: o.family,
     netns: o.netns,

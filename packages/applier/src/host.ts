@@ -62,13 +62,22 @@ export class IptablesNotFoundError extends Error {
  */
 export async function openHost(o: OpenHostOptions): Promise<Host> {
   const runner = runnerIn(o);
-  if (o.netns) {
+  const backend = o.backend ?? 'default';
+  // Whether the namespace can be entered is asked only when the version probe fails (one process
+  // less per apply): a namespace that cannot be entered fails every command in it.
+  const netnsProblem = async (): Promise<void> => {
+    if (!o.netns) return;
     const r = await runner('true', []).catch((e: unknown) => ({ code: 1, stderr: String(e) }));
     if (r.code !== 0) throw new NetnsUnavailableError(o.netns, r.stderr.trim() || 'cannot enter the network namespace');
+  };
+  const iptables = await probeIptables(runner, o.family, backend).catch(async (e: unknown) => {
+    await netnsProblem();
+    throw e;
+  });
+  if (!iptables) {
+    await netnsProblem();
+    throw new IptablesNotFoundError(binaryName(o.family, '', backend), o.netns);
   }
-  const backend = o.backend ?? 'default';
-  const iptables = await probeIptables(runner, o.family, backend);
-  if (!iptables) throw new IptablesNotFoundError(binaryName(o.family, '', backend), o.netns);
   const waitSeconds = o.waitSeconds ?? 5;
   const netfilter = createExecNetfilter({
     runner,

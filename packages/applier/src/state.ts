@@ -24,7 +24,7 @@
  */
 import { createHash } from 'node:crypto';
 import type { AppendCommand, PlanCurrent, TableName } from '@svcrules/iptables';
-import { isTableName } from '@svcrules/iptables';
+import { isTableName, TemplateRule } from '@svcrules/iptables';
 import type { UdpServiceMap } from './conntrack.js';
 import type { Family } from './netfilter.js';
 import { ChainSectionError, chainSection, recordedDigest, SealedChains } from './sealed-chains.js';
@@ -111,31 +111,78 @@ export class StateError extends Error {}
 /**
  * The digest of a chain's rules: two 32-bit multiply-xor lanes over every character, keyed by the
  * seed, words and rules delimited. 64 bits over ~10^5 chains per host: collisions by chance are
- * negligible, and by design need the key.
+ * negligible, and by design need the key. A templated rule is digested from its template and
+ * values, as the same characters its words would hold, without building the words.
  */
 export function digestRules(rules: readonly AppendCommand[], seed: Seed): string {
-  let a = seed.a;
-  let b = seed.b;
-  for (let r = 0; r < rules.length; r++) {
-    const args = rules[r]!.args;
-    for (let i = 0; i < args.length; i++) {
-      const w = args[i]!;
-      for (let j = 0; j < w.length; j++) {
-        const c = w.charCodeAt(j);
-        a = Math.imul(a ^ c, 0x01000193);
-        b = Math.imul(b ^ c, 0x5bd1e995);
-        b ^= b >>> 13;
-      }
-      // A word boundary, distinct from every character (codes are < 0x10000).
-      a = Math.imul(a ^ 0x10001, 0x01000193);
-      b = Math.imul(b ^ 0x10001, 0x5bd1e995);
-      b ^= b >>> 13;
+  la = seed.a;
+  lb = seed.b;
+  for (let r = 0; r < rules.length; r++) mixRule(rules[r]!);
+  return hex8(fmix(la ^ Math.imul(rules.length, 0x9e3779b1))) + hex8(fmix(lb ^ la));
+}
+
+/**
+ * `digestRules` over rules of several tables, each rule's words led by its table and chain (so a
+ * rule moving tables or chains differs): what `digestRules` gives for `[table, chain, ...args]`.
+ */
+export function digestTableRules(groups: readonly (readonly [table: string, rules: readonly AppendCommand[]])[], seed: Seed): string {
+  la = seed.a;
+  lb = seed.b;
+  let n = 0;
+  for (const [table, rules] of groups) {
+    for (const rule of rules) {
+      mixText(table);
+      mixCode(0x10001);
+      mixText(rule.chain);
+      mixCode(0x10001);
+      mixRule(rule);
+      n++;
     }
-    a = Math.imul(a ^ 0x10002, 0x01000193);
-    b = Math.imul(b ^ 0x10002, 0x5bd1e995);
+  }
+  return hex8(fmix(la ^ Math.imul(n, 0x9e3779b1))) + hex8(fmix(lb ^ la));
+}
+
+/** One rule into the lanes: each word then a word boundary, then the rule's end. */
+function mixRule(rule: AppendCommand): void {
+  if (rule instanceof TemplateRule) {
+    const words = rule.template.words;
+    for (let i = 0; i < words.length; i++) {
+      const w = words[i]!;
+      if (typeof w === 'string') mixText(w);
+      else if (typeof w === 'number') mixText(rule.value(w));
+      else for (const p of w) mixText(typeof p === 'string' ? p : rule.value(p));
+      mixCode(0x10001);
+    }
+  } else {
+    const args = rule.args;
+    for (let i = 0; i < args.length; i++) {
+      mixText(args[i]!);
+      // A word boundary, distinct from every character (codes are < 0x10000).
+      mixCode(0x10001);
+    }
+  }
+  mixCode(0x10002);
+}
+
+/** The two lanes of the digest being computed (module state: one digest at a time, no allocation). */
+let la = 0;
+let lb = 0;
+function mixText(w: string): void {
+  let a = la;
+  let b = lb;
+  for (let j = 0; j < w.length; j++) {
+    const c = w.charCodeAt(j);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
     b ^= b >>> 13;
   }
-  return hex8(fmix(a ^ Math.imul(rules.length, 0x9e3779b1))) + hex8(fmix(b ^ a));
+  la = a;
+  lb = b;
+}
+function mixCode(c: number): void {
+  la = Math.imul(la ^ c, 0x01000193);
+  lb = Math.imul(lb ^ c, 0x5bd1e995);
+  lb ^= lb >>> 13;
 }
 
 /**

@@ -161,6 +161,23 @@ test('kube-proxy appearing after us is noticed on the partial path too', async (
   await expect(a.apply(v2)).rejects.toBeInstanceOf(KubeProxyPresentError);
 });
 
+test("the caller's fresh KUBE-PROXY-CANARY answer spares the first apply that read; later applies ask again", async () => {
+  const nf = new FakeNetfilter();
+  const a = createApplier({ netfilter: nf, family: 'ipv4', kubeProxyAbsent: ['nat', 'filter'] });
+  await a.apply(v1);
+  const asked = () => nf.commands.filter((c) => c.args.includes('KUBE-PROXY-CANARY')).map((c) => c.args.join(' '));
+  expect(asked()).toEqual([]);
+  await a.apply(v1);
+  expect(asked()).toEqual(['-t nat -S KUBE-PROXY-CANARY 1']);
+  // Only the tables named are spared: kube-proxy in filter still stops the first full sync.
+  const other = new FakeNetfilter();
+  await other.run('ipv4', ['-N', 'KUBE-PROXY-CANARY']);
+  const err = await createApplier({ netfilter: other, family: 'ipv4', kubeProxyAbsent: ['nat'] })
+    .apply(v1)
+    .catch((e: unknown) => e);
+  expect(err).toBeInstanceOf(KubeProxyPresentError);
+});
+
 test('foreign rules and chains survive; a stale chain a foreign rule jumps to is kept, not deleted', async () => {
   const nf = new FakeNetfilter();
   await nf.run('ipv4', ['-t', 'nat', '-N', 'MY-CHAIN']);

@@ -5,13 +5,15 @@
  */
 import fc from 'fast-check';
 import type { Snapshot } from '@svcrules/core';
-import type { TableName } from '@svcrules/iptables';
+import type { AppendCommand, TableName } from '@svcrules/iptables';
+import { append, RuleTemplate, templateRule } from '@svcrules/iptables';
 import { snapshotArb, scaledRuns } from '@svcrules/testkit';
 import {
   createApplier,
   currentFromState,
   Digests,
   digestRules,
+  digestTableRules,
   FakeNetfilter,
   identityMismatch,
   parseState,
@@ -95,6 +97,31 @@ describe('the state file format', () => {
     expect(d()).not.toBe(d([]));
     expect(digestRules([{ kind: 'append', chain: 'C', args: ['-j', 'X'] }], seedOf('f'.repeat(32)))).not.toBe(d(['-j', 'X']));
     expect(base).toMatch(/^[0-9a-f]{16}$/);
+  });
+
+  test('digests of templated rules are those of their words (no words built); per-table digests are those of the prefixed words', () => {
+    const seed = seedOf('0123456789abcdef0123456789abcdef');
+    const plain = (r: AppendCommand) => ({ kind: 'append' as const, chain: r.chain, args: [...r.args] });
+    // The digest a state written by an earlier build holds for these rules (the format must not drift).
+    const t = new RuleTemplate(['-m', 'comment', '--comment', [0, ' -> ', 1], '-j', 2]);
+    const known = [templateRule('C', t, 'ns/a:p', '10.0.0.1:80', 'KUBE-SEP-A'), append('C', ['-j', 'KUBE-MARK-MASQ'])];
+    expect(digestRules(known, seed)).toBe('2870f1ae4e2231da');
+    expect(Object.getOwnPropertyDescriptor(known[0]!, 'words')?.value).toBeUndefined();
+    const part = fc.oneof(fc.constantFrom('-j', 'KUBE-SEP-A', ' -> ', 'x y'), fc.integer({ min: 0, max: 3 }));
+    const word = fc.oneof(part, fc.array(part, { minLength: 1, maxLength: 3 }));
+    const value = fc.constantFrom('', 'a', '10.0.0.1:80', 'ns/svc:p');
+    const rule = fc.oneof(
+      fc.tuple(fc.array(word, { maxLength: 6 }), value, value, value, value).map(([words, ...v]) => templateRule('C', new RuleTemplate(words), v[0]!, v[1], v[2], v[3])),
+      fc.array(fc.constantFrom('-j', 'X', 'a b'), { maxLength: 4 }).map((args) => append('D', args)),
+    );
+    fc.assert(
+      fc.property(fc.array(rule, { maxLength: 5 }), fc.array(rule, { maxLength: 5 }), (a, b) => {
+        expect(digestRules(a, seed)).toBe(digestRules(a.map(plain), seed));
+        const prefixed = (table: string, rs: readonly AppendCommand[]) => rs.map((r) => append(r.chain, [table, r.chain, ...r.args]));
+        expect(digestTableRules([['filter', a], ['nat', b]], seed)).toBe(digestRules([...prefixed('filter', a), ...prefixed('nat', b)], seed));
+      }),
+      { numRuns: scaledRuns(200, 50) },
+    );
   });
 
   test('a partial sync from a state file writes only what differs, and the host ends as a full apply would', async () => {

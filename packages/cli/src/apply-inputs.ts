@@ -16,7 +16,7 @@ import type { CompileOptions, RecordedCompile, ServiceOutput, Snapshot } from '@
 import { compileRecorded } from '@svcrules/core';
 import type { AppendCommand, Ruleset, TableName } from '@svcrules/iptables';
 import { chainDecl, chainsOf } from '@svcrules/iptables';
-import { digestBytes, digestRules, recordedDigest, seedOf, serviceRecord, serviceRecordText, type AppliedState, type ApplyScope, type InputObject, type InputRecord, type Seed, type ServiceRecord } from '@svcrules/applier';
+import { digestBytes, digestTableRules, recordedDigest, seedOf, serviceRecord, serviceRecordText, type AppliedState, type ApplyScope, type InputObject, type InputRecord, type Seed, type ServiceRecord } from '@svcrules/applier';
 import { loadSnapshot, type LoadResult } from '@svcrules/snapshot';
 import type { InputFlags } from './compile-input.js';
 import type { CliIO } from './io.js';
@@ -210,8 +210,10 @@ const NO_TOP = '0000000000000000';
 /** The digest of a Service's top-level rules (table and chain included: a rule moving chains differs). */
 function topDigest(s: ServiceOutput | undefined, seed: Seed): string {
   if (!s || (s.filterTop.length === 0 && s.natTop.length === 0)) return NO_TOP;
-  const words = (rules: readonly AppendCommand[], table: string) => rules.map((r) => ({ ...r, args: [table, r.chain, ...r.args] }));
-  return digestRules([...words(s.filterTop, 'filter'), ...words(s.natTop, 'nat')], seed);
+  return digestTableRules([
+    ['filter', s.filterTop],
+    ['nat', s.natTop],
+  ], seed);
 }
 
 /**

@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { FIXTURES, repoRoot } from '@svcrules/testkit';
 import type { TraceJson } from '../src/commands/trace.js';
 import { isIptablesText } from '../src/commands/trace-nft.js';
+import { nftApplySummary } from '../src/commands/apply-nft.js';
 import { runCli } from './run-cli.js';
 
 const EXAMPLE = join(repoRoot(), 'examples', 'basic');
@@ -139,5 +140,14 @@ describe('apply, diff and cleanup --mode nftables: refused before the host is to
       const r = await runCli([cmd, '--mode', 'nftables', 'empty.yaml'], EXAMPLE, { files: empty });
       expect(r).toEqual({ code: 1, out: '', err: 'svcrules: the input has no Service: this would delete every service chain (--allow-empty to do it anyway)\n' });
     }
+  });
+});
+
+describe('apply --mode nftables: the summary line', () => {
+  const r = { family: 'ipv4', mode: 'full', reason: 'no state file s', transaction: 'add table ip kube-proxy\n', operations: 120, transactions: 1, staleChainsFlushed: [], staleChainsDeleted: [] } as const;
+  test('says how many nft transactions the sync took (a staged first sync takes several)', () => {
+    expect(nftApplySummary(r)).toBe('ipv4: full sync (no state file s); 120 nft operations in one transaction\n');
+    expect(nftApplySummary({ ...r, transactions: 7 })).toBe('ipv4: full sync (no state file s); 120 nft operations in 7 transactions\n');
+    expect(nftApplySummary({ ...r, mode: 'partial', reason: undefined, transaction: '', operations: 0, transactions: 0 })).toBe('ipv4: partial sync; nothing to change\n');
   });
 });

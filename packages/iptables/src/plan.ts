@@ -10,6 +10,7 @@
  * deleted in the same table block.
  */
 import type { AppendCommand, ChainDecl, Command, Ruleset, Table, TableName } from './ir.js';
+import { TemplateRule } from './ir.js';
 import { findJump } from './targets.js';
 
 /** What exists now (the host read back, or a record of what was last applied). */
@@ -211,9 +212,15 @@ export function referenceIndex(chains: ReadonlyMap<TableName, ReadonlyMap<string
   };
 }
 
-/** Same chain and same words; the same object is the fast path (an incremental compiler reuses them). */
+/**
+ * Same chain and same words. Fast paths: the same object (an incremental compiler reuses them), and
+ * two rules of one template with the same values (compared without building their words; different
+ * values may still join into the same words, so those are compared word by word).
+ */
 export function sameRule(a: AppendCommand, b: AppendCommand): boolean {
-  if (a === b || a.args === b.args) return a.chain === b.chain;
+  if (a === b) return true;
+  if (a instanceof TemplateRule && b instanceof TemplateRule && a.template === b.template && a.v0 === b.v0 && a.v1 === b.v1 && a.v2 === b.v2 && a.v3 === b.v3) return a.chain === b.chain;
+  if (a.args === b.args) return a.chain === b.chain;
   if (a.chain !== b.chain || a.args.length !== b.args.length) return false;
   for (let i = 0; i < a.args.length; i++) if (a.args[i] !== b.args[i]) return false;
   return true;

@@ -4,6 +4,7 @@ import type { Ruleset } from '../src/ir.js';
 import { RuleTemplate, append, chainDecl, isVetted, templateRule } from '../src/ir.js';
 import type { TemplateWord } from '../src/ir.js';
 import { parseRuleset } from '../src/parse.js';
+import { sameRule } from '../src/plan.js';
 import { render } from '../src/render.js';
 import { chainName, safeWord } from './arb.js';
 
@@ -59,5 +60,29 @@ describe('RuleTemplate', () => {
       }),
       { numRuns: scaledRuns(200, 50) },
     );
+  });
+
+  // The planner's comparison of templated rules (same template, same values: no words built) agrees
+  // with comparing words, also when different values join into the same words ('a'+'ba' = 'ab'+'a').
+  test('sameRule on templated rules agrees with comparing chains and words', () => {
+    const templates = [new RuleTemplate(['-j', 0]), new RuleTemplate(['-m', 'comment', '--comment', [0, 1], '-j', 2]), new RuleTemplate(['-m', 'comment', '--comment', [0, 1], '-j', 2])];
+    const value = fc.constantFrom('a', 'ab', 'ba', 'KUBE-SEP-X');
+    const rule = fc.tuple(fc.constantFrom('C', 'D'), fc.integer({ min: 0, max: templates.length - 1 }), value, value, value, value);
+    fc.assert(
+      fc.property(rule, rule, ([ca, ta, ...va], [cb, tb, ...vb]) => {
+        const make = (c: string, t: number, v: string[]) => templateRule(c, templates[t]!, v[0]!, v[1], v[2], v[3]);
+        const words = make(ca, ta, va).args.join('\0') + '|' + ca;
+        const expected = words === make(cb, tb, vb).args.join('\0') + '|' + cb;
+        const a = make(ca, ta, va);
+        const b = make(cb, tb, vb);
+        expect(sameRule(a, b)).toBe(expected);
+        expect(sameRule(b, append(ca, make(ca, ta, va).args))).toBe(expected);
+      }),
+      { numRuns: scaledRuns(200, 50) },
+    );
+    const t = templates[1]!;
+    const a = templateRule('C', t, 'a', 'b', 'X');
+    expect(sameRule(a, templateRule('C', t, 'a', 'b', 'X'))).toBe(true);
+    expect(Object.getOwnPropertyDescriptor(a, 'words')?.value).toBeUndefined();
   });
 });

@@ -1,7 +1,7 @@
 /**
  * `apply --mode nftables` and `diff --mode nftables`: the `kube-proxy` table of each family through
  * the nftables applier (@svcrules/applier nft/, docs/nftables-apply.md): a full sync is one atomic
- * `nft -f` transaction, later ones partial against the `--state` record. iptables rules and other
+ * `nft -f` transaction (a first one at scale: a few staged ones), later ones partial against the `--state` record. iptables rules and other
  * nft tables are never touched: switching modes leaves the other mode's rules to `svcrules cleanup`.
  */
 import { describeFlow, formatNftDiff, removeStateFile, writeNftStateFile, type Family, type NftApplyResult } from '@svcrules/applier';
@@ -17,9 +17,10 @@ export interface NftApplyFlags extends HostFlags {
   state?: string | false;
 }
 
-function summary(r: NftApplyResult): string {
+/** The line `apply --mode nftables` prints per family (a staged first sync takes several transactions). */
+export function nftApplySummary(r: Pick<NftApplyResult, 'family' | 'mode' | 'reason' | 'transaction' | 'operations' | 'transactions' | 'staleChainsFlushed' | 'staleChainsDeleted'>): string {
   const parts: string[] = [r.mode === 'full' ? `full sync (${r.reason})` : 'partial sync'];
-  parts.push(r.transaction === '' ? 'nothing to change' : `${r.operations} nft operations in one transaction`);
+  parts.push(r.transaction === '' ? 'nothing to change' : `${r.operations} nft operations in ${r.transactions === 1 ? 'one transaction' : `${r.transactions} transactions`}`);
   if (r.staleChainsFlushed.length > 0) parts.push(`${r.staleChainsFlushed.length} stale chains flushed (deleted by the next apply)`);
   if (r.staleChainsDeleted.length > 0) parts.push(`${r.staleChainsDeleted.length} stale chains deleted`);
   return `${r.family}: ${parts.join('; ')}\n`;
@@ -46,7 +47,7 @@ export async function applyNft(io: CliIO, snapshot: Snapshot, flags: NftApplyFla
         io.stderr(`svcrules: warning: could not save the state to ${statePath}: ${e instanceof Error ? e.message : String(e)}; the next apply will be a full sync\n`);
       });
     }
-    io.stdout(summary(r));
+    io.stdout(nftApplySummary(r));
     for (const c of r.conntrack) io.stdout(`${family}: conntrack: ${describeFlow(c.flow)}: ${c.deleted} entr${c.deleted === 1 ? 'y' : 'ies'} deleted${c.error ? ` (${c.error})` : ''}\n`);
     if (r.staleUdpFlows.length > 0 && r.conntrack.length === 0 && r.applied) {
       io.stderr(`svcrules: warning: ${r.staleUdpFlows.length} stale UDP flow(s) not cleared (--no-conntrack)\n`);

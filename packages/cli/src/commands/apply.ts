@@ -1,6 +1,6 @@
 import { Command, Option } from 'commander';
 import { createApplier, DEFAULT_STATE_DIR, deleteStaleUdpFlows, describeFlow, ensureNfacctCounters, explainHost, ScopeRefusedError, type ApplyResult, type InputRecord } from '@svcrules/applier';
-import { compileRecorded } from '@svcrules/core';
+import { CANARY_TABLES, compileRecorded } from '@svcrules/core';
 import type { CliIO } from '../io.js';
 import { ExitError } from '../errors.js';
 import { loadInputs, note, plural, printDiagnostics, readSnapshot, snapshotOptionsFrom } from '../compile-input.js';
@@ -87,6 +87,7 @@ export function registerApply(program: Command, io: CliIO): void {
         netfilter: host.netfilter,
         family,
         force: flags.force === true,
+        kubeProxyAbsent: CANARY_TABLES.filter((t) => !host.facts.kubeProxyCanary.includes(t)),
         fullSyncLoad: flags.replaceTables ? 'replace' : 'noflush',
         topLevelChains: flags.topLevelChains,
         ...(host.compileOptions.nfacct && !flags.dryRun ? { beforeFullSync: async () => void (await ensureNfacctCounters({ runner: host.runner })) } : {}),
