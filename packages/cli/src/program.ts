@@ -1,10 +1,14 @@
 import { Command, CommanderError } from 'commander';
 import type { CliIO } from './io.js';
 import { ExitError, UserError } from './errors.js';
-import { commands } from './commands/index.js';
+import { loadCommands } from './commands/index.js';
 
-/** Builds the `svcrules` program with output routed to `io`; commander never exits the process. */
-export function buildProgram(io: CliIO): Command {
+/**
+ * Builds the `svcrules` program with output routed to `io`; commander never exits the process.
+ * With `command`, a command's name, only that command is loaded (what `run` does for its argv).
+ */
+export async function buildProgram(io: CliIO, command?: string): Promise<Command> {
+  const commands = await loadCommands(command);
   const program = new Command('svcrules')
     .description("Compile, apply and explain kube-proxy's iptables rules from Kubernetes snapshots.")
     .version('0.1.0')
@@ -18,8 +22,8 @@ export function buildProgram(io: CliIO): Command {
 
 /** Runs one command line (`argv` without node and script) and returns the exit code. */
 export async function run(argv: readonly string[], io: CliIO): Promise<number> {
-  const program = buildProgram(io);
   try {
+    const program = await buildProgram(io, argv[0]);
     await program.parseAsync([...argv], { from: 'user' });
     return 0;
   } catch (err) {

@@ -174,7 +174,10 @@ export function parseYamlSourceFast(source: { readonly name: string; readonly te
 export function readSourceFast(source: { readonly name: string; readonly text: string }, sourceIndex: number, sink: Sink): { raws: RawObject[]; fast: boolean } {
   const diagnosticPath = () => ({ raws: readSource(source, sourceIndex, sink), fast: false });
   const json = looksLikeJson(source.text);
-  if (findPasteMistake(source.text, json)) return diagnosticPath();
+  // Text JSON.parse takes has no paste mistake: each one is a line that starts outside any JSON
+  // token (a prompt, a table header), and no JSON string holds a line break. So only YAML (and
+  // JSON that fails to parse, in the diagnostic path) is scanned for them, not megabytes of JSON.
+  if (!json && findPasteMistake(source.text, false)) return diagnosticPath();
   const doc = json ? parseJsonFast(source, sourceIndex) : parseYamlSourceFast(source, sourceIndex);
   if (!doc) return diagnosticPath();
   const raws: RawObject[] = [];

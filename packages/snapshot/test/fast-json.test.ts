@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { loadSnapshot, snapshotFromObjects } from '../src/index.js';
 import { parseJsonFast } from '../src/fast-json.js';
 import { parseJson } from '../src/json.js';
+import { findPasteMistake } from '../src/paste.js';
 import type { JsonPos } from '../src/json.js';
 import { apiObjects } from './api-objects.js';
 import { scaledRuns } from '@svcrules/testkit';
@@ -76,6 +77,22 @@ test('the fast path takes an input only when it reads it exactly as json.ts does
     { numRuns: scaledRuns(2000, 400) },
   );
   expect(taken).toBeGreaterThan(300);
+});
+
+// readSourceFast skips the paste-mistake scan for JSON that JSON.parse takes: such text has none.
+test('no text JSON.parse takes holds a paste mistake, whatever its strings and layout', () => {
+  const pasted = fc.constantFrom('$ kubectl get svc -o json', 'user@host:~# kubectl get svc', 'PS C:\\> kubectl get svc', 'NAME   TYPE   CLUSTER-IP', 'Name:   x\nNamespace:   y', 'kubectl get svc', '\n$ kubectl get\n', '...', '<snip>');
+  const layout = fc.constantFrom(0, 1, 2, '\t', '\r\n', '\n\n  ');
+  fc.assert(
+    fc.property(fc.dictionary(fc.oneof(pasted, key), fc.oneof(pasted, valueArb, fc.array(pasted, { maxLength: 3 })), { maxKeys: 4 }), layout, (doc, indent) => {
+      const text = JSON.stringify(doc, null, indent);
+      expect(() => JSON.parse(text)).not.toThrow();
+      expect(findPasteMistake(text, true)).toBeUndefined();
+      // The same strings as lines of their own are found.
+      for (const line of Object.keys(doc).filter((k) => k.startsWith('$ kubectl'))) expect(findPasteMistake(`${line}\n${text}`, true)).toBeDefined();
+    }),
+    { numRuns: scaledRuns(500, 100) },
+  );
 });
 
 test('declined: duplicate keys, several documents, nesting deeper than json.ts allows, nested lists, syntax errors', () => {
