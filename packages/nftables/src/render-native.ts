@@ -10,32 +10,13 @@
  * zero), and must not begin with a word nft reads as a chain property (`type … hook …` would hook
  * the chain; `policy`, `comment`, `flags`, `devices`), so a rule cannot change the structure.
  */
-import { declaredElementParts, mapProblem, nativeRuleChecked, nativeRuleProblem, ruleWordsText, setProblem, tableProblem, uncheckedChainProblem } from './check.js';
+import { NATIVE_FORM, declaredElementParts, mapProblem, nativeRuleChecked, nativeRuleProblem, ruleWordsText, setProblem, tableProblem, uncheckedChainProblem, writeRuleWords } from './check.js';
 import type { Element, NftMap, NftRuleset, NftSet, Rule } from './ir.js';
 import { dumpOrder } from './render.js';
+import { Text } from './text.js';
 import { assertNft, quoteComment } from './words.js';
 
 const commentLine = (indent: string, c: string | undefined): string => (c === undefined ? '' : `${indent}comment ${quoteComment(c)}\n`);
-
-/**
- * Text written in pieces, joined a few thousand at a time so the pieces die young (as renderDump
- * does). Pieces, not lines: a line made by concatenation would be a rope for the join to walk.
- */
-class Text {
-  private readonly chunks: string[] = [];
-  private pieces: string[] = [];
-  push(s: string): void {
-    this.pieces.push(s);
-    if (this.pieces.length === 16384) {
-      this.chunks.push(this.pieces.join(''));
-      this.pieces = [];
-    }
-  }
-  done(): string {
-    this.chunks.push(this.pieces.join(''));
-    return this.chunks.join('');
-  }
-}
 
 function writeContainer(out: Text, s: NftSet | NftMap, type: string, elements: readonly Element[], from: number, count: number): void {
   out.push(`\t${'valueType' in s ? 'map' : 'set'} ${s.name} {\n\t\ttype ${type}\n`);
@@ -55,11 +36,12 @@ function elementText(e: Element): string {
 
 /** A rule of a chain checked where it is declared, as one line. */
 function writeRule(out: Text, r: Rule): void {
-  const words = ruleWordsText(r);
-  if (!nativeRuleChecked(r)) assertNft(nativeRuleProblem(r), 'rule', r);
-  out.push('\t\t');
-  out.push(words);
-  out.push(r.comment === undefined ? '\n' : ` comment ${quoteComment(r.comment)}\n`);
+  // Checked as a rule first (a copy may lack its words), then as a line of a block.
+  if (!nativeRuleChecked(r)) {
+    ruleWordsText(r);
+    assertNft(nativeRuleProblem(r), 'rule', r);
+  }
+  writeRuleWords(r, NATIVE_FORM, out);
 }
 
 /** The ruleset as one `table` block. Throws on an unsafe object or a rule or element without its chain, set or map. */

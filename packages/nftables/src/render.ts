@@ -6,9 +6,10 @@
  * the first rule or element that could name it, so `nft -f` loads a dump as it is.
  * Unsafe objects are refused with an error, never written.
  */
-import { chainProblem, declaredElementParts, elementKeyProblem, elementProblem, mapProblem, ruleProblem, ruleWordsText, setProblem, tableProblem, tableRefProblem, uncheckedChainProblem } from './check.js';
+import { DUMP_FORM, chainProblem, declaredElementParts, elementKeyProblem, elementProblem, mapProblem, ruleProblem, setProblem, tableProblem, tableRefProblem, uncheckedChainProblem, writeRuleWords } from './check.js';
 import type { Chain, Element, NftMap, NftRuleset, NftSet, Operation, Rule, Table, TableRef, Transaction } from './ir.js';
 import { tableRef } from './ir.js';
+import { Text } from './text.js';
 import { assertNft, quoteComment } from './words.js';
 
 const head = (verb: string, kind: string, t: TableRef): string => `${verb} ${kind} ${t.family} ${t.name}`;
@@ -221,33 +222,29 @@ export function renderDump(rs: NftRuleset): string {
   const t = tableRef(rs.table);
   assertNft(tableRefProblem(t), 'table', t);
   const d = dumpOrder(rs);
-  // Joined a few thousand lines at a time, so the line strings die young (a cheap collection).
-  const chunks: string[] = [];
-  let lines: string[] = [head('add', 'table', t) + tableText(rs.table)];
-  const push = (line: string) => {
-    lines.push(line);
-    if (lines.length === 4096) {
-      chunks.push(`${lines.join('\n')}\n`);
-      lines = [];
-    }
-  };
+  const out = new Text();
+  out.push(`${head('add', 'table', t)}${tableText(rs.table)}\n`);
   const add = (kind: string) => head('add', kind, t);
   const chainHead = add('chain');
-  for (const c of d.chains) push(chainHead + chainText(c));
+  for (const c of d.chains) out.push(`${chainHead}${chainText(c)}\n`);
   const setHead = add('set');
-  for (const x of d.sets) push(setHead + setText(x));
+  for (const x of d.sets) out.push(`${setHead}${setText(x)}\n`);
   const mapHead = add('map');
-  for (const x of d.maps) push(mapHead + mapText(x));
+  for (const x of d.maps) out.push(`${mapHead}${mapText(x)}\n`);
   // Rules and elements of declared (checked) chains, sets and maps: their names need no second check.
   const ruleHead = `${add('rule')} `;
   for (const r of d.rules) {
-    const words = ruleWordsText(r);
-    push(r.comment === undefined ? `${ruleHead}${r.chain} ${words}` : `${ruleHead}${r.chain} ${words} comment ${quoteComment(r.comment)}`);
+    out.push(ruleHead);
+    out.push(r.chain);
+    writeRuleWords(r, DUMP_FORM, out);
   }
   const elementHead = add('element');
-  for (const e of d.elements) push(elementHead + declaredElementText(e));
-  if (lines.length > 0) chunks.push(`${lines.join('\n')}\n`);
-  return chunks.join('');
+  for (const e of d.elements) {
+    out.push(elementHead);
+    out.push(declaredElementText(e));
+    out.push('\n');
+  }
+  return out.done();
 }
 
 function groupBy<T>(xs: readonly T[], key: (x: T) => string): Map<string, T[]> {
