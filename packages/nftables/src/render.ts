@@ -53,12 +53,6 @@ function elementText(e: Element): string {
   return elementBody(e);
 }
 
-/** An element of a set or map the renderer has checked where it declared it. */
-function declaredElementText(e: Element): string {
-  const p = declaredElementParts(e);
-  return ` ${e.container} { ${p.key}${p.comment === undefined ? '' : ` comment ${quoteComment(p.comment)}`}${p.value === undefined ? '' : ` : ${p.value}`} }`;
-}
-
 function elementBody(e: Element): string {
   const comment = e.comment === undefined ? '' : ` comment ${quoteComment(e.comment)}`;
   const value = e.value === undefined ? '' : ` : ${e.value.join(' . ')}`;
@@ -232,17 +226,36 @@ export function renderDump(rs: NftRuleset): string {
   const mapHead = add('map');
   for (const x of d.maps) out.push(`${mapHead}${mapText(x)}\n`);
   // Rules and elements of declared (checked) chains, sets and maps: their names need no second check.
+  // Each chain's and container's line head made once, for the runs dumpOrder counted.
   const ruleHead = `${add('rule')} `;
-  for (const r of d.rules) {
-    out.push(ruleHead);
-    out.push(r.chain);
-    writeRuleWords(r, DUMP_FORM, out);
+  let r = 0;
+  for (let i = 0; i < d.chains.length; i++) {
+    const end = r + d.ruleCounts[i]!;
+    if (r === end) continue;
+    const lead = ruleHead + d.chains[i]!.name;
+    for (; r < end; r++) {
+      out.push(lead);
+      writeRuleWords(d.rules[r]!, DUMP_FORM, out);
+    }
   }
-  const elementHead = add('element');
-  for (const e of d.elements) {
-    out.push(elementHead);
-    out.push(declaredElementText(e));
-    out.push('\n');
+  const elementHead = `${add('element')} `;
+  const containers = [...d.sets, ...d.maps];
+  let e = 0;
+  for (let i = 0; i < containers.length; i++) {
+    const end = e + d.elementCounts[i]!;
+    if (e === end) continue;
+    const lead = `${elementHead}${containers[i]!.name} { `;
+    for (; e < end; e++) {
+      const p = declaredElementParts(d.elements[e]!);
+      out.push(lead);
+      out.push(p.key);
+      if (p.comment !== undefined) out.push(` comment ${quoteComment(p.comment)}`);
+      if (p.value !== undefined) {
+        out.push(' : ');
+        out.push(p.value);
+      }
+      out.push(' }\n');
+    }
   }
   return out.done();
 }
