@@ -328,8 +328,9 @@ export function writeRuleWords(r: Rule, form: RuleForm, out: Text): void {
 
 /** A plain chain (no base, no comment) whose name `checkedChain` checked; the private field marks it, as for CheckedRule. */
 class CheckedChain implements Chain {
-  readonly #checked = true;
   constructor(readonly name: string) {}
+  // A private method marks the class's objects without a field in each (10^5 endpoint chains).
+  #checked(): void {}
   static is(c: Chain): boolean {
     return #checked in c;
   }
