@@ -310,19 +310,24 @@ class TemplateRule implements Rule {
 /**
  * A rule's words, comment and `\n` as `form` writes them, after its chain: a rule this module
  * checked as made, any other checked now (throws like assertNft; the chain name is the caller's
- * to check, where the chain is declared).
+ * to check, where the chain is declared). In the native form a rule that could not stand as a
+ * line of a chain block (`nativeRuleProblem`) is refused too.
  */
 export function writeRuleWords(r: Rule, form: RuleForm, out: Text): void {
   if (TemplateRule.is(r)) {
-    TemplateRule.write(r, form, out);
-    return;
-  }
-  if (NumgenRule.is(r)) {
+    if (form === DUMP_FORM || TemplateRule.native(r)) {
+      TemplateRule.write(r, form, out);
+      return;
+    }
+  } else if (NumgenRule.is(r)) {
     NumgenRule.write(r, form, out);
     return;
   }
+  // Checked as a rule first (a copy may lack its words), then, for a chain block, as one of its lines.
+  const text = CheckedRule.textOf(r) ?? declaredRuleText(r);
+  if (form === NATIVE_FORM && !CheckedRule.nativeOf(r)) assertNft(nativeRuleProblem(r), 'rule', r);
   out.push(FORM_LEAD[form]!);
-  out.push(CheckedRule.textOf(r) ?? declaredRuleText(r));
+  out.push(text);
   out.push(r.comment === undefined ? '\n' : ` comment ${quoteComment(r.comment)}\n`);
 }
 

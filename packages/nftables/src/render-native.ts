@@ -10,8 +10,8 @@
  * zero), and must not begin with a word nft reads as a chain property (`type … hook …` would hook
  * the chain; `policy`, `comment`, `flags`, `devices`), so a rule cannot change the structure.
  */
-import { NATIVE_FORM, declaredElementParts, mapProblem, nativeRuleChecked, nativeRuleProblem, ruleWordsText, setProblem, tableProblem, uncheckedChainProblem, writeRuleWords } from './check.js';
-import type { Element, NftMap, NftRuleset, NftSet, Rule } from './ir.js';
+import { NATIVE_FORM, declaredElementParts, mapProblem, setProblem, tableProblem, uncheckedChainProblem, writeRuleWords } from './check.js';
+import type { Element, NftMap, NftRuleset, NftSet } from './ir.js';
 import { dumpOrder } from './render.js';
 import { Text } from './text.js';
 import { assertNft, quoteComment } from './words.js';
@@ -34,16 +34,6 @@ function elementText(e: Element): string {
   return p.value === undefined ? p.key + comment : `${p.key}${comment} : ${p.value}`;
 }
 
-/** A rule of a chain checked where it is declared, as one line. */
-function writeRule(out: Text, r: Rule): void {
-  // Checked as a rule first (a copy may lack its words), then as a line of a block.
-  if (!nativeRuleChecked(r)) {
-    ruleWordsText(r);
-    assertNft(nativeRuleProblem(r), 'rule', r);
-  }
-  writeRuleWords(r, NATIVE_FORM, out);
-}
-
 /** The ruleset as one `table` block. Throws on an unsafe object or a rule or element without its chain, set or map. */
 export function renderNative(rs: NftRuleset): string {
   assertNft(tableProblem(rs.table), 'table', rs.table);
@@ -64,17 +54,18 @@ export function renderNative(rs: NftRuleset): string {
     at += n;
   });
   let r = 0;
+  // A chain's closing brace goes out with the next chain's head (one piece fewer a chain).
   for (let i = 0; i < d.chains.length; i++) {
     const c = d.chains[i]!;
     assertNft(uncheckedChainProblem(c), 'chain', c);
-    out.push('\tchain ');
+    out.push(i === 0 ? '\tchain ' : '\t}\n\tchain ');
     out.push(c.name);
     out.push(' {\n');
     if (c.base !== undefined) out.push(`\t\ttype ${c.base.type} hook ${c.base.hook} priority ${c.base.priority};${c.policy === undefined ? '' : ` policy ${c.policy};`}\n`);
     if (c.comment !== undefined) out.push(commentLine('\t\t', c.comment));
-    for (const end = r + d.ruleCounts[i]!; r < end; r++) writeRule(out, d.rules[r]!);
-    out.push('\t}\n');
+    // writeRuleWords refuses a rule that could not stand in a chain block.
+    for (const end = r + d.ruleCounts[i]!; r < end; r++) writeRuleWords(d.rules[r]!, NATIVE_FORM, out);
   }
-  out.push('}\n');
+  out.push(d.chains.length > 0 ? '\t}\n}\n' : '}\n');
   return out.done();
 }
