@@ -4,7 +4,8 @@
  */
 import { BASE_CHAIN_HOOKS, BASE_CHAIN_TYPES, FAMILIES } from './ir.js';
 import type { Chain, Element, NftMap, NftSet, Rule, Table, TableRef } from './ir.js';
-import { RULE_WORDS_TEXT, assertNft, commentProblem, elementPartProblem, identifierProblem, ruleWordProblem } from './words.js';
+import type { Text } from './text.js';
+import { RULE_WORDS_TEXT, assertNft, commentProblem, elementPartProblem, identifierProblem, quoteComment, ruleWordProblem } from './words.js';
 
 const DATA_TYPE = /^[a-z][a-z0-9_]*$/;
 const FLAG = /^[a-z][a-z-]*$/;
@@ -79,7 +80,8 @@ function firstOf(xs: readonly string[], check: (x: string) => string | undefined
 }
 
 export function ruleProblem(r: Rule): string | undefined {
-  if (r.words.length === 0) return 'rule: no words';
+  // A copy of a TemplateRule (`{ ...r }`) has none of its words: nothing to write.
+  if (!Array.isArray(r.words) || r.words.length === 0) return 'rule: no words';
   if (PLACEMENT_WORDS.has(r.words[0]!)) return `rule: cannot start with ${JSON.stringify(r.words[0])}`;
   const bad = firstOf(r.words, ruleWordProblem);
   return firstProblem(field('chain', identifierProblem(r.chain)), field('rule', bad), optionalComment(r.comment));
@@ -91,6 +93,7 @@ export function ruleProblem(r: Rule): string | undefined {
  * Joining first lets one regex test every word (a large table has a million rules). Throws like assertNft.
  */
 export function declaredRuleText(r: Rule): string {
+  if (!Array.isArray(r.words)) assertNft(ruleProblem(r), 'rule', r);
   const text = r.words.join(' ');
   if (joinedWordsOk(r.words, r.comment, text)) return text;
   assertNft(ruleProblem(r) ?? 'rule: its words are not single rule words', 'rule', r);
@@ -172,44 +175,76 @@ export function checkedRule(chain: string, words: readonly string[], comment?: s
 const HOLE_WORD = /^[\x21\x25-\x26\x28-\x3a\x3c-\x5b\x5d-\x7a\x7c\x7e]+$/;
 
 /**
+ * How a renderer writes a rule's words: `lead` before them (` ` after the chain name in a Dump
+ * line, two tabs in a chain block), then the words, then the comment, then `\n`.
+ */
+export type RuleForm = 0 | 1;
+export const DUMP_FORM: RuleForm = 0;
+export const NATIVE_FORM: RuleForm = 1;
+const FORM_LEAD = [' ', '\t\t'];
+
+/**
  * A rule shape whose fixed words (and comment) were checked once: `null` words are holes for the
  * values that vary from rule to rule (addresses, ports, chain and set names). `fill` checks only
  * the values, one short regex each, instead of the whole text of every rule: a table of 10^5
- * endpoints makes two rules each from the same two shapes. A filled rule is native-safe exactly
+ * endpoints makes two rules each from the same two shapes. A filled rule (TemplateRule) holds only
+ * its chain, template and values: no word array (made when asked for) and no text (the renderers
+ * write the template's prepared pieces and the values). A filled rule is native-safe exactly
  * when the template is, since a value it accepts holds no brace. What the fast path does not
- * take (a brace in a value, a hole first, a template `checkedRule` refuses) goes to `checkedRule`
- * whole, so `fill` returns what `checkedRule` returns for the filled words.
+ * take (a brace in a value, a hole first, more than two holes, a template `checkedRule` refuses)
+ * goes to `checkedRule` whole, so `fill` returns what `checkedRule` returns for the filled words.
  */
 export class RuleTemplate {
   readonly #words: readonly (string | null)[];
   readonly #comment: string | undefined;
-  readonly #holes: readonly number[] = [];
-  /** Whether the fixed words passed `checkedRule` (with a safe word in each hole) and the first word is fixed. */
+  readonly #holes: number = 0;
+  /** Whether the fixed words passed `checkedRule` (with a safe word in each hole), the first word is fixed and there are at most two holes. */
   readonly #checked: boolean;
   readonly #native: boolean = false;
+  /** Per RuleForm, the text around the holes: lead and words up to the first hole, …, words after the last hole, comment and `\n`. */
+  readonly #pieces: readonly (readonly string[])[] = [];
 
   constructor(words: readonly (string | null)[], comment?: string) {
     this.#words = [...words];
     this.#comment = comment;
     const sample = words.length > 0 && words[0] !== null ? checkedRule('c', words.map((w) => w ?? 'x'), comment) : 'hole first';
-    this.#checked = typeof sample !== 'string';
-    if (typeof sample === 'string') return;
-    this.#native = CheckedRule.nativeOf(sample);
-    this.#holes = words.flatMap((w, i) => (w === null ? [i] : []));
+    const holes = words.filter((w) => w === null).length;
+    this.#checked = typeof sample !== 'string' && holes <= 2;
+    if (!this.#checked) return;
+    this.#native = CheckedRule.nativeOf(sample as Rule);
+    this.#holes = holes;
+    // Checked words hold no NUL, so it can stand for the holes while the text is cut around them.
+    const between = words.map((w) => w ?? '\0').join(' ').split('\0');
+    const tail = comment === undefined ? '\n' : ` comment ${quoteComment(comment)}\n`;
+    this.#pieces = FORM_LEAD.map((lead) => between.map((p, i) => (i === 0 ? lead : '') + p + (i === between.length - 1 ? tail : '')));
   }
 
   /** `checkedRule(chain, words with values in the holes, comment)`. */
   fill(chain: string, values: readonly string[]): Rule | string {
-    const holes = this.#holes;
-    if (!this.#checked || values.length !== holes.length) return this.#slow(chain, values);
-    const words = this.#words.slice() as string[];
-    for (let i = 0; i < holes.length; i++) {
+    if (!this.#checked || values.length !== this.#holes) return this.#slow(chain, values);
+    for (let i = 0; i < values.length; i++) {
       const v = values[i]!;
       if (typeof v !== 'string' || !HOLE_WORD.test(v)) return this.#slow(chain, values);
-      words[holes[i]!] = v;
     }
-    // Joined, not concatenated: a flat string, which the renderers copy faster than a rope.
-    return new CheckedRule(chain, words, this.#comment, words.join(' '), this.#native);
+    return new TemplateRule(chain, this, values.length > 0 ? values[0]! : '', values.length > 1 ? values[1]! : '');
+  }
+
+  /** The words of a rule filled with `v0`, `v1`. */
+  wordsWith(v0: string, v1: string): string[] {
+    let v = 0;
+    return this.#words.map((w) => w ?? (v++ === 0 ? v0 : v1));
+  }
+
+  get comment(): string | undefined {
+    return this.#comment;
+  }
+
+  static nativeOf(t: RuleTemplate): boolean {
+    return t.#native;
+  }
+
+  static piecesOf(t: RuleTemplate, form: RuleForm): readonly string[] {
+    return t.#pieces[form]!;
   }
 
   #slow(chain: string, values: readonly string[]): Rule | string {
@@ -220,12 +255,141 @@ export class RuleTemplate {
   }
 }
 
+/**
+ * A rule `RuleTemplate.fill` made: its chain, template and up to two values, all in private fields
+ * (the mark, as for CheckedRule: a copy is a plain object, checked in full, and what was checked
+ * is what is written). `words` is built when first asked for (the applier, tracer, tests).
+ */
+class TemplateRule implements Rule {
+  declare readonly comment?: string;
+  readonly #chain: string;
+  readonly #template: RuleTemplate;
+  readonly #v0: string;
+  readonly #v1: string;
+  #words: readonly string[] | undefined = undefined;
+  constructor(chain: string, template: RuleTemplate, v0: string, v1: string) {
+    this.#chain = chain;
+    this.#template = template;
+    this.#v0 = v0;
+    this.#v1 = v1;
+    const comment = template.comment;
+    if (comment !== undefined) this.comment = comment;
+  }
+  get chain(): string {
+    return this.#chain;
+  }
+  get words(): readonly string[] {
+    return (this.#words ??= this.#template.wordsWith(this.#v0, this.#v1));
+  }
+  /** As JSON, the plain rule it stands for. */
+  toJSON(): Rule {
+    const comment = this.comment;
+    return comment === undefined ? { chain: this.chain, words: this.words } : { chain: this.chain, words: this.words, comment };
+  }
+  static is(r: Rule): r is TemplateRule {
+    return #template in r;
+  }
+  /** The rule's words, comment and `\n` in `form`, as pieces (no string made). */
+  static write(r: TemplateRule, form: RuleForm, out: Text): void {
+    const p = RuleTemplate.piecesOf(r.#template, form);
+    out.push(p[0]!);
+    if (p.length > 1) {
+      out.push(r.#v0);
+      out.push(p[1]!);
+      if (p.length > 2) {
+        out.push(r.#v1);
+        out.push(p[2]!);
+      }
+    }
+  }
+  static native(r: TemplateRule): boolean {
+    return RuleTemplate.nativeOf(r.#template);
+  }
+}
+
+/**
+ * A rule's words, comment and `\n` as `form` writes them, after its chain: a rule this module
+ * checked as made, any other checked now (throws like assertNft; the chain name is the caller's
+ * to check, where the chain is declared). In the native form a rule that could not stand as a
+ * line of a chain block (`nativeRuleProblem`) is refused too.
+ */
+export function writeRuleWords(r: Rule, form: RuleForm, out: Text): void {
+  if (TemplateRule.is(r)) {
+    if (form === DUMP_FORM || TemplateRule.native(r)) {
+      TemplateRule.write(r, form, out);
+      return;
+    }
+  } else if (NumgenRule.is(r)) {
+    NumgenRule.write(r, form, out);
+    return;
+  }
+  // Checked as a rule first (a copy may lack its words), then, for a chain block, as one of its lines.
+  const text = CheckedRule.textOf(r) ?? declaredRuleText(r);
+  if (form === NATIVE_FORM && !CheckedRule.nativeOf(r)) assertNft(nativeRuleProblem(r), 'rule', r);
+  out.push(FORM_LEAD[form]!);
+  out.push(text);
+  out.push(r.comment === undefined ? '\n' : ` comment ${quoteComment(r.comment)}\n`);
+}
+
 /** A plain chain (no base, no comment) whose name `checkedChain` checked; the private field marks it, as for CheckedRule. */
 class CheckedChain implements Chain {
-  readonly #checked = true;
   constructor(readonly name: string) {}
+  // A private method marks the class's objects without a field in each (10^5 endpoint chains).
+  #checked(): void {}
   static is(c: Chain): boolean {
     return #checked in c;
+  }
+}
+
+/** `, i : goto ` for each target after the first (`0 : goto ` for it), made once per index. */
+const VMAP_SEPARATORS: string[] = ['0 : goto '];
+function vmapSeparator(i: number): string {
+  while (VMAP_SEPARATORS.length <= i) VMAP_SEPARATORS.push(` , ${VMAP_SEPARATORS.length} : goto `);
+  return VMAP_SEPARATORS[i]!;
+}
+
+/**
+ * The numgen dispatch `checkedNumgenRule` made of checked chains: its chain and the targets'
+ * names in private fields (the mark, as for TemplateRule). It holds no words and no text (a large
+ * table's dispatch rules name every endpoint chain once more): the renderers write the pieces, and
+ * `words` is built when first asked for.
+ */
+class NumgenRule implements Rule {
+  readonly #chain: string;
+  readonly #targets: readonly string[];
+  #words: readonly string[] | undefined = undefined;
+  constructor(chain: string, targets: readonly string[]) {
+    this.#chain = chain;
+    this.#targets = targets;
+  }
+  get chain(): string {
+    return this.#chain;
+  }
+  get words(): readonly string[] {
+    if (this.#words !== undefined) return this.#words;
+    const t = this.#targets;
+    const words = ['numgen', 'random', 'mod', String(t.length), 'vmap', '{'];
+    for (let i = 0; i < t.length; i++) {
+      if (i > 0) words.push(',');
+      words.push(String(i), ':', 'goto', t[i]!);
+    }
+    words.push('}');
+    return (this.#words = words);
+  }
+  toJSON(): Rule {
+    return { chain: this.chain, words: this.words };
+  }
+  static is(r: Rule): r is NumgenRule {
+    return #targets in r;
+  }
+  static write(r: NumgenRule, form: RuleForm, out: Text): void {
+    const t = r.#targets;
+    out.push(`${FORM_LEAD[form]!}numgen random mod ${t.length} vmap { `);
+    for (let i = 0; i < t.length; i++) {
+      out.push(vmapSeparator(i));
+      out.push(t[i]!);
+    }
+    out.push(' }\n');
   }
 }
 
@@ -236,16 +400,21 @@ class CheckedChain implements Chain {
  * `checkedRule` whole.
  */
 export function checkedNumgenRule(chain: string, targets: readonly Chain[]): Rule | string {
-  const words = ['numgen', 'random', 'mod', String(targets.length), 'vmap', '{'];
+  const names = new Array<string>(targets.length);
   let checked = targets.length > 0;
   for (let i = 0; i < targets.length; i++) {
     const t = targets[i]!;
-    if (i > 0) words.push(',');
-    words.push(String(i), ':', 'goto', t.name);
+    names[i] = t.name;
     if (!CheckedChain.is(t)) checked = false;
   }
+  if (checked) return new NumgenRule(chain, names);
+  const words = ['numgen', 'random', 'mod', String(targets.length), 'vmap', '{'];
+  for (let i = 0; i < names.length; i++) {
+    if (i > 0) words.push(',');
+    words.push(String(i), ':', 'goto', names[i]!);
+  }
   words.push('}');
-  return checked ? new CheckedRule(chain, words, undefined, words.join(' '), true) : checkedRule(chain, words);
+  return checkedRule(chain, words);
 }
 
 /** The plain chain `name`, checked once, here (the renderers do not check it again), or the problem. */
@@ -261,12 +430,12 @@ export function uncheckedChainProblem(c: Chain): string | undefined {
 
 /** Whether `checkedRule` made `r` and found it fit to be a line of a chain block. */
 export function nativeRuleChecked(r: Rule): boolean {
-  return CheckedRule.nativeOf(r);
+  return TemplateRule.is(r) ? TemplateRule.native(r) : NumgenRule.is(r) || CheckedRule.nativeOf(r);
 }
 
 /** The rule's words joined by spaces: a checked rule's as made, any other rule's checked now (throws like assertNft). */
 export function ruleWordsText(r: Rule): string {
-  return CheckedRule.textOf(r) ?? declaredRuleText(r);
+  return TemplateRule.is(r) || NumgenRule.is(r) ? r.words.join(' ') : (CheckedRule.textOf(r) ?? declaredRuleText(r));
 }
 
 function keyPartsProblem(key: readonly string[]): string | undefined {

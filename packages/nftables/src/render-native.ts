@@ -10,32 +10,13 @@
  * zero), and must not begin with a word nft reads as a chain property (`type … hook …` would hook
  * the chain; `policy`, `comment`, `flags`, `devices`), so a rule cannot change the structure.
  */
-import { declaredElementParts, mapProblem, nativeRuleChecked, nativeRuleProblem, ruleWordsText, setProblem, tableProblem, uncheckedChainProblem } from './check.js';
-import type { Element, NftMap, NftRuleset, NftSet, Rule } from './ir.js';
+import { NATIVE_FORM, declaredElementParts, mapProblem, setProblem, tableProblem, uncheckedChainProblem, writeRuleWords } from './check.js';
+import type { Element, NftMap, NftRuleset, NftSet } from './ir.js';
 import { dumpOrder } from './render.js';
+import { Text } from './text.js';
 import { assertNft, quoteComment } from './words.js';
 
 const commentLine = (indent: string, c: string | undefined): string => (c === undefined ? '' : `${indent}comment ${quoteComment(c)}\n`);
-
-/**
- * Text written in pieces, joined a few thousand at a time so the pieces die young (as renderDump
- * does). Pieces, not lines: a line made by concatenation would be a rope for the join to walk.
- */
-class Text {
-  private readonly chunks: string[] = [];
-  private pieces: string[] = [];
-  push(s: string): void {
-    this.pieces.push(s);
-    if (this.pieces.length === 16384) {
-      this.chunks.push(this.pieces.join(''));
-      this.pieces = [];
-    }
-  }
-  done(): string {
-    this.chunks.push(this.pieces.join(''));
-    return this.chunks.join('');
-  }
-}
 
 function writeContainer(out: Text, s: NftSet | NftMap, type: string, elements: readonly Element[], from: number, count: number): void {
   out.push(`\t${'valueType' in s ? 'map' : 'set'} ${s.name} {\n\t\ttype ${type}\n`);
@@ -51,15 +32,6 @@ function elementText(e: Element): string {
   const p = declaredElementParts(e);
   const comment = p.comment === undefined ? '' : ` comment ${quoteComment(p.comment)}`;
   return p.value === undefined ? p.key + comment : `${p.key}${comment} : ${p.value}`;
-}
-
-/** A rule of a chain checked where it is declared, as one line. */
-function writeRule(out: Text, r: Rule): void {
-  const words = ruleWordsText(r);
-  if (!nativeRuleChecked(r)) assertNft(nativeRuleProblem(r), 'rule', r);
-  out.push('\t\t');
-  out.push(words);
-  out.push(r.comment === undefined ? '\n' : ` comment ${quoteComment(r.comment)}\n`);
 }
 
 /** The ruleset as one `table` block. Throws on an unsafe object or a rule or element without its chain, set or map. */
@@ -82,17 +54,18 @@ export function renderNative(rs: NftRuleset): string {
     at += n;
   });
   let r = 0;
+  // A chain's closing brace goes out with the next chain's head (one piece fewer a chain).
   for (let i = 0; i < d.chains.length; i++) {
     const c = d.chains[i]!;
     assertNft(uncheckedChainProblem(c), 'chain', c);
-    out.push('\tchain ');
+    out.push(i === 0 ? '\tchain ' : '\t}\n\tchain ');
     out.push(c.name);
     out.push(' {\n');
     if (c.base !== undefined) out.push(`\t\ttype ${c.base.type} hook ${c.base.hook} priority ${c.base.priority};${c.policy === undefined ? '' : ` policy ${c.policy};`}\n`);
     if (c.comment !== undefined) out.push(commentLine('\t\t', c.comment));
-    for (const end = r + d.ruleCounts[i]!; r < end; r++) writeRule(out, d.rules[r]!);
-    out.push('\t}\n');
+    // writeRuleWords refuses a rule that could not stand in a chain block.
+    for (const end = r + d.ruleCounts[i]!; r < end; r++) writeRuleWords(d.rules[r]!, NATIVE_FORM, out);
   }
-  out.push('}\n');
+  out.push(d.chains.length > 0 ? '\t}\n}\n' : '}\n');
   return out.done();
 }

@@ -6,9 +6,10 @@
  * the first rule or element that could name it, so `nft -f` loads a dump as it is.
  * Unsafe objects are refused with an error, never written.
  */
-import { chainProblem, declaredElementParts, elementKeyProblem, elementProblem, mapProblem, ruleProblem, ruleWordsText, setProblem, tableProblem, tableRefProblem, uncheckedChainProblem } from './check.js';
+import { DUMP_FORM, chainProblem, declaredElementParts, elementKeyProblem, elementProblem, mapProblem, ruleProblem, setProblem, tableProblem, tableRefProblem, uncheckedChainProblem, writeRuleWords } from './check.js';
 import type { Chain, Element, NftMap, NftRuleset, NftSet, Operation, Rule, Table, TableRef, Transaction } from './ir.js';
 import { tableRef } from './ir.js';
+import { Text } from './text.js';
 import { assertNft, quoteComment } from './words.js';
 
 const head = (verb: string, kind: string, t: TableRef): string => `${verb} ${kind} ${t.family} ${t.name}`;
@@ -50,12 +51,6 @@ function ruleText(r: Rule): string {
 function elementText(e: Element): string {
   assertNft(elementProblem(e), 'element', e);
   return elementBody(e);
-}
-
-/** An element of a set or map the renderer has checked where it declared it. */
-function declaredElementText(e: Element): string {
-  const p = declaredElementParts(e);
-  return ` ${e.container} { ${p.key}${p.comment === undefined ? '' : ` comment ${quoteComment(p.comment)}`}${p.value === undefined ? '' : ` : ${p.value}`} }`;
 }
 
 function elementBody(e: Element): string {
@@ -221,33 +216,48 @@ export function renderDump(rs: NftRuleset): string {
   const t = tableRef(rs.table);
   assertNft(tableRefProblem(t), 'table', t);
   const d = dumpOrder(rs);
-  // Joined a few thousand lines at a time, so the line strings die young (a cheap collection).
-  const chunks: string[] = [];
-  let lines: string[] = [head('add', 'table', t) + tableText(rs.table)];
-  const push = (line: string) => {
-    lines.push(line);
-    if (lines.length === 4096) {
-      chunks.push(`${lines.join('\n')}\n`);
-      lines = [];
-    }
-  };
+  const out = new Text();
+  out.push(`${head('add', 'table', t)}${tableText(rs.table)}\n`);
   const add = (kind: string) => head('add', kind, t);
   const chainHead = add('chain');
-  for (const c of d.chains) push(chainHead + chainText(c));
+  for (const c of d.chains) out.push(`${chainHead}${chainText(c)}\n`);
   const setHead = add('set');
-  for (const x of d.sets) push(setHead + setText(x));
+  for (const x of d.sets) out.push(`${setHead}${setText(x)}\n`);
   const mapHead = add('map');
-  for (const x of d.maps) push(mapHead + mapText(x));
+  for (const x of d.maps) out.push(`${mapHead}${mapText(x)}\n`);
   // Rules and elements of declared (checked) chains, sets and maps: their names need no second check.
+  // Each chain's and container's line head made once, for the runs dumpOrder counted.
   const ruleHead = `${add('rule')} `;
-  for (const r of d.rules) {
-    const words = ruleWordsText(r);
-    push(r.comment === undefined ? `${ruleHead}${r.chain} ${words}` : `${ruleHead}${r.chain} ${words} comment ${quoteComment(r.comment)}`);
+  let r = 0;
+  for (let i = 0; i < d.chains.length; i++) {
+    const end = r + d.ruleCounts[i]!;
+    if (r === end) continue;
+    const lead = ruleHead + d.chains[i]!.name;
+    for (; r < end; r++) {
+      out.push(lead);
+      writeRuleWords(d.rules[r]!, DUMP_FORM, out);
+    }
   }
-  const elementHead = add('element');
-  for (const e of d.elements) push(elementHead + declaredElementText(e));
-  if (lines.length > 0) chunks.push(`${lines.join('\n')}\n`);
-  return chunks.join('');
+  const elementHead = `${add('element')} `;
+  const containers = [...d.sets, ...d.maps];
+  let e = 0;
+  for (let i = 0; i < containers.length; i++) {
+    const end = e + d.elementCounts[i]!;
+    if (e === end) continue;
+    const lead = `${elementHead}${containers[i]!.name} { `;
+    for (; e < end; e++) {
+      const p = declaredElementParts(d.elements[e]!);
+      out.push(lead);
+      out.push(p.key);
+      if (p.comment !== undefined) out.push(` comment ${quoteComment(p.comment)}`);
+      if (p.value !== undefined) {
+        out.push(' : ');
+        out.push(p.value);
+      }
+      out.push(' }\n');
+    }
+  }
+  return out.done();
 }
 
 function groupBy<T>(xs: readonly T[], key: (x: T) => string): Map<string, T[]> {

@@ -178,7 +178,10 @@ describe("the renderers' checks of rules and elements in declared chains, sets a
       return false;
     }
     if (typeof made === 'string') throw new Error(made);
-    expect({ ...made }).toEqual({ ...plain });
+    // A template's rule holds its words behind getters: compare what a reader sees.
+    const view = (r: Rule) => ({ chain: r.chain, words: [...r.words], comment: r.comment });
+    expect(view(made)).toEqual(view(plain));
+    expect(JSON.parse(JSON.stringify(made))).toEqual(JSON.parse(JSON.stringify(plain)));
     expect(nativeRuleChecked(made)).toBe(nativeRuleChecked(plain));
     return true;
   }
@@ -240,6 +243,17 @@ describe("the renderers' checks of rules and elements in declared chains, sets a
     expect(() => renderDump(rs(badChain, { ...made, chain: 'c;flush' }))).toThrow(/unsafe nft chain/);
     expect(() => renderNative(rs(badChain, { ...made, chain: 'c;flush' }))).toThrow(/unsafe nft chain/);
     expect(checkedChain('c;flush')).toBe(chainProblem({ name: 'c;flush' }));
+    // A rule a template made keeps chain, words and values in private fields: a copy has none of
+    // them, and a copy given words is a plain rule, checked in full.
+    const filled = new RuleTemplate(['ip', 'daddr', null, 'drop']).fill('c', ['10.0.0.1']);
+    if (typeof filled === 'string') throw new Error(filled);
+    expect(renderDump(rs(chain, filled))).toBe('add table ip kube-proxy\nadd chain ip kube-proxy c\nadd rule ip kube-proxy c ip daddr 10.0.0.1 drop\n');
+    expect(() => renderDump(rs(chain, { ...filled }))).toThrow(/rule in chain undefined|unsafe nft rule/);
+    const filledCopy = { ...filled, chain: 'c', words: ['ip', 'daddr', '10.0.0.1;', 'flush', 'ruleset'] };
+    expect(() => renderDump(rs(chain, filledCopy))).toThrow(/unsafe nft rule/);
+    expect(() => renderNative(rs(chain, filledCopy))).toThrow(/unsafe nft rule/);
+    expect(() => renderNative(rs(chain, { ...filled, chain: 'c', words: ['drop', '}', 'chain', 'x', '{'] }))).toThrow(/unsafe nft rule/);
+    expect(() => renderNative(rs(chain, { ...filled, chain: 'c' }))).toThrow(/unsafe nft rule.*no words/);
   });
 
   test('checkedElement refuses what elementProblem refuses; what it makes renders as the plain element, and a later change to its key is not written', () => {

@@ -62,7 +62,17 @@ export interface NftEndpointNames {
 }
 
 export function nftEndpointNames(base: string): NftEndpointNames {
-  return { chain: `endpoint-${base}`, affinitySet: `affinity-${base}` };
+  return { chain: nftEndpointChainName(base), affinitySet: nftAffinitySetName(base) };
+}
+
+/** The endpoint chain of `base` (an endpoint's `nftEndpointChainBase`). */
+export function nftEndpointChainName(base: string): string {
+  return `endpoint-${base}`;
+}
+
+/** The ClientIP session-affinity set of `base`: made only for a port with affinity, as most have none. */
+export function nftAffinitySetName(base: string): string {
+  return `affinity-${base}`;
 }
 
 /** `isServiceChainName`: kube-proxy's own per-service chains are exactly those with a `/`. */

@@ -9,8 +9,7 @@ import { RuleTemplate, checkedChain, checkedElement, checkedNumgenRule, checkedR
 import type { CompileContext, LocalMatch } from '../context.js';
 import type { EndpointInfo } from '../endpoints.js';
 import { cidrContains, parseCIDR, parseIP } from '../ip.js';
-import { nftEndpointChainBases, nftEndpointNames, nftServiceChainNames, nftServicePortChainBase } from '../kube-proxy/nft-names.js';
-import type { NftEndpointNames } from '../kube-proxy/nft-names.js';
+import { nftAffinitySetName, nftEndpointChainBases, nftEndpointChainName, nftServiceChainNames, nftServicePortChainBase } from '../kube-proxy/nft-names.js';
 import type { ServicePortPlan } from '../service-plan.js';
 import type { FamilyWords } from './family.js';
 
@@ -122,8 +121,12 @@ export function servicePortObjects(plan: ServicePortPlan, ctx: CompileContext, w
 
   // Each endpoint's names are used up to four times; hash them once, in allReachable's order.
   const reachable = endpoints.allReachable;
-  const epNames = nftEndpointChainBases(service.namespace, service.name, proto, port.name, reachable.map((ep) => ep.endpoint)).map(nftEndpointNames);
-  const epRules = reachable.map((ep, i) => chain(epNames[i]!.chain));
+  const affinity = info.sessionAffinity;
+  const epBases = nftEndpointChainBases(service.namespace, service.name, proto, port.name, reachable.map((ep) => ep.endpoint));
+  const epChains = epBases.map(nftEndpointChainName);
+  // The affinity sets' names as rules name them (`@affinity-…`), only for a port with affinity.
+  const epSets = affinity ? epBases.map((b) => `@${nftAffinitySetName(b)}`) : [];
+  const epRules = epChains.map(chain);
   const serviceRules = plan.usesClusterPolicyChain ? chain(names.service) : -1;
   const localRules = plan.usesLocalPolicyChain ? chain(names.local) : -1;
   const externalRules = plan.usesExternalTrafficChain ? chain(names.external) : -1;
@@ -169,8 +172,8 @@ export function servicePortObjects(plan: ServicePortPlan, ctx: CompileContext, w
   }
   if (usesFWChain) keep(firewallRules, names.firewall, checkedRule(names.firewall, [w.ip, 'saddr', '!=', '{', ...firewallSources(plan, ctx.nodeIP), '}', 'drop']));
 
-  if (info.sessionAffinity) {
-    for (const n of epNames) out.sets.push({ name: n.affinitySet, type: [w.addrType], flags: ['dynamic', 'timeout'], timeout: info.stickyMaxAgeSeconds });
+  if (affinity) {
+    for (const b of epBases) out.sets.push({ name: nftAffinitySetName(b), type: [w.addrType], flags: ['dynamic', 'timeout'], timeout: info.stickyMaxAgeSeconds });
   }
   // cluster and local are allReachable itself or (usually) its subsets: eps[i]'s index in it, or -1.
   let indexOf: Map<string, number> | undefined;
@@ -179,15 +182,16 @@ export function servicePortObjects(plan: ServicePortPlan, ctx: CompileContext, w
     indexOf ??= new Map(reachable.map((ep, j) => [ep.endpoint, j]));
     return indexOf.get(eps[i]!.endpoint) ?? -1;
   };
-  const namesAt = (eps: readonly EndpointInfo[], i: number): NftEndpointNames => {
+  const baseAt = (eps: readonly EndpointInfo[], i: number): string => {
     const j = reachableAt(eps, i);
-    return j >= 0 ? epNames[j]! : nftEndpointNames(nftEndpointChainBases(service.namespace, service.name, proto, port.name, [eps[i]!.endpoint])[0]!);
+    return j >= 0 ? epBases[j]! : nftEndpointChainBases(service.namespace, service.name, proto, port.name, [eps[i]!.endpoint])[0]!;
   };
   const toEndpoints = (c: string, into: number, eps: readonly EndpointInfo[]) => {
-    if (info.sessionAffinity) {
+    if (affinity) {
       for (let i = 0; i < eps.length; i++) {
-        const n = namesAt(eps, i);
-        keep(into, c, shapes.affinityGoto.fill(c, [`@${n.affinitySet}`, n.chain]));
+        const j = reachableAt(eps, i);
+        const b = j >= 0 ? undefined : baseAt(eps, i);
+        keep(into, c, shapes.affinityGoto.fill(c, b === undefined ? [epSets[j]!, epChains[j]!] : [`@${nftAffinitySetName(b)}`, nftEndpointChainName(b)]));
       }
     }
     const targets = new Array<Chain>(eps.length);
@@ -195,7 +199,7 @@ export function servicePortObjects(plan: ServicePortPlan, ctx: CompileContext, w
       // The endpoint's declared chain (checked once), or a plain one checkedNumgenRule checks.
       const j = reachableAt(eps, i);
       const at = j >= 0 ? epRules[j]! : -1;
-      targets[i] = at >= 0 ? out.chains[at]! : { name: namesAt(eps, i).chain };
+      targets[i] = at >= 0 ? out.chains[at]! : { name: j >= 0 ? epChains[j]! : nftEndpointChainName(baseAt(eps, i)) };
     }
     keep(into, c, checkedNumgenRule(c, targets));
   };
@@ -203,11 +207,11 @@ export function servicePortObjects(plan: ServicePortPlan, ctx: CompileContext, w
   if (plan.usesLocalPolicyChain) toEndpoints(names.local, localRules, endpoints.local);
   for (let i = 0; i < reachable.length; i++) {
     const ep = reachable[i]!;
-    const n = epNames[i]!;
+    const c = epChains[i]!;
     const into = epRules[i]!;
-    keep(into, n.chain, shapes.endpointMasq.fill(n.chain, [ep.ip]));
-    if (info.sessionAffinity) keep(into, n.chain, shapes.affinityUpdate.fill(n.chain, [`@${n.affinitySet}`]));
-    keep(into, n.chain, shapes.endpointDnat.fill(n.chain, [proto, ep.endpoint]));
+    keep(into, c, shapes.endpointMasq.fill(c, [ep.ip]));
+    if (affinity) keep(into, c, shapes.affinityUpdate.fill(c, [epSets[i]!]));
+    keep(into, c, shapes.endpointDnat.fill(c, [proto, ep.endpoint]));
   }
   return out;
 }
