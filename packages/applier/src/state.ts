@@ -121,6 +121,14 @@ export function digestRules(rules: readonly AppendCommand[], seed: Seed): string
   return hex8(fmix(la ^ Math.imul(rules.length, 0x9e3779b1))) + hex8(fmix(lb ^ la));
 }
 
+/** The same keyed digest over one text (what `digestRules` mixes per word, without word boundaries). */
+export function digestText(text: string, seed: Seed): string {
+  la = seed.a;
+  lb = seed.b;
+  mixText(text);
+  return hex8(fmix(la ^ Math.imul(text.length, 0x9e3779b1))) + hex8(fmix(lb ^ la));
+}
+
 /**
  * `digestRules` over rules of several tables, each rule's words led by its table and chain (so a
  * rule moving tables or chains differs): what `digestRules` gives for `[table, chain, ...args]`.

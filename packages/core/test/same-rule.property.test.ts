@@ -1,12 +1,12 @@
 /**
- * The chain diff's rule equality (incremental/same-rule.ts) is equality of chain and words, for
+ * The chain diff's rule equality (@svcrules/iptables sameRule, plan.ts) is equality of chain and words, for
  * template rules and plain ones alike, and never builds a template rule's word array.
  */
 import fc from 'fast-check';
 import { RuleTemplate, append, templateRule } from '@svcrules/iptables';
 import type { AppendCommand, TemplateWord } from '@svcrules/iptables';
 import { scaledRuns } from '@svcrules/testkit';
-import { sameRule, sameRules } from '../src/incremental/same-rule.js';
+import { sameRule, sameRules } from '@svcrules/iptables';
 
 // Templates that can spell the same words in several ways: two instances of one shape, values
 // joined into a comment (`a -> b` + `c` = `a` + `b -> c`), a value slot not every template uses.

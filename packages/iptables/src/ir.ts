@@ -160,9 +160,19 @@ export class TemplateRule implements AppendCommand {
     return i === 0 ? this.v0 : i === 1 ? this.v1 : i === 2 ? this.v2 : this.v3;
   }
 
+  /** Word `i` of the rule, built on its own (no word array made or kept). */
+  word(i: number): string {
+    const w = this.template.words[i]!;
+    if (typeof w === 'string') return w;
+    if (typeof w === 'number') return this.value(w);
+    let s = '';
+    for (const part of w) s += typeof part === 'string' ? part : this.value(part);
+    return s;
+  }
+
   /** The words, as `append` would hold them. */
   get args(): readonly string[] {
-    return (this.words ??= this.template.words.map((w) => (typeof w === 'string' ? w : typeof w === 'number' ? this.value(w) : w.map((p) => (typeof p === 'string' ? p : this.value(p))).join(''))));
+    return (this.words ??= this.template.words.map((_, i) => this.word(i)));
   }
 
   /** As JSON, the plain AppendCommand it stands for. */

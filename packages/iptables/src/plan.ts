@@ -179,9 +179,7 @@ export function currentFromChains(chains: ReadonlyMap<TableName, ReadonlyMap<str
     chains: (t) => chains.get(t)?.keys() ?? [],
     matches(t, chain, rules) {
       const have = chains.get(t)?.get(chain);
-      if (!have || have.length !== rules.length) return false;
-      for (let i = 0; i < rules.length; i++) if (!sameRule(have[i]!, rules[i]!)) return false;
-      return true;
+      return have !== undefined && sameRules(have, rules);
     },
     referencedBy: referenceIndex(chains),
   };
@@ -214,15 +212,27 @@ export function referenceIndex(chains: ReadonlyMap<TableName, ReadonlyMap<string
 
 /**
  * Same chain and same words. Fast paths: the same object (an incremental compiler reuses them), and
- * two rules of one template with the same values (compared without building their words; different
- * values may still join into the same words, so those are compared word by word).
+ * two rules of one template with the same values. Otherwise (an unused value, values joined into one
+ * word, another template of the same words) the words decide, one at a time, without building a
+ * template rule's word array (its `args` getter would make and keep one per rule compared).
  */
 export function sameRule(a: AppendCommand, b: AppendCommand): boolean {
   if (a === b) return true;
-  if (a instanceof TemplateRule && b instanceof TemplateRule && a.template === b.template && a.v0 === b.v0 && a.v1 === b.v1 && a.v2 === b.v2 && a.v3 === b.v3) return a.chain === b.chain;
-  if (a.args === b.args) return a.chain === b.chain;
-  if (a.chain !== b.chain || a.args.length !== b.args.length) return false;
-  for (let i = 0; i < a.args.length; i++) if (a.args[i] !== b.args[i]) return false;
+  if (a.chain !== b.chain) return false;
+  const ta = a instanceof TemplateRule;
+  const tb = b instanceof TemplateRule;
+  if (ta && tb && a.template === b.template && a.v0 === b.v0 && a.v1 === b.v1 && a.v2 === b.v2 && a.v3 === b.v3) return true;
+  if (!ta && !tb && a.args === b.args) return true;
+  const n = ta ? a.template.words.length : a.args.length;
+  if (n !== (tb ? b.template.words.length : b.args.length)) return false;
+  for (let i = 0; i < n; i++) if ((ta ? a.word(i) : a.args[i]) !== (tb ? b.word(i) : b.args[i])) return false;
+  return true;
+}
+
+/** Whether two rule lists are the same rules in the same order. */
+export function sameRules(a: readonly AppendCommand[], b: readonly AppendCommand[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (!sameRule(a[i]!, b[i]!)) return false;
   return true;
 }
 

@@ -9,7 +9,7 @@
 import { createHash } from 'node:crypto';
 import type { Table } from '@svcrules/nftables';
 import type { UdpServiceMap } from '../conntrack.js';
-import { sealedLines, StateError, type HostIdentity } from '../state.js';
+import { digestText, sealedLines, seedOf, StateError, type HostIdentity } from '../state.js';
 import { readSealedFile, writeFileAtomic } from '../state-file.js';
 import type { Fingerprint, NftRecord } from './plan.js';
 
@@ -28,27 +28,10 @@ export interface NftAppliedState {
   readonly udp: UdpServiceMap;
 }
 
-/** A keyed 64-bit digest of a text (two multiply-xor lanes and murmur3's finalizer). */
+/** A keyed 64-bit digest of a text (two multiply-xor lanes and murmur3's finalizer: state.ts `digestText`). */
 export function keyedDigest(seedHex: string): Fingerprint {
-  if (!/^[0-9a-f]{32}$/.test(seedHex)) throw new StateError('bad seed');
-  const a0 = parseInt(seedHex.slice(0, 8), 16) | 0;
-  const b0 = parseInt(seedHex.slice(8, 16), 16) ^ parseInt(seedHex.slice(16, 24), 16) ^ parseInt(seedHex.slice(24), 16);
-  const fmix = (h: number) => {
-    h = Math.imul(h ^ (h >>> 16), 0x85ebca6b);
-    h = Math.imul(h ^ (h >>> 13), 0xc2b2ae35);
-    return (h ^ (h >>> 16)) >>> 0;
-  };
-  return (text) => {
-    let a = a0;
-    let b = b0;
-    for (let i = 0; i < text.length; i++) {
-      const c = text.charCodeAt(i);
-      a = Math.imul(a ^ c, 0x01000193);
-      b = Math.imul(b ^ c, 0x5bd1e995);
-      b ^= b >>> 13;
-    }
-    return fmix(a ^ Math.imul(text.length, 0x9e3779b1)).toString(16).padStart(8, '0') + fmix(b ^ a).toString(16).padStart(8, '0');
-  };
+  const seed = seedOf(seedHex);
+  return (text) => digestText(text, seed);
 }
 
 const sha256 = (text: string): string => Buffer.from(createHash('sha256').update(text).digest()).toString('hex');

@@ -1,10 +1,10 @@
+import { sameRule, sameRules } from '@svcrules/iptables';
 import type { AppendCommand } from '@svcrules/iptables';
 import type { ChainWrite } from '../iptables/assemble.js';
 import { TOP_LEVEL_FILTER, TOP_LEVEL_NAT } from '../iptables/fixed-rules.js';
 import type { ServicePortRules } from '../iptables/service-rules.js';
 import { portKey } from '../endpoints.js';
 import type { PortPiece, ServiceEntry } from './compiled-state.js';
-import { sameRule, sameRules } from './same-rule.js';
 
 /**
  * How two versions of a Service's compiled rules differ: whether their nat chains are equal, which
